@@ -1,0 +1,93 @@
+"""The one composition root: pick embedded or GCP adapters from ``Settings``.
+
+Nothing is wired at import time. Entry points call ``bootstrap(Settings.from_env())`` once
+(lazily, on first request) and tests pass their own adapters as keyword arguments.
+Adapter modules are imported inside the builders so that local mode never imports the
+Google client libraries and vice versa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ports.compute import Compute
+from shared.ports.event_bus import EventBus
+from shared.ports.secrets import Secrets
+from shared.ports.store import WorkshopStore
+from shared.settings import Settings
+
+
+@dataclass
+class Platform:
+    """Everything a handler needs, already wired."""
+
+    settings: Settings
+    store: WorkshopStore
+    bus: EventBus
+    compute: Compute
+    secrets: Secrets
+
+    def close(self) -> None:
+        for part in (self.bus, self.compute, self.store):
+            part.close()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    store: WorkshopStore | None = None,
+    bus: EventBus | None = None,
+    compute: Compute | None = None,
+    secrets: Secrets | None = None,
+) -> Platform:
+    """Build a ``Platform``; any adapter passed in is used as is (tests, local platform)."""
+    if settings.mode == "local":
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secrets = secrets or build_secrets(settings)
+    return Platform(
+        settings=settings,
+        store=store or build_store(settings),
+        bus=bus or build_bus(settings),
+        compute=compute or build_compute(settings, secrets),
+        secrets=secrets,
+    )
+
+
+def build_store(settings: Settings) -> WorkshopStore:
+    if settings.mode == "gcp":
+        from shared.adapters.firestore_store import FirestoreStore
+
+        return FirestoreStore(project=settings.gcp_project, database=settings.firestore_database)
+    from shared.adapters.sqlite_store import SqliteStore
+
+    return SqliteStore(settings.database_path)
+
+
+def build_bus(settings: Settings) -> EventBus:
+    if settings.mode == "gcp":
+        from shared.adapters.pubsub_bus import PubSubBus
+
+        return PubSubBus(project=settings.gcp_project, topic=settings.events_topic)
+    from shared.adapters.local_bus import LocalBus
+
+    return LocalBus(push_url=settings.provisioner_url)
+
+
+def build_compute(settings: Settings, secrets: Secrets) -> Compute:
+    if settings.mode == "gcp":
+        from shared.adapters.gce_compute import GceCompute
+
+        return GceCompute.from_settings(settings)
+    from shared.adapters.local_compute import LocalCompute
+
+    return LocalCompute.from_settings(settings)
+
+
+def build_secrets(settings: Settings) -> Secrets:
+    if settings.mode == "gcp":
+        from shared.adapters.secret_manager import SecretManagerSecrets
+
+        return SecretManagerSecrets(project=settings.gcp_project)
+    from shared.adapters.local_secrets import LocalSecrets
+
+    return LocalSecrets(settings.state_dir / "secrets")

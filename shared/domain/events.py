@@ -1,0 +1,77 @@
+"""The event contract between the functions, the provisioner and the agents.
+
+An ``Event`` is what the services publish; ``to_message``/``from_message`` give the
+Pub/Sub wire form (see docs/protocol.md section 4). Versioned so consumers can refuse
+what they do not understand instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain.model import utcnow
+
+EVENT_VERSION = 1
+
+WORKSHOP_START_REQUESTED = "workshop.start_requested"
+WORKSHOP_STOP_REQUESTED = "workshop.stop_requested"
+HOST_READY = "host.ready"
+HOST_FAILED = "host.failed"
+HOST_USAGE = "host.usage"
+
+EVENT_TYPES = frozenset(
+    {WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, HOST_READY, HOST_FAILED, HOST_USAGE}
+)
+
+
+class MalformedEvent(ValueError):
+    """The message cannot be an event of ours: acknowledge it and log, never retry."""
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    workshop_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime = field(default_factory=utcnow)
+    #: Publisher-side id, for logs. Consumers deduplicate on the delivery id (CloudEvent id).
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_message(self) -> tuple[bytes, dict[str, str], str]:
+        """``(data, attributes, ordering_key)`` for Pub/Sub."""
+        body = {
+            "version": EVENT_VERSION,
+            "id": self.id,
+            "type": self.type,
+            "workshop_id": self.workshop_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "data": self.data,
+        }
+        attributes = {"type": self.type, "workshop_id": self.workshop_id}
+        return json.dumps(body, separators=(",", ":")).encode(), attributes, self.workshop_id
+
+    @classmethod
+    def from_message(cls, data: bytes) -> Event:
+        """Parse a message body; raise ``MalformedEvent`` for anything that is not ours."""
+        try:
+            body = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedEvent(f"not JSON: {exc}") from exc
+        if not isinstance(body, dict) or body.get("version") != EVENT_VERSION:
+            raise MalformedEvent("missing or unsupported version")
+        kind, workshop_id, payload = body.get("type"), body.get("workshop_id"), body.get("data")
+        if kind not in EVENT_TYPES:
+            raise MalformedEvent(f"unknown type {kind!r}")
+        if not isinstance(workshop_id, str) or not workshop_id or not isinstance(payload, dict):
+            raise MalformedEvent("missing workshop_id or data")
+        try:
+            occurred = datetime.fromisoformat(body["occurred_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedEvent("bad occurred_at") from exc
+        if occurred.tzinfo is None:
+            raise MalformedEvent("occurred_at must carry a timezone")
+        return cls(kind, workshop_id, payload, occurred, str(body.get("id") or uuid.uuid4().hex))

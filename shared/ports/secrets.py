@@ -1,0 +1,34 @@
+"""The secrets port: per-workshop API keys and the platform's signing key.
+
+Adapters: ``shared.adapters.secret_manager.SecretManagerSecrets`` (GCP Secret Manager) and
+``shared.adapters.local_secrets.LocalSecrets`` (one 0600 file per secret). Values never
+appear in logs, exceptions, or ``repr`` of anything these return.
+"""
+
+from __future__ import annotations
+
+import abc
+
+
+class Secrets(abc.ABC):
+    @abc.abstractmethod
+    def put(self, name: str, value: str, labels: dict[str, str] | None = None) -> str:
+        """Create the secret if needed and store ``value`` as its newest version.
+
+        ``name`` is 1-255 of ``[A-Za-z0-9_-]``. Returns a reference (adapter-specific string,
+        safe to store and log) that ``access``/``delete``/``grant_access`` accept.
+        """
+
+    @abc.abstractmethod
+    def access(self, ref: str) -> str | None:
+        """The newest value, or ``None`` if the secret does not exist (or was deleted)."""
+
+    @abc.abstractmethod
+    def delete(self, ref: str) -> None:
+        """Delete the secret and all versions. Missing is success."""
+
+    def grant_access(self, ref: str, member: str) -> None:  # noqa: B027 - GCP-only hook
+        """Let ``member`` (e.g. ``serviceAccount:host@...``) read this one secret.
+
+        No-op where access is not principal-based (local files).
+        """

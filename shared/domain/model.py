@@ -108,6 +108,10 @@ class Workshop:
     #: Incremented on every move into provisioning; start events carry it so a stale
     #: or duplicated start for an earlier attempt is recognised and ignored.
     attempt: int = 0
+    #: Model gateway policy (see ``shared.domain.model_policy.ModelPolicy``), JSON-shaped.
+    model_policy: dict[str, Any] = field(default_factory=dict)
+    #: Instructor kill switch: while true, every seat's model requests are refused.
+    model_paused: bool = False
 
     @property
     def host_count(self) -> int:

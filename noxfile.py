@@ -31,8 +31,9 @@ def build_web(session: nox.Session) -> None:
         session.error("npm is required to build web/ (install Node.js 20)")
     with session.chdir(WEB):
         lock = WEB / "package-lock.json"
-        session.run(npm, "ci" if lock.exists() else "install", "--no-audit", "--no-fund",
-                    external=True)
+        session.run(
+            npm, "ci" if lock.exists() else "install", "--no-audit", "--no-fund", external=True
+        )
         session.run(npm, "run", "build", external=True)
 
 
@@ -62,8 +63,9 @@ def dev(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test,bench]")
-    names = session.posargs or sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py")
-                                       if not p.stem.startswith("_"))
+    names = session.posargs or sorted(
+        p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.stem.startswith("_")
+    )
     for name in names:
         session.run("python", "-m", f"benchmarks.{name}", env={"PYTHONPATH": str(ROOT)})
 

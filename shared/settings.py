@@ -30,7 +30,7 @@ def default_state_dir() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """Configuration of the control plane. Immutable; build variants with ``dataclasses.replace``."""
+    """Control-plane configuration. Immutable; derive variants with ``dataclasses.replace``."""
 
     mode: Mode = field(
         default="local",
@@ -38,7 +38,9 @@ class Settings:
     )
     state_dir: Path = field(
         default_factory=default_state_dir,
-        metadata=_env("CLARATEACH_STATE_DIR", "Embedded mode: directory for state.db, secrets, hosts."),
+        metadata=_env(
+            "CLARATEACH_STATE_DIR", "Embedded mode: directory for state.db, secrets, hosts."
+        ),
     )
     gcp_project: str = field(
         default="", metadata=_env("CLARATEACH_GCP_PROJECT", "GCP project id (gcp mode).")
@@ -49,7 +51,9 @@ class Settings:
     )
     events_topic: str = field(
         default="workshop-events",
-        metadata=_env("CLARATEACH_EVENTS_TOPIC", "Pub/Sub topic carrying workshop and host events."),
+        metadata=_env(
+            "CLARATEACH_EVENTS_TOPIC", "Pub/Sub topic carrying workshop and host events."
+        ),
     )
     provisioner_url: str = field(
         default="",
@@ -104,7 +108,9 @@ class Settings:
     )
     event_max_age_seconds: int = field(
         default=3600,
-        metadata=_env("CLARATEACH_EVENT_MAX_AGE", "Events older than this are acknowledged and dropped."),
+        metadata=_env(
+            "CLARATEACH_EVENT_MAX_AGE", "Events older than this are acknowledged and dropped."
+        ),
     )
     provisioning_deadline_seconds: int = field(
         default=900,
@@ -144,7 +150,9 @@ class Settings:
     )
     host_service_account: str = field(
         default="",
-        metadata=_env("CLARATEACH_HOST_SERVICE_ACCOUNT", "Service account email that hosts run as."),
+        metadata=_env(
+            "CLARATEACH_HOST_SERVICE_ACCOUNT", "Service account email that hosts run as."
+        ),
     )
     workshop_domain: str = field(
         default="",

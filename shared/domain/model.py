@@ -134,11 +134,17 @@ class Workshop:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Workshop:
         hosts = tuple(
-            Host(**{**h, "status": HostStatus(h["status"]), "timings": dict(h.get("timings") or {})})
+            Host(
+                **{**h, "status": HostStatus(h["status"]), "timings": dict(h.get("timings") or {})}
+            )
             for h in data.get("hosts") or ()
         )
         return cls(
-            **{k: v for k, v in data.items() if k in _WORKSHOP_FIELDS and k not in ("hosts", "status")},
+            **{
+                k: v
+                for k, v in data.items()
+                if k in _WORKSHOP_FIELDS and k not in ("hosts", "status")
+            },
             status=WorkshopStatus(data["status"]),
             hosts=hosts,
         )

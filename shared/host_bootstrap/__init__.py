@@ -8,6 +8,8 @@ workshop secret from Secret Manager at start.
 from __future__ import annotations
 
 
-def render_startup_script(*, workshop_id: str, host_index: int, agent_config: dict[str, str]) -> str:
+def render_startup_script(
+    *, workshop_id: str, host_index: int, agent_config: dict[str, str]
+) -> str:
     """Return the startup script for one host. Placeholder until the bootstrap template lands."""
     raise NotImplementedError("host bootstrap template not written yet")

@@ -66,9 +66,7 @@ class WorkshopStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def update_workshop(
-        self, workshop_id: str, mutate: Callable[[Workshop], Workshop]
-    ) -> Workshop:
+    def update_workshop(self, workshop_id: str, mutate: Callable[[Workshop], Workshop]) -> Workshop:
         """Atomically read, apply ``mutate`` and write back; return the new value.
 
         ``mutate`` may run more than once (optimistic retries) and must be pure. It may raise
@@ -158,4 +156,3 @@ class WorkshopStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Optional."""
-

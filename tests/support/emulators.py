@@ -6,6 +6,7 @@ Locally, a missing gcloud skips the emulator-backed tests with a clear reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -44,7 +45,7 @@ def _unavailable(reason: str) -> None:
 
 def _responds(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=1) as resp:
             return resp.status == 200
     except OSError:
         return False
@@ -61,15 +62,25 @@ def run_emulator(kind: str, project: str = "clarateach-test") -> Iterator[Emulat
     if kind == "firestore":
         argv = [gcloud, "emulators", "firestore", "start", f"--host-port={host_port}"]
     elif kind == "pubsub":
-        argv = [gcloud, "beta", "emulators", "pubsub", "start", f"--host-port={host_port}",
-                f"--project={project}"]
+        argv = [
+            gcloud,
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            f"--host-port={host_port}",
+            f"--project={project}",
+        ]
     else:
         raise ValueError(kind)
     log_dir = Path(tempfile.mkdtemp(prefix=f"emu-{kind}-"))
     log = (log_dir / "emulator.log").open("wb")
     env = {**os.environ, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"}
     proc = subprocess.Popen(
-        [str(a) for a in argv], stdout=log, stderr=subprocess.STDOUT, env=env,
+        [str(a) for a in argv],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
         start_new_session=True,  # own process group: gcloud forks java, we stop both
     )
     try:
@@ -80,9 +91,13 @@ def run_emulator(kind: str, project: str = "clarateach-test") -> Iterator[Emulat
                 message=f"{kind} emulator on {host_port}",
             )
         except AssertionError:
-            _unavailable(f"{kind} emulator did not start: {(log_dir / 'emulator.log').read_text()[-2000:]}")
+            _unavailable(
+                f"{kind} emulator did not start: {(log_dir / 'emulator.log').read_text()[-2000:]}"
+            )
         if proc.poll() is not None:
-            _unavailable(f"{kind} emulator exited: {(log_dir / 'emulator.log').read_text()[-2000:]}")
+            _unavailable(
+                f"{kind} emulator exited: {(log_dir / 'emulator.log').read_text()[-2000:]}"
+            )
         yield Emulator(kind, host_port, project)
     finally:
         _stop_group(proc)
@@ -96,8 +111,6 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=5)

@@ -29,11 +29,13 @@ def wait_for(
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
+        except Exception as exc:
             last_exc = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_exc!r})" if last_exc else ""
-            raise WaitTimeout(f"timed out after {timeout}s waiting for {message or predicate}{detail}")
+            raise WaitTimeout(
+                f"timed out after {timeout}s waiting for {message or predicate}{detail}"
+            )
         time.sleep(interval)  # poll interval of a deadline-bounded wait, not a blind sleep
 
 
@@ -53,9 +55,11 @@ async def async_wait_for(
                 value = await value
             if value:
                 return value  # type: ignore[return-value]
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
+        except Exception as exc:
             last_exc = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_exc!r})" if last_exc else ""
-            raise WaitTimeout(f"timed out after {timeout}s waiting for {message or predicate}{detail}")
+            raise WaitTimeout(
+                f"timed out after {timeout}s waiting for {message or predicate}{detail}"
+            )
         await asyncio.sleep(interval)

@@ -79,7 +79,9 @@ def test_workshop_code_is_forgiving(typed):
     assert codes.normalize_workshop_code(typed) == "CLAUDE-XY9Z"
 
 
-@pytest.mark.parametrize("typed", ["", "CLAUDE-XY9", "CLAUDE-XY9ZZ", "CLAUDE-0OIL", "x" * 100, None])
+@pytest.mark.parametrize(
+    "typed", ["", "CLAUDE-XY9", "CLAUDE-XY9ZZ", "CLAUDE-0OIL", "x" * 100, None]
+)
 def test_impossible_workshop_codes(typed):
     assert codes.normalize_workshop_code(typed) is None
 

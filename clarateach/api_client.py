@@ -1,0 +1,173 @@
+"""A small synchronous client for the instructor API (docs/protocol.md section 1).
+
+Every failure becomes one of two exceptions, so callers never see an ``httpx`` traceback:
+
+* ``ApiError`` - the server answered with an error status; ``code``/``message`` come from its
+  ``{"error": {"code", "message"}}`` body (or a generic text if the body is not ours);
+* ``ApiUnreachable`` - no HTTP answer at all (connection refused, DNS, TLS, timeout).
+
+The bearer token is sent only in the ``Authorization`` header and never appears in either
+exception's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class ApiUnreachable(Exception):
+    """No HTTP response was received from the API."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(f"cannot reach API at {base_url}: {reason}")
+        self.base_url = base_url
+        self.reason = reason
+
+
+@dataclass
+class ApiError(Exception):
+    """The API answered with a status >= 400."""
+
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code}, HTTP {self.status})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error": {**self.details, "code": self.code, "message": self.message}}
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """A one-line, token-free description of a transport failure."""
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or host unknown (is the server running?)"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        details = {k: v for k, v in error.items() if k not in ("code", "message")}
+        return ApiError(
+            response.status_code, str(error.get("code", "error")), error["message"], details
+        )
+    text = response.reason_phrase or "error"
+    return ApiError(response.status_code, "http_error", f"HTTP {response.status_code} {text}")
+
+
+class ApiClient:
+    """Instructor API calls. Methods return the decoded JSON body of a success response."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Accept": "application/json", "User-Agent": "clarateach-cli"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiUnreachable(self.base_url, _reason(exc)) from None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code, "bad_response", "the server did not answer with JSON"
+            ) from None
+
+    # ------------------------------------------------------------------ workshops
+    def create_workshop(
+        self, name: str, seats: int, api_key: str, seats_per_host: int | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "seats": seats, "api_key": api_key}
+        if seats_per_host is not None:
+            body["seats_per_host"] = seats_per_host
+        return self._workshop(self.request("POST", "/api/workshops", json=body))
+
+    def list_workshops(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        body = self.request("GET", "/api/workshops", params=params)
+        return {
+            "workshops": list(body.get("workshops") or []),
+            "next_cursor": body.get("next_cursor"),
+        }
+
+    def get_workshop(self, workshop_id: str) -> dict[str, Any]:
+        return self._workshop(self.request("GET", _path(workshop_id)))
+
+    def start_workshop(self, workshop_id: str) -> dict[str, Any]:
+        return self._workshop(self.request("POST", _path(workshop_id, "start")))
+
+    def stop_workshop(self, workshop_id: str) -> dict[str, Any]:
+        return self._workshop(self.request("POST", _path(workshop_id, "stop")))
+
+    def seats(self, workshop_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", _path(workshop_id, "seats")))
+
+    def usage(self, workshop_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", _path(workshop_id, "usage")))
+
+    def set_model_access(self, workshop_id: str, *, paused: bool) -> dict[str, Any]:
+        return dict(
+            self.request("PUT", _path(workshop_id, "model-access"), json={"paused": paused})
+        )
+
+    def shadow_token(self, workshop_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", _path(workshop_id, "shadow-token")))
+
+    def health(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/api/health"))
+
+    @staticmethod
+    def _workshop(body: Any) -> dict[str, Any]:
+        workshop = body.get("workshop") if isinstance(body, dict) else None
+        if not isinstance(workshop, dict):
+            raise ApiError(200, "bad_response", "the server's answer has no workshop")
+        return workshop
+
+
+def _path(workshop_id: str, action: str | None = None) -> str:
+    """``/api/workshops/<id>[/<action>]`` with the id percent-encoded (it is user input)."""
+    base = f"/api/workshops/{quote(workshop_id, safe='')}"
+    return f"{base}/{action}" if action else base

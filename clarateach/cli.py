@@ -1,0 +1,502 @@
+"""The ``clarateach`` command line: instructor commands and the local platform.
+
+    clarateach workshop create | list | info | start | stop | seats | usage
+    clarateach workshop pause-model | resume-model | shadow-token
+    clarateach local up [--port 8080] [--demo]
+
+Every ``workshop`` command takes ``--json`` (the API body on stdout, nothing else) and the
+connection options ``--api-url``, ``--token``, ``--state-dir``, ``--audience``; their
+precedence is documented in ``clarateach.credentials``.
+
+Exit codes (scripts can rely on them):
+    0 success                 1 the API refused (its error message is printed)
+    2 bad command-line usage  3 the API cannot be reached
+    4 no credentials          5 ``start --wait``: the workshop failed or was stopped
+    6 ``start --wait`` timed out                130 interrupted (Ctrl-C)
+
+Errors go to stderr (as ``{"error": {...}}`` JSON with ``--json``); no traceback is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from clarateach import render
+from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
+from clarateach.credentials import CredentialsError, resolve_credentials
+from shared.settings import default_state_dir
+
+EXIT_API_ERROR = 1
+EXIT_UNREACHABLE = 3
+EXIT_NO_CREDENTIALS = 4
+EXIT_WORKSHOP_FAILED = 5
+EXIT_WAIT_TIMEOUT = 6
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    help="ClaraTeach: hands-on Claude Code workshops.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+workshop_app = typer.Typer(help="Create, run and inspect workshops.", no_args_is_help=True)
+local_app = typer.Typer(help="Run the whole platform on this machine.", no_args_is_help=True)
+app.add_typer(workshop_app, name="workshop")
+app.add_typer(local_app, name="local")
+
+ApiUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        envvar="CLARATEACH_API_URL",
+        help="API base URL. Default: the running local platform, else http://127.0.0.1:8080.",
+        show_default=False,
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="CLARATEACH_TOKEN",
+        help="Instructor bearer token (prefer the environment variable: argv is visible "
+        "to other local users). Default: the local admin token, or a Google ID token.",
+        show_default=False,
+    ),
+]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar="CLARATEACH_STATE_DIR",
+        help="Local platform state directory (holds admin-token). "
+        "Default: $XDG_STATE_HOME/clarateach or ~/.local/state/clarateach.",
+        show_default=False,
+    ),
+]
+AudienceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--audience",
+        envvar="CLARATEACH_INSTRUCTOR_AUDIENCE",
+        help="GCP: audience of the Google ID token. Default: the API URL.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON body only.")]
+WorkshopIdArg = Annotated[str, typer.Argument(help="Workshop id (see `workshop list`).")]
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+# --------------------------------------------------------------------------- plumbing
+class _Connection:
+    """The resolved connection options of one command invocation."""
+
+    def __init__(
+        self, api_url: str | None, token: str | None, state_dir: Path | None, audience: str | None
+    ) -> None:
+        self.api_url, self.token, self.audience = api_url, token, audience
+        self.state_dir = (state_dir or default_state_dir()).expanduser()
+
+    def client(self) -> ApiClient:
+        creds = resolve_credentials(self.api_url, self.token, self.state_dir, self.audience)
+        return ApiClient(creds.api_url, creds.token)
+
+
+def _fail(
+    code: int,
+    message: str,
+    json_output: bool,
+    error: dict[str, Any] | None = None,
+    error_code: str = "cli_error",
+) -> NoReturn:
+    if json_output:
+        body = error or {"error": {"code": error_code, "message": message}}
+        sys.stderr.write(json.dumps(body) + "\n")
+    else:
+        stderr.print(f"[bold red]error:[/] {_escape(message)}")
+    raise typer.Exit(code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@contextmanager
+def _handled(json_output: bool) -> Iterator[None]:
+    """Turn every expected failure into a message and an exit code, never a traceback."""
+    try:
+        yield
+    except ApiError as exc:
+        _fail(EXIT_API_ERROR, str(exc), json_output, exc.as_json())
+    except ApiUnreachable as exc:
+        _fail(EXIT_UNREACHABLE, str(exc), json_output, error_code="api_unreachable")
+    except CredentialsError as exc:
+        _fail(EXIT_NO_CREDENTIALS, str(exc), json_output, error_code="no_credentials")
+    except KeyboardInterrupt:
+        _fail(EXIT_INTERRUPTED, "interrupted", json_output)
+
+
+def _emit(body: Any, json_output: bool, human: Callable[[], Any]) -> None:
+    if json_output:
+        sys.stdout.write(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    else:
+        rendered = human()
+        if rendered is not None:
+            stdout.print(rendered)
+
+
+# --------------------------------------------------------------------------- API key
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+
+
+def read_api_key(api_key_file: Path | None, json_output: bool) -> str:
+    """The workshop's Anthropic key: ``--api-key-file`` (``-`` = stdin), then
+    ``ANTHROPIC_API_KEY``, then a hidden prompt on a terminal. Never from argv, never echoed.
+    """
+    if api_key_file is not None:
+        if str(api_key_file) == "-":
+            return sys.stdin.readline().strip()
+        try:
+            mode = api_key_file.stat().st_mode
+            key = api_key_file.read_text().strip()
+        except OSError as exc:
+            _fail(
+                EXIT_API_ERROR,
+                f"cannot read --api-key-file {api_key_file}: {exc.strerror}",
+                json_output,
+            )
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            stderr.print(
+                f"[yellow]warning:[/] {api_key_file} is readable by other users (chmod 600 it)"
+            )
+        return key
+    if os.environ.get(API_KEY_ENV):
+        return os.environ[API_KEY_ENV].strip()
+    if sys.stdin.isatty():
+        return str(typer.prompt("Anthropic API key (input hidden)", hide_input=True)).strip()
+    _fail(
+        EXIT_API_ERROR,
+        f"no API key: pass --api-key-file PATH (or - for stdin) or set {API_KEY_ENV}",
+        json_output,
+    )
+
+
+# --------------------------------------------------------------------------- commands
+@workshop_app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", "-n", help="Workshop name shown to learners.")],
+    seats: Annotated[int, typer.Option("--seats", "-s", help="Number of learner seats.")],
+    seats_per_host: Annotated[
+        int | None, typer.Option("--seats-per-host", help="Seats per host (server default 10).")
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-key-file",
+            help=f"File holding the Anthropic API key ('-' reads stdin). "
+            f"Else ${API_KEY_ENV}, else a hidden prompt.",
+        ),
+    ] = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create a workshop (it starts in status 'created'; run `workshop start` next)."""
+    with _handled(json_output):
+        conn = _Connection(api_url, token, state_dir, audience)
+        key = read_api_key(api_key_file, json_output)
+        with conn.client() as client:
+            workshop = client.create_workshop(name, seats, key, seats_per_host)
+        _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
+        if not json_output:
+            stdout.print(f"Next: [bold]clarateach workshop start {workshop.get('id')} --wait[/]")
+
+
+@workshop_app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Page size.")] = 50,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Next-page cursor.")] = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List your workshops, newest first."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            page = client.list_workshops(limit, cursor)
+
+        def human() -> Any:
+            if not page["workshops"]:
+                return "No workshops yet. Create one with `clarateach workshop create`."
+            if page["next_cursor"]:
+                stdout.print(render.workshops_table(page["workshops"]))
+                return f"More: --cursor {page['next_cursor']}"
+            return render.workshops_table(page["workshops"])
+
+        _emit(page, json_output, human)
+
+
+@workshop_app.command("info")
+def info(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show one workshop: status, join code, hosts."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            workshop = client.get_workshop(workshop_id)
+        _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
+
+
+@workshop_app.command("start")
+def start(
+    workshop_id: WorkshopIdArg,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow provisioning until running or failed.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")
+    ] = 900,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start provisioning hosts. With --wait, exit 0 once running, 5 if it failed."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            workshop = client.start_workshop(workshop_id)
+            if wait:
+                workshop = wait_until_running(client, workshop, timeout, json_output)
+        if json_output:
+            _emit({"workshop": workshop}, True, lambda: None)
+        elif wait:
+            stdout.print(render.workshop_view(workshop))
+            stdout.print(
+                f"[bold green]Running.[/] Learners join with code "
+                f"[bold magenta]{_escape(str(workshop.get('code')))}[/]"
+            )
+        else:
+            stdout.print(render.progress_line(workshop))
+            stdout.print(f"Follow it with: clarateach workshop start {workshop_id} --wait")
+
+
+#: Statuses from which a workshop will not become running without another start.
+_DEAD_END = frozenset({"failed", "stopping", "stopped"})
+POLL_INTERVAL_SECONDS = 0.5
+
+
+def wait_until_running(
+    client: ApiClient, workshop: dict[str, Any], timeout: float, json_output: bool
+) -> dict[str, Any]:
+    """Poll the workshop until ``running``; exit 5 on a dead end, 6 on ``timeout``."""
+    deadline = time.monotonic() + timeout
+    workshop_id = str(workshop.get("id"))
+    ready_seen: set[Any] = set()
+    spinner = stderr.status(render.progress_line(workshop)) if not json_output else None
+    if spinner is not None:
+        spinner.start()
+    try:
+        while True:
+            status = workshop.get("status")
+            for host in workshop.get("hosts") or []:
+                if host.get("status") == "ready" and host.get("index") not in ready_seen:
+                    ready_seen.add(host.get("index"))
+                    if spinner is not None:
+                        endpoint = _escape(str(host.get("endpoint")))
+                        stderr.print(f"  host {host.get('index')} ready: {endpoint}")
+            if spinner is not None:
+                spinner.update(render.progress_line(workshop))
+            if status == "running":
+                return workshop
+            if status in _DEAD_END:
+                reason = workshop.get("error") or f"the workshop is {status}"
+                _fail(
+                    EXIT_WORKSHOP_FAILED,
+                    f"workshop {workshop_id} {status}: {reason}",
+                    json_output,
+                    {
+                        "error": {
+                            "code": f"workshop_{status}",
+                            "message": str(reason),
+                            "workshop": workshop,
+                        }
+                    },
+                )
+            if time.monotonic() >= deadline:
+                _fail(
+                    EXIT_WAIT_TIMEOUT,
+                    f"workshop {workshop_id} still {status} after {timeout:g}s",
+                    json_output,
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)  # the poll interval of a deadline-bounded wait
+            workshop = client.get_workshop(workshop_id)
+    finally:
+        if spinner is not None:
+            spinner.stop()
+
+
+@workshop_app.command("stop")
+def stop(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Stop the workshop: hosts are deleted, the API key is removed."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            workshop = client.stop_workshop(workshop_id)
+        _emit({"workshop": workshop}, json_output, lambda: render.progress_line(workshop))
+
+
+@workshop_app.command("seats")
+def seats(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Which seats are taken, on which host, and when each learner was last seen."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            body = client.seats(workshop_id)
+        _emit(body, json_output, lambda: render.seats_table(body))
+
+
+@workshop_app.command("usage")
+def usage(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Model usage per seat: requests, tokens and estimated cost."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            body = client.usage(workshop_id)
+        _emit(body, json_output, lambda: render.usage_table(body))
+
+
+def _set_model_access(workshop_id: str, paused: bool, conn: _Connection, json_output: bool) -> None:
+    with _handled(json_output):
+        with conn.client() as client:
+            body = client.set_model_access(workshop_id, paused=paused)
+        word = "paused" if paused else "resumed"
+        _emit(body, json_output, lambda: f"Model access {word} for every seat of {workshop_id}.")
+
+
+@workshop_app.command("pause-model")
+def pause_model(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Kill switch: refuse every seat's model requests until resume-model."""
+    _set_model_access(
+        workshop_id, True, _Connection(api_url, token, state_dir, audience), json_output
+    )
+
+
+@workshop_app.command("resume-model")
+def resume_model(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Allow model requests again after pause-model."""
+    _set_model_access(
+        workshop_id, False, _Connection(api_url, token, state_dir, audience), json_output
+    )
+
+
+@workshop_app.command("shadow-token")
+def shadow_token(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """A short-lived instructor token that opens any seat's terminal read-only."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            body = client.shadow_token(workshop_id)
+        _emit(body, json_output, lambda: render.key_values(body))
+
+
+# --------------------------------------------------------------------------- local
+@local_app.command("up")
+def local_up(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="0 = any free port.")
+    ] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Listen address.")] = "127.0.0.1",
+    state_dir: StateDirOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also create and start a 5-seat demo workshop.")
+    ] = False,
+    web_dir: Annotated[
+        Path | None,
+        typer.Option("--web-dir", help="Built web client. Default: web/dist of this checkout."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
+) -> None:
+    """Serve the web client, the API and the provisioner on one port; Ctrl-C stops everything."""
+    from clarateach.local_platform import LocalOptions, run
+
+    options = LocalOptions(
+        host=host,
+        port=port,
+        state_dir=(state_dir or default_state_dir()).expanduser().resolve(),
+        demo=demo,
+        web_dir=web_dir,
+        verbose=verbose,
+    )
+    raise typer.Exit(run(options))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

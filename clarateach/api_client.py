@@ -150,7 +150,7 @@ class ApiClient:
 
     def set_model_access(self, workshop_id: str, *, paused: bool) -> dict[str, Any]:
         return dict(
-            self.request("PUT", _path(workshop_id, "model-access"), json={"paused": paused})
+            self.request("POST", _path(workshop_id, "model-access"), json={"paused": paused})
         )
 
     def shadow_token(self, workshop_id: str) -> dict[str, Any]:

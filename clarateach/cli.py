@@ -459,7 +459,7 @@ def shadow_token(
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
             body = client.shadow_token(workshop_id)
-        _emit(body, json_output, lambda: render.key_values(body))
+        _emit(body, json_output, lambda: render.shadow_view(body))
 
 
 # --------------------------------------------------------------------------- local

@@ -7,7 +7,6 @@ literally instead of being read as rich markup.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -151,11 +150,17 @@ def progress_line(w: dict[str, Any]) -> Text:
     return line
 
 
-def key_values(body: dict[str, Any]) -> Table:
-    """A two-column view of a flat JSON object (e.g. a shadow token and its expiry)."""
+def shadow_view(body: dict[str, Any]) -> RenderableType:
+    """The shadow token, its lifetime, and which host serves which seats."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    for key, value in body.items():
-        grid.add_row(_s(key), _s(json.dumps(value) if isinstance(value, (dict, list)) else value))
-    return grid
+    grid.add_row("Token", _s(body.get("token")))
+    grid.add_row("Expires in", f"{body.get('expires_in')} s")
+    table = Table(title="Hosts (open a seat's terminal read-only)", title_justify="left")
+    for column in ("#", "Seats", "Endpoint"):
+        table.add_column(column)
+    for h in body.get("hosts") or []:
+        seats = f"{h.get('seat_first')}-{h.get('seat_last')}"
+        table.add_row(_s(h.get("index")), seats, _s(h.get("endpoint")))
+    return Group(grid, table)

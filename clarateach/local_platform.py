@@ -1,0 +1,415 @@
+"""``clarateach local up``: the whole platform on this machine, on one port, until Ctrl-C.
+
+What runs (one process plus one agent process per host):
+
+* an aiohttp server on ``--host:--port`` (``clarateach.local_app``): the web client and every
+  ``/api`` route through ``functions.http.handle``;
+* the provisioner, served by functions-framework's real CloudEvent app on a free loopback
+  port (``clarateach.provisioner_server``); the ``LocalBus`` POSTs Pub/Sub push envelopes to
+  it, exactly as a push subscription does on GCP;
+* the reconciler, every ``RECONCILE_EVERY`` seconds, as an asyncio task;
+* hosts: ``python -m workspace_agent`` children started by ``LocalCompute``.
+
+State lives in ``--state-dir`` (default: ``CLARATEACH_STATE_DIR``, else
+``$XDG_STATE_HOME/clarateach`` or ``~/.local/state/clarateach`` - one place per user, so the
+CLI finds the admin token from any directory): ``state.db`` (SQLite), ``secrets/``,
+``hosts/``, ``admin-token`` (0600), ``local-server.json`` (where this server listens, for the
+CLI) and ``logs/platform.log`` (JSON lines).
+
+Start-up gives a clean slate: agents left behind by a previous run that died without
+cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT or
+SIGTERM; a second signal skips the graceful part) stops live workshops through the normal
+stop path, drains the bus, kills any agent still recorded (with its tmux servers), stops the
+provisioner and closes the store. Nothing this process started outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from rich.console import Console
+
+from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
+from clarateach.credentials import remove_server_record, write_server_record
+from shared.bootstrap import Platform
+from shared.settings import Settings
+
+log = logging.getLogger("clarateach.local")
+
+RECONCILE_EVERY = 15.0
+DEMO_SEATS = 5
+DEMO_READY_TIMEOUT = 120.0
+#: How long graceful shutdown waits for workshops to reach ``stopped`` before killing hosts.
+GRACEFUL_STOP_TIMEOUT = 20.0
+_LIVE = ("provisioning", "running")
+
+
+class StartupError(Exception):
+    """The platform cannot start; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    state_dir: Path = Path(".clarateach")
+    demo: bool = False
+    web_dir: Path | None = None
+    verbose: bool = False
+
+
+def run(options: LocalOptions, console: Console | None = None) -> int:
+    """Run until SIGINT/SIGTERM; return the process exit code (0 after a clean stop)."""
+    console = console or Console(highlight=False)
+    try:
+        return asyncio.run(LocalPlatform(options, console).serve())
+    except StartupError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return 130
+    except Exception as exc:  # never a traceback on the terminal; the log has it
+        log.exception("local platform crashed")
+        console.print(
+            f"[bold red]error:[/] the platform stopped unexpectedly: {type(exc).__name__}: {exc}. "
+            f"Details: {options.state_dir / 'logs' / 'platform.log'}",
+            soft_wrap=True,
+        )
+        return 1
+
+
+class LocalPlatform:
+    def __init__(self, options: LocalOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self._stop = asyncio.Event()
+        self._force = False
+        self._demo_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------- main
+    async def serve(self) -> int:
+        opts = self.options
+        state_dir = opts.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _configure_logging(state_dir, opts.verbose)
+        self._install_signal_handlers()
+        sock = _bind(opts.host, opts.port)
+        port = sock.getsockname()[1]
+        url = f"http://{_display_host(opts.host)}:{port}"
+
+        from clarateach.provisioner_server import ProvisionerServer
+
+        provisioner = ProvisionerServer().start()
+        platform = self._bootstrap(url, port, provisioner.url)
+        runner: web.AppRunner | None = None
+        try:
+            self._clean_slate(platform)
+            token = _admin_token(platform)
+            runner = await self._start_http(platform, sock)
+            write_server_record(state_dir, url, os.getpid())
+            self._banner(url, token, platform)
+            if opts.demo and not self._stop.is_set():
+                self._demo_thread = threading.Thread(
+                    target=self._run_demo, args=(url, token), name="demo", daemon=True
+                )
+                self._demo_thread.start()
+            await self._stop.wait()
+        finally:
+            await self._shutdown(platform, runner, provisioner)
+        return 0
+
+    # ------------------------------------------------------------- start-up
+    def _bootstrap(self, url: str, port: int, provisioner_url: str) -> Platform:
+        from functions.runtime import set_platform
+        from shared.bootstrap import bootstrap
+
+        origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}", url}
+        settings = Settings.from_env(
+            mode="local",
+            state_dir=self.options.state_dir,
+            provisioner_url=provisioner_url,
+            public_api_url=url,
+            allowed_origins=tuple(sorted(origins)),
+        )
+        platform = bootstrap(settings)
+        set_platform(platform)
+        return platform
+
+    def _clean_slate(self, platform: Platform) -> None:
+        """Kill agents a crashed previous run left behind; stop the workshops it served."""
+        removed = _cleanup_hosts(platform)
+        if removed:
+            self.console.print(f"Stopped {len(removed)} agent(s) left over from a previous run.")
+        for workshop_id in _live_workshop_ids(platform):
+            _stop_workshop(platform, workshop_id)
+
+    async def _start_http(self, platform: Platform, sock: socket.socket) -> web.AppRunner:
+        from clarateach.local_app import DEFAULT_WEB_DIR, create_app
+        from shared.services.reconcile import reconcile
+
+        web_dir = self.options.web_dir or DEFAULT_WEB_DIR
+        app = create_app(platform, web_dir, reconcile_every=RECONCILE_EVERY, reconcile=reconcile)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.SockSite(runner, sock, shutdown_timeout=2.0).start()
+        return runner
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self._stop.is_set():
+            self._force = True  # second Ctrl-C: skip the graceful stop
+            self.console.print("Forcing shutdown: killing hosts now.")
+        self._stop.set()
+
+    # --------------------------------------------------------------- output
+    def _banner(self, url: str, token: str, platform: Platform) -> None:
+        c = self.console
+        web_dir = self.options.web_dir
+        from clarateach.local_app import DEFAULT_WEB_DIR
+
+        built = ((web_dir or DEFAULT_WEB_DIR) / "index.html").is_file()
+        c.print()
+        c.print(f"[bold green]ClaraTeach is running at[/] [bold]{url}[/]", soft_wrap=True)
+        c.print(f"  Instructor token: [bold]{token}[/]", soft_wrap=True)
+        c.print(f"  State directory:  {platform.settings.state_dir}", soft_wrap=True)
+        c.print(
+            f"  Logs:             {platform.settings.state_dir / 'logs' / 'platform.log'}",
+            soft_wrap=True,
+        )
+        c.print(
+            "  CLI:              clarateach workshop list   (finds this server and token)",
+            soft_wrap=True,
+        )
+        if not built:
+            c.print(
+                "[yellow]  The web client is not built:[/] run `cd web && npm ci && npm run build`"
+                " (or start with `./dev up`, which builds it).",
+                soft_wrap=True,
+            )
+        if not self.options.demo:
+            c.print(
+                "  Create a workshop: clarateach workshop create --name NAME --seats 10",
+                soft_wrap=True,
+            )
+        c.print("Press Ctrl-C to stop everything.")
+
+    # ----------------------------------------------------------------- demo
+    def _run_demo(self, url: str, token: str) -> None:
+        """Create and start a 5-seat workshop through the API, then print how to join."""
+        c = self.console
+        key, real = _demo_api_key()
+        try:
+            with ApiClient(url, token) as client:
+                workshop = client.create_workshop("Demo workshop", DEMO_SEATS, key)
+                c.print(f"Demo workshop {workshop['id']} created; starting its host...")
+                client.start_workshop(workshop["id"])
+                running = _wait_running(client, workshop["id"], self._stop)
+        except (ApiError, ApiUnreachable, DemoFailed) as exc:
+            if not self._stop.is_set():
+                c.print(f"[bold red]The demo workshop did not start:[/] {exc}", soft_wrap=True)
+            return
+        if running is None:
+            return  # shutting down
+        workshop = running
+        code = workshop["code"]
+        c.print()
+        c.print(f"[bold]Join code:[/]  [bold magenta]{code}[/]", soft_wrap=True)
+        c.print(f"[bold]Join link:[/]  {url}/?code={code}", soft_wrap=True)
+        c.print(
+            f"Open the link (or {url} and type the code) to get a terminal. "
+            f"{DEMO_SEATS} seats; `clarateach workshop seats {workshop['id']}` shows who joined.",
+            soft_wrap=True,
+        )
+        if not real:
+            c.print(
+                "[yellow]Note:[/] the demo uses a placeholder API key, so Claude Code in its "
+                "seats cannot reach the model. Set ANTHROPIC_API_KEY before `local up --demo`, "
+                "or create a workshop with a real key: clarateach workshop create --name NAME "
+                "--seats 5 --api-key-file PATH.",
+                soft_wrap=True,
+            )
+
+    # ------------------------------------------------------------- shutdown
+    async def _shutdown(
+        self, platform: Platform, runner: web.AppRunner | None, provisioner: object
+    ) -> None:
+        from functions.runtime import set_platform
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+            # A third signal during shutdown must not kill us half way: ignore until done.
+            signal.signal(sig, _note_signal_during_shutdown)
+        self.console.print("Stopping ClaraTeach...")
+        remove_server_record(self.options.state_dir, os.getpid())
+        if runner is not None:
+            await runner.cleanup()  # no new API calls; ends the reconciler and the API pool
+        await asyncio.to_thread(self._stop_everything, platform, provisioner)
+        set_platform(None)
+        self.console.print("Stopped. No agents are left running.")
+
+    def _stop_everything(self, platform: Platform, provisioner: object) -> None:
+        if not self._force:
+            live = _live_workshop_ids(platform)
+            for workshop_id in live:
+                _stop_workshop(platform, workshop_id)
+            _wait_until(lambda: not _live_or_stopping(platform, live), GRACEFUL_STOP_TIMEOUT)
+        drain = getattr(platform.bus, "drain", None)
+        if callable(drain):
+            drain(timeout=0.1 if self._force else 5.0)
+        _cleanup_hosts(platform)  # whatever the graceful stop did not remove
+        stop = getattr(provisioner, "stop", None)
+        if callable(stop):
+            stop()
+        _cleanup_hosts(platform)  # a delivery still in flight when forced may have started one
+        with contextlib.suppress(Exception):
+            platform.close()
+
+
+# ------------------------------------------------------------------------- helpers
+class DemoFailed(Exception):
+    pass
+
+
+def _wait_running(
+    client: ApiClient, workshop_id: str, stop: asyncio.Event
+) -> dict[str, Any] | None:
+    deadline = time.monotonic() + DEMO_READY_TIMEOUT
+    while not stop.is_set():
+        workshop = client.get_workshop(workshop_id)
+        status = workshop.get("status")
+        if status == "running":
+            return workshop
+        if status in ("failed", "stopping", "stopped"):
+            raise DemoFailed(f"it is {status}: {workshop.get('error') or 'no reason given'}")
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"still {status} after {DEMO_READY_TIMEOUT:g}s")
+        time.sleep(0.1)  # poll interval of a deadline-bounded wait
+    return None
+
+
+def _demo_api_key() -> tuple[str, bool]:
+    """``(key, is_real)``: ``ANTHROPIC_API_KEY`` if set, else a well-formed placeholder."""
+    from shared.domain.validation import validate_api_key
+
+    real = os.environ.get("ANTHROPIC_API_KEY", "").strip()
+    if real:
+        with contextlib.suppress(Exception):
+            return validate_api_key(real), True
+    return "sk-ant-demo-placeholder-" + secrets.token_hex(12), False
+
+
+def _admin_token(platform: Platform) -> str:
+    from shared.auth.instructor import ensure_admin_token
+
+    return ensure_admin_token(platform.settings)
+
+
+def _cleanup_hosts(platform: Platform) -> list[str]:
+    cleanup = getattr(platform.compute, "cleanup_orphans", None)
+    return list(cleanup()) if callable(cleanup) else []
+
+
+def _live_workshop_ids(platform: Platform) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = platform.store.list_workshops(limit=200, cursor=cursor)
+        ids += [w.id for w in page.workshops if w.status.value in _LIVE]
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def _live_or_stopping(platform: Platform, ids: list[str]) -> list[str]:
+    pending = []
+    for workshop_id in ids:
+        workshop = platform.store.get_workshop(workshop_id)
+        if workshop is not None and workshop.status.value in (*_LIVE, "stopping"):
+            pending.append(workshop_id)
+    return pending
+
+
+def _stop_workshop(platform: Platform, workshop_id: str) -> None:
+    from shared.auth.instructor import LOCAL_ADMIN, Instructor
+    from shared.domain.errors import DomainError
+    from shared.services.workshops import stop_workshop
+
+    try:
+        stop_workshop(platform, Instructor(owner=LOCAL_ADMIN, is_admin=True), workshop_id)
+    except DomainError as exc:  # already stopped by someone else, bus closed...
+        log.info("could not stop workshop: %s", exc, extra={"workshop_id": workshop_id})
+
+
+def _wait_until(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)  # poll interval of a deadline-bounded wait
+    return True
+
+
+def _note_signal_during_shutdown(signum: int, frame: object) -> None:
+    log.warning("signal %s ignored: already shutting down", signum)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use (another `clarateach local up`?). "
+                "Stop it, or pick another port with --port (0 = any free port)."
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _display_host(host: str) -> str:
+    """A host a browser on this machine can open (wildcard binds are shown as loopback)."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _configure_logging(state_dir: Path, verbose: bool) -> None:
+    """JSON lines (redacted) to ``<state_dir>/logs/platform.log``; warnings to the terminal."""
+    from shared.logs import RedactingFilter, make_handler
+
+    log_dir = state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stream = (log_dir / "platform.log").open("a", encoding="utf-8")
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.addHandler(make_handler(stream))
+    terminal = logging.StreamHandler()
+    terminal.setLevel(logging.INFO if verbose else logging.WARNING)
+    terminal.addFilter(RedactingFilter())
+    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(terminal)

@@ -19,6 +19,14 @@ class Secrets(abc.ABC):
         safe to store and log) that ``access``/``delete``/``grant_access`` accept.
         """
 
+    def ref_for(self, name: str) -> str:
+        """The reference ``put(name, ...)`` returns for ``name``, without writing anything.
+
+        Lets a secret with a well-known name (the token signing key) be read before this
+        process ever wrote it. Adapters whose references are not the bare name override it.
+        """
+        return name
+
     @abc.abstractmethod
     def access(self, ref: str) -> str | None:
         """The newest value, or ``None`` if the secret does not exist (or was deleted)."""

@@ -1,0 +1,310 @@
+"""The API router: ``handle(platform, request) -> response``, shared by every HTTP entry point.
+
+The functions-framework entry points (``functions/main.py``) and the local platform's aiohttp
+server both convert their native request into an ``ApiRequest`` and call ``handle``. Each
+handler here only parses, calls one service function and serialises (docs/protocol.md §1).
+
+Order of checks for every request: CORS preflight; body size (413); route and method
+(404/405); instructor authentication (401) before anything is read or written; body parsing
+(400); the service. Every exception becomes a JSON error in ``functions.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from functions import views
+from functions.cors import cors_headers, preflight_headers
+from functions.errors import ApiError, error_response
+from functions.schemas import CreateWorkshop, Join, ModelAccess, parse_body
+from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
+from shared.auth.instructor import IdTokenVerifier, Instructor, authenticate
+from shared.auth.signing import public_jwks
+from shared.bootstrap import Platform
+from shared.domain.errors import ValidationError
+from shared.domain.model import Workshop
+from shared.services import join as join_service
+from shared.services import usage as usage_service
+from shared.services import workshops as workshop_service
+from shared.services.errors import NotImplementedYet
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT_MAX = 200
+CURSOR_MAX = 1024
+
+
+@dataclass
+class Call:
+    """One request on its way through a handler."""
+
+    platform: Platform
+    request: ApiRequest
+    params: dict[str, str] = field(default_factory=dict)
+    instructor: Instructor | None = None
+
+    @property
+    def caller(self) -> Instructor:
+        assert self.instructor is not None, "instructor route without authentication"
+        return self.instructor
+
+    @property
+    def workshop_id(self) -> str:
+        return self.params["workshop_id"]
+
+    def json(self) -> Any:
+        return decode_json(self.request.body)
+
+
+Handler = Callable[[Call], ApiResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    name: str
+    #: The per-function entry point that serves this route (``api`` serves all groups).
+    group: str
+    instructor: bool
+    handler: Handler
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compile(self.template)
+
+
+@cache
+def _compile(template: str) -> re.Pattern[str]:
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[A-Za-z0-9_-]{1,64})", template)
+    return re.compile(f"^{regex}$")
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, bounded nesting; ``ValidationError`` otherwise."""
+    if not body.strip():
+        raise ValidationError("body", "a JSON object is required")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("body", "must be UTF-8 encoded JSON") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise ValidationError("body", "must be valid JSON") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def _health(call: Call) -> ApiResponse:
+    return json_response(200, {"status": "ok"})
+
+
+def _jwks(call: Call) -> ApiResponse:
+    settings = call.platform.settings
+    document = public_jwks(call.platform.secrets, settings.jwt_key_secret)
+    return json_response(200, document, {"Cache-Control": "public, max-age=300"})
+
+
+def _openapi(call: Call) -> ApiResponse:
+    from functions.openapi import openapi_document
+
+    return json_response(200, openapi_document())
+
+
+def _join(call: Call) -> ApiResponse:
+    body = parse_body(Join, call.json())
+    request = join_service.JoinRequest(body.code, body.reconnect_code, body.client_nonce)
+    grant = join_service.join(call.platform, request, call.request.client_ip or "unknown")
+    return json_response(200, views.join_view(grant))
+
+
+def _create(call: Call) -> ApiResponse:
+    body = parse_body(CreateWorkshop, call.json())
+    workshop = workshop_service.create_workshop(
+        call.platform,
+        call.caller,
+        name=body.name,
+        seats=body.seats,
+        api_key=body.api_key,
+        seats_per_host=body.seats_per_host,
+        model_policy=body.model_policy.model_dump(mode="json") if body.model_policy else None,
+    )
+    return json_response(201, {"workshop": views.workshop_view(workshop)})
+
+
+def _list(call: Call) -> ApiResponse:
+    limit = _query_limit(call.request.query.get("limit"))
+    cursor = call.request.query.get("cursor") or None
+    if cursor is not None and len(cursor) > CURSOR_MAX:
+        raise ValidationError("cursor", "is not a cursor this API issued")
+    try:
+        page = workshop_service.list_workshops(
+            call.platform, call.caller, limit=limit, cursor=cursor
+        )
+    except ValueError:  # the store could not decode the opaque cursor
+        raise ValidationError("cursor", "is not a cursor this API issued") from None
+    return json_response(
+        200,
+        {
+            "workshops": [views.workshop_view(w) for w in page.workshops],
+            "next_cursor": page.next_cursor,
+        },
+    )
+
+
+def _query_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 50
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+        raise ValidationError("limit", f"must be an integer between 1 and {LIST_LIMIT_MAX}")
+    return int(raw)
+
+
+def _get(call: Call) -> ApiResponse:
+    workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(200, {"workshop": views.workshop_view(workshop)})
+
+
+def _start(call: Call) -> ApiResponse:
+    workshop = workshop_service.start_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(202, {"workshop": views.workshop_view(workshop)})
+
+
+def _stop(call: Call) -> ApiResponse:
+    workshop = workshop_service.stop_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(202, {"workshop": views.workshop_view(workshop)})
+
+
+def _seats(call: Call) -> ApiResponse:
+    seats = workshop_service.list_seats(call.platform, call.caller, call.workshop_id)
+    return json_response(200, {"seats": [views.seat_view(s) for s in seats]})
+
+
+def _usage(call: Call) -> ApiResponse:
+    workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(200, views.usage_view(usage_service.get_usage(call.platform, workshop)))
+
+
+def _shadow_token(call: Call) -> ApiResponse:
+    grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
+    return json_response(200, views.shadow_view(grant))
+
+
+def _model_access(call: Call) -> ApiResponse:
+    workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
+    body = parse_body(ModelAccess, call.json())
+    try:
+        from shared.services.model_access import set_model_access
+    except ModuleNotFoundError as exc:
+        if exc.name != "shared.services.model_access":
+            raise
+        raise NotImplementedYet("model access control is not available in this build") from None
+    result = set_model_access(call.platform, workshop, body.paused)
+    updated = (
+        result if isinstance(result, Workshop) else call.platform.store.get_workshop(workshop.id)
+    )
+    return json_response(200, {"workshop": views.workshop_view(updated or workshop)})
+
+
+W = "/api/workshops/{workshop_id}"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/health", "health", "health", False, _health),
+    Route("GET", "/api/jwks.json", "jwks", "jwks", False, _jwks),
+    Route("GET", "/api/openapi.json", "openapi", "workshops", False, _openapi),
+    Route("POST", "/api/join", "join", "join", False, _join),
+    Route("POST", "/api/workshops", "create_workshop", "workshops", True, _create),
+    Route("GET", "/api/workshops", "list_workshops", "workshops", True, _list),
+    Route("GET", W, "get_workshop", "workshops", True, _get),
+    Route("POST", W + "/start", "start_workshop", "workshops", True, _start),
+    Route("POST", W + "/stop", "stop_workshop", "workshops", True, _stop),
+    Route("GET", W + "/seats", "list_seats", "workshops", True, _seats),
+    Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
+    Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
+    Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
+)
+
+
+# ------------------------------------------------------------------------------ dispatch
+
+
+def handle(
+    platform: Platform,
+    request: ApiRequest,
+    *,
+    groups: Collection[str] | None = None,
+    verify_id_token: IdTokenVerifier | None = None,
+) -> ApiResponse:
+    """Serve one API request. Never raises: every failure is a JSON error response.
+
+    ``groups`` restricts the routes to those of some per-function entry points (``None``:
+    all). ``verify_id_token`` replaces google-auth's verifier (GCP mode tests).
+    """
+    origin = request.header("Origin")
+    allowed = platform.settings.allowed_origins
+    if request.method.upper() == "OPTIONS":
+        return ApiResponse(204, b"", preflight_headers(origin, allowed))
+    started = time.perf_counter()
+    route: Route | None = None
+    call = Call(platform, request)
+    try:
+        route, call.params = _match(request, groups)
+        if route.instructor:
+            call.instructor = authenticate(
+                platform.settings, request.header("Authorization"), verify_id_token
+            )
+        response = route.handler(call)
+    except Exception as exc:
+        response = error_response(exc)
+    response.headers.update(cors_headers(origin, allowed))
+    _log_access(request, route, call, response, started)
+    return response
+
+
+def _match(request: ApiRequest, groups: Collection[str] | None) -> tuple[Route, dict[str, str]]:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    path = request.path.rstrip("/") or "/"
+    method = request.method.upper()
+    allowed_methods = []
+    for route in ROUTES:
+        if groups is not None and route.group not in groups:
+            continue
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict()
+        allowed_methods.append(route.method)
+    if allowed_methods:
+        allow = ", ".join(sorted({*allowed_methods, "OPTIONS"}))
+        raise ApiError(405, "method_not_allowed", f"use {allow}", {"Allow": allow})
+    raise ApiError(404, "not_found", "no such endpoint")
+
+
+def _log_access(
+    request: ApiRequest, route: Route | None, call: Call, response: ApiResponse, started: float
+) -> None:
+    context: dict[str, Any] = {
+        "route": route.name if route else None,
+        "method": request.method,
+        "http_status": response.status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if "workshop_id" in call.params:
+        context["workshop_id"] = call.params["workshop_id"]
+    if call.instructor is not None:
+        context["owner"] = call.instructor.owner
+    log.info("api request", extra=context)

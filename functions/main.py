@@ -1,0 +1,129 @@
+"""Cloud Functions entry points (functions-framework). Thin: convert, route, convert back.
+
+* ``api`` serves every route (one function behind a single URL, and the local platform).
+* ``workshops``, ``join``, ``jwks``, ``health`` serve only their own routes, for deployments
+  with one function per URL. Called at their bare function URL (path ``/``) they serve their
+  canonical route, and a path without the ``/api/`` prefix is taken relative to that route
+  (``workshops`` at ``/w123/start`` serves ``/api/workshops/w123/start``).
+* ``provisioner`` and ``reconciler`` (CloudEvent functions) live in ``functions/events.py``
+  and are re-exported here, because a deployment names one source file.
+
+The platform is bootstrapped lazily from the environment on the first request
+(``functions.runtime``, shared with the CloudEvent functions); the local platform and tests
+install their own with ``set_platform``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import functions_framework
+
+# The provisioner's entry points, re-exported so one source file deploys every function.
+from functions.events import provisioner, reconciler
+from functions.http import handle
+from functions.runtime import get_platform as _runtime_platform
+from functions.runtime import set_platform
+from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse
+from shared import logs
+from shared.bootstrap import Platform
+from shared.settings import Settings
+
+__all__ = [
+    "api",
+    "health",
+    "join",
+    "jwks",
+    "provisioner",
+    "reconciler",
+    "set_platform",
+    "workshops",
+]
+
+_logging_configured = False
+
+
+def get_platform() -> Platform:
+    """The process platform (shared with the CloudEvent entry points via ``functions.runtime``)."""
+    global _logging_configured
+    if not _logging_configured:
+        _logging_configured = True
+        if not logging.getLogger().handlers:  # the local platform configures its own logging
+            logs.configure()
+    return _runtime_platform()
+
+
+def to_api_request(
+    request: flask.Request, settings: Settings, path: str | None = None
+) -> ApiRequest:
+    """Read at most ``MAX_BODY_BYTES + 1`` bytes, so a huge body is refused without buffering it."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        body = b"\0" * (MAX_BODY_BYTES + 1)  # the router answers 413 without reading the stream
+    else:
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+    return ApiRequest(
+        method=request.method,
+        path=path if path is not None else request.path,
+        headers=dict(request.headers.items()),
+        query=request.args.to_dict(flat=True),
+        body=body,
+        client_ip=client_ip(request, settings),
+    )
+
+
+def client_ip(request: flask.Request, settings: Settings) -> str:
+    """The caller's address. On GCP the Google front end *appends* the real client address to
+    ``X-Forwarded-For``, so the last entry is the one a caller cannot forge."""
+    if settings.mode == "gcp":
+        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",")]
+        if forwarded and forwarded[-1]:
+            return forwarded[-1]
+    return request.remote_addr or "unknown"
+
+
+def to_flask_response(response: ApiResponse) -> flask.Response:
+    return flask.Response(response.body, status=response.status, headers=response.headers)
+
+
+def _serve(
+    request: flask.Request, groups: frozenset[str] | None, root: str | None
+) -> flask.Response:
+    platform = get_platform()
+    path = request.path
+    if root is not None:
+        path = _function_path(path, root)
+    api_request = to_api_request(request, platform.settings, path)
+    return to_flask_response(handle(platform, api_request, groups=groups))
+
+
+def _function_path(path: str, root: str) -> str:
+    if path in ("", "/"):
+        return root
+    return path if path.startswith("/api/") else root + path
+
+
+@functions_framework.http
+def api(request: flask.Request) -> flask.Response:
+    return _serve(request, None, None)
+
+
+@functions_framework.http
+def workshops(request: flask.Request) -> flask.Response:
+    return _serve(request, frozenset({"workshops"}), "/api/workshops")
+
+
+@functions_framework.http
+def join(request: flask.Request) -> flask.Response:
+    return _serve(request, frozenset({"join"}), "/api/join")
+
+
+@functions_framework.http
+def jwks(request: flask.Request) -> flask.Response:
+    return _serve(request, frozenset({"jwks"}), "/api/jwks.json")
+
+
+@functions_framework.http
+def health(request: flask.Request) -> flask.Response:
+    return _serve(request, frozenset({"health"}), "/api/health")

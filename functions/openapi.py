@@ -1,0 +1,303 @@
+"""The OpenAPI 3.1 document of the API, served at ``GET /api/openapi.json``.
+
+Request schemas come from the pydantic models in ``functions.schemas`` (one source of truth
+for what the router accepts); response schemas are declared here to match ``functions.views``.
+``tests/api/test_openapi_fuzz.py`` runs schemathesis against the live app with this document,
+so a drift between the two fails the suite.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from functions.http import ROUTES, Route
+from functions.schemas import CreateWorkshop, Join, ModelAccess
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+TIME = {"type": "string", "format": "date-time"}
+NUMBER = {"type": "number"}
+USAGE_COUNTERS = {
+    "requests": INT,
+    "input_tokens": INT,
+    "output_tokens": INT,
+    "cache_creation_input_tokens": INT,
+    "cache_read_input_tokens": INT,
+    "cost_usd": NUMBER,
+}
+
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {
+                    "code": STR,
+                    "message": STR,
+                    "field": {**STR, "description": "validation errors: the offending field"},
+                    "status": {**STR, "description": "wrong-state errors: the current status"},
+                },
+                required=["code", "message"],
+            )
+        }
+    ),
+    "Host": _object(
+        {
+            "index": INT,
+            "name": STR,
+            "status": {"enum": ["pending", "creating", "ready", "failed", "lost", "deleted"]},
+            "endpoint": _nullable(STR),
+            "seat_first": INT,
+            "seat_last": INT,
+            "error": _nullable(STR),
+            "timings": {"type": "object", "additionalProperties": STR},
+        }
+    ),
+    "Workshop": _object(
+        {
+            "id": STR,
+            "name": STR,
+            "code": STR,
+            "seats": INT,
+            "seats_per_host": INT,
+            "status": {
+                "enum": ["created", "provisioning", "running", "stopping", "stopped", "failed"]
+            },
+            "owner": STR,
+            "created_at": TIME,
+            "updated_at": TIME,
+            "error": _nullable(STR),
+            "attempt": INT,
+            "model_paused": {"type": "boolean"},
+            "model_policy": {"type": "object"},
+            "hosts": {"type": "array", "items": _ref("Host")},
+        }
+    ),
+    "WorkshopEnvelope": _object({"workshop": _ref("Workshop")}),
+    "WorkshopPage": _object(
+        {"workshops": {"type": "array", "items": _ref("Workshop")}, "next_cursor": _nullable(STR)}
+    ),
+    "SeatList": _object(
+        {
+            "seats": {
+                "type": "array",
+                "items": _object({"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}),
+            }
+        }
+    ),
+    "Usage": _object(
+        {
+            "seats": {"type": "array", "items": _object({"seat": INT, **USAGE_COUNTERS})},
+            "totals": _object(USAGE_COUNTERS),
+        }
+    ),
+    "WorkshopRef": _object({"id": STR, "name": STR}),
+    "JoinGrant": _object(
+        {
+            "token": {**STR, "description": "learner JWT (RS256), sent as a Bearer token"},
+            "endpoint": {**STR, "description": "base URL of the seat's workspace agent"},
+            "seat": INT,
+            "host": INT,
+            "reconnect_code": {**STR, "description": "shown once; rejoins this seat"},
+            "workshop": _ref("WorkshopRef"),
+        }
+    ),
+    "ShadowGrant": _object(
+        {
+            "token": STR,
+            "expires_in": INT,
+            "workshop": _ref("WorkshopRef"),
+            "hosts": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "index": INT,
+                        "endpoint": _nullable(STR),
+                        "seat_first": INT,
+                        "seat_last": INT,
+                    }
+                ),
+            },
+        }
+    ),
+    "Jwks": _object({"keys": {"type": "array", "items": {"type": "object"}}}),
+    "Health": _object({"status": {"const": "ok"}}),
+    "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
+}
+
+# route name -> (summary, request model, success status, success schema, error statuses)
+OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
+    "health": ("Liveness check", None, 200, "Health", ()),
+    "jwks": ("Public keys that verify learner tokens", None, 200, "Jwks", ()),
+    "openapi": ("This document", None, 200, "OpenApi", ()),
+    "join": (
+        "Join a running workshop (new seat or reconnect)",
+        Join,
+        200,
+        "JoinGrant",
+        (400, 404, 409, 429, 503),
+    ),
+    "create_workshop": ("Create a workshop", CreateWorkshop, 201, "WorkshopEnvelope", (400, 503)),
+    "list_workshops": (
+        "List the caller's workshops (admins: all)",
+        None,
+        200,
+        "WorkshopPage",
+        (400,),
+    ),
+    "get_workshop": ("One workshop", None, 200, "WorkshopEnvelope", (404,)),
+    "start_workshop": (
+        "Start provisioning (publishes workshop.start_requested)",
+        None,
+        202,
+        "WorkshopEnvelope",
+        (404, 409, 503),
+    ),
+    "stop_workshop": (
+        "Stop (publishes workshop.stop_requested)",
+        None,
+        202,
+        "WorkshopEnvelope",
+        (404, 409, 503),
+    ),
+    "list_seats": ("Claimed seats", None, 200, "SeatList", (404,)),
+    "get_usage": ("Model usage per seat and totals", None, 200, "Usage", (404,)),
+    "set_model_access": (
+        "Pause or resume every seat's model access",
+        ModelAccess,
+        200,
+        "WorkshopEnvelope",
+        (400, 404, 501, 503),
+    ),
+    "shadow_token": (
+        "Instructor token for read-only terminal shadowing",
+        None,
+        200,
+        "ShadowGrant",
+        (404, 409),
+    ),
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request (the field is named)",
+    401: "Missing, invalid or expired instructor token",
+    404: "Not found (or not yours)",
+    405: "Method not allowed",
+    409: "Wrong state (current status given) or workshop full",
+    413: "Request body too large",
+    429: "Too many failed attempts",
+    501: "Not available in this build",
+    503: "A dependency is unavailable; retry",
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+    if status == 429:
+        response["headers"] = {"Retry-After": {"schema": INT, "required": True}}
+    return response
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    summary, body_model, status, schema, errors = OPERATIONS[route.name]
+    statuses = set(errors) | {405, 413}
+    if route.instructor:
+        statuses.add(401)
+    if body_model is not None:
+        statuses.add(400)
+    operation: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": summary,
+        "tags": ["instructor" if route.instructor else "public"],
+        "responses": {
+            str(status): {
+                "description": "Success",
+                "content": {"application/json": {"schema": _ref(schema)}},
+            },
+            **{str(code): _error_response(code) for code in sorted(statuses)},
+        },
+    }
+    if route.instructor:
+        operation["security"] = [{"bearer": []}]
+    if body_model is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body_model.__name__)}},
+        }
+    parameters = []
+    if "{workshop_id}" in route.template:
+        parameters.append(
+            {
+                "name": "workshop_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            }
+        )
+    if route.name == "list_workshops":
+        parameters += [
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+            },
+            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 1024}},
+        ]
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once per process)."""
+    _, request_defs = models_json_schema(
+        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess)], ref_template=REF
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.template, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ClaraTeach API",
+            "version": "1",
+            "description": "Instructor control plane and learner join (docs/protocol.md §1). "
+            'Every error body is {"error": {"code", "message"}}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {**request_defs.get("$defs", {}), **RESPONSE_SCHEMAS},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Local: the admin token. GCP: a Google ID token.",
+                }
+            },
+        },
+    }

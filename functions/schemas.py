@@ -1,0 +1,82 @@
+"""Request bodies, as strict pydantic models (also the source of the OpenAPI request schemas).
+
+Decisions: types are strict (``"10"``, ``10.5``, ``true`` are not integers) and unknown fields
+are refused with 400 naming the field, so a misspelt optional field (``seat_per_host``) fails
+loudly instead of being silently ignored. Bounds mirror ``shared.domain.validation``; the
+services validate again (they are also called from outside HTTP) and apply per-deployment
+limits such as ``settings.max_seats``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from shared.domain.errors import ValidationError
+from shared.domain.model_policy import ModelPolicy
+from shared.domain.validation import (
+    NAME_MAX,
+    SEATS_MAX,
+    SEATS_MIN,
+    SEATS_PER_HOST_MAX,
+    SEATS_PER_HOST_MIN,
+)
+from shared.services.join import NONCE_MAX, NONCE_MIN
+
+FIELD_NAME_MAX = 100  # an unknown field is named in the error; a hostile name is cut short
+API_KEY_PATTERN = r"^sk-ant-[A-Za-z0-9_\-]{20,300}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CreateWorkshop(_Body):
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Shown to learners.")
+    seats: int = Field(ge=SEATS_MIN, le=SEATS_MAX, description="Number of learner seats.")
+    api_key: str = Field(
+        pattern=API_KEY_PATTERN,
+        description="Anthropic API key for the workshop; stored as a secret, never returned.",
+        json_schema_extra={"writeOnly": True},
+    )
+    seats_per_host: int | None = Field(
+        default=None, ge=SEATS_PER_HOST_MIN, le=SEATS_PER_HOST_MAX, description="Default 10."
+    )
+    model_policy: ModelPolicy | None = Field(
+        default=None, description="Model gateway limits and prices (default: 60 requests/min)."
+    )
+
+
+class Join(_Body):
+    code: str = Field(min_length=1, max_length=64, description="Workshop code, e.g. CLAUDE-XY9Z.")
+    reconnect_code: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Rejoin the seat it was issued for."
+    )
+    client_nonce: str | None = Field(
+        default=None,
+        min_length=NONCE_MIN,
+        max_length=NONCE_MAX,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Random per-browser idempotency key: a repeated join gets the same seat.",
+    )
+
+
+class ModelAccess(_Body):
+    paused: bool = Field(description="true pauses every seat's model access; false resumes.")
+
+
+Model = TypeVar("Model", bound=_Body)
+
+
+def parse_body(model: type[Model], data: Any) -> Model:
+    """Validate decoded JSON ``data`` against ``model``; ``ValidationError`` names the field."""
+    if not isinstance(data, dict):
+        raise ValidationError("body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"])[:FIELD_NAME_MAX] or "body"
+        raise ValidationError(field, first["msg"]) from None

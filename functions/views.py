@@ -1,0 +1,91 @@
+"""JSON shapes of domain objects as the API shows them (docs/protocol.md section 1).
+
+A workshop view never contains the API key or its secret reference (``api_key_ref``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.domain.model import Host, Seat, Workshop
+from shared.services.join import JoinGrant
+from shared.services.usage import Usage
+from shared.services.workshops import ShadowGrant
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat()
+
+
+def host_view(host: Host) -> dict[str, Any]:
+    return {
+        "index": host.index,
+        "name": host.name,
+        "status": host.status.value,
+        "endpoint": host.endpoint,
+        "seat_first": host.seat_first,
+        "seat_last": host.seat_last,
+        "error": host.error,
+        "timings": dict(host.timings),
+    }
+
+
+def workshop_view(workshop: Workshop) -> dict[str, Any]:
+    return {
+        "id": workshop.id,
+        "name": workshop.name,
+        "code": workshop.code,
+        "seats": workshop.seats,
+        "seats_per_host": workshop.seats_per_host,
+        "status": workshop.status.value,
+        "owner": workshop.owner,
+        "created_at": _time(workshop.created_at),
+        "updated_at": _time(workshop.updated_at),
+        "error": workshop.error,
+        "attempt": workshop.attempt,
+        "model_paused": workshop.model_paused,
+        "model_policy": workshop.model_policy,
+        "hosts": [host_view(h) for h in workshop.hosts],
+    }
+
+
+def seat_view(seat: Seat) -> dict[str, Any]:
+    return {
+        "seat": seat.number,
+        "host": seat.host_index,
+        "joined_at": _time(seat.joined_at),
+        "last_seen": _time(seat.last_seen),
+    }
+
+
+def join_view(grant: JoinGrant) -> dict[str, Any]:
+    return {
+        "token": grant.token,
+        "endpoint": grant.endpoint,
+        "seat": grant.seat.number,
+        "host": grant.seat.host_index,
+        "reconnect_code": grant.reconnect_code,
+        "workshop": {"id": grant.workshop.id, "name": grant.workshop.name},
+    }
+
+
+def shadow_view(grant: ShadowGrant) -> dict[str, Any]:
+    return {
+        "token": grant.token,
+        "expires_in": grant.expires_in,
+        "workshop": {"id": grant.workshop.id, "name": grant.workshop.name},
+        "hosts": [
+            {
+                "index": h.index,
+                "endpoint": h.endpoint,
+                "seat_first": h.seat_first,
+                "seat_last": h.seat_last,
+            }
+            for h in grant.workshop.hosts
+        ],
+    }
+
+
+def usage_view(usage: Usage) -> dict[str, Any]:
+    return {"seats": usage.seats, "totals": usage.totals}

@@ -1,0 +1,140 @@
+"""Who is calling an instructor endpoint: the local admin token, or a Google ID token on GCP.
+
+* Local mode: a random admin token is generated on first use and stored in
+  ``<state_dir>/admin-token`` (mode 0600, created exclusively so two processes cannot both
+  write it). A request presenting it (constant-time compare) is ``local-admin``, an admin.
+* GCP mode: ``google.oauth2.id_token.verify_oauth2_token`` checks signature, expiry, issuer
+  and the configured audience; the verified, ``email_verified`` address must match
+  ``settings.instructors`` (exact emails or ``@domain`` entries) or ``settings.admins``.
+  The owner is that email; admins see every workshop.
+
+Every refusal is ``Unauthorized`` with a message that never contains the token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.domain.errors import Unauthorized
+from shared.services.errors import Unavailable
+from shared.settings import Settings
+
+LOCAL_ADMIN = "local-admin"
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+
+#: ``(token, audience) -> claims``; raises ``ValueError`` for any invalid token.
+IdTokenVerifier = Callable[[str, str], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Instructor:
+    owner: str
+    is_admin: bool = False
+
+    def can_see(self, owner: str) -> bool:
+        return self.is_admin or self.owner == owner
+
+
+def admin_token_path(settings: Settings) -> Path:
+    return settings.state_dir / ADMIN_TOKEN_FILE
+
+
+def ensure_admin_token(settings: Settings) -> str:
+    """The local admin token, created (0600, exclusively) if it does not exist yet."""
+    path = admin_token_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_admin_token(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return _read_admin_token(path)
+
+
+def _read_admin_token(path: Path) -> str:
+    token = path.read_text().strip()
+    if not token:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new admin token")
+    return token
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or ``Unauthorized``."""
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer token")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 8192:
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token
+
+
+def authenticate(
+    settings: Settings,
+    authorization: str | None,
+    verify_id_token: IdTokenVerifier | None = None,
+) -> Instructor:
+    """The instructor presenting ``authorization``, or raise ``Unauthorized``."""
+    token = bearer_token(authorization)
+    if settings.mode == "local":
+        expected = ensure_admin_token(settings)
+        if hmac.compare_digest(token.encode(), expected.encode()):
+            return Instructor(owner=LOCAL_ADMIN, is_admin=True)
+        raise Unauthorized("invalid admin token")
+    return _authenticate_google(settings, token, verify_id_token or google_id_token_verifier())
+
+
+def _authenticate_google(settings: Settings, token: str, verify: IdTokenVerifier) -> Instructor:
+    if not settings.instructor_audience:
+        raise Unauthorized("instructor authentication is not configured (no audience)")
+    try:
+        claims = verify(token, settings.instructor_audience)
+    except ValueError as exc:  # google-auth raises ValueError subclasses for every bad token
+        raise Unauthorized("invalid or expired ID token") from exc
+    email = str(claims.get("email") or "").lower()
+    if not email or claims.get("email_verified") is not True:
+        raise Unauthorized("ID token has no verified email")
+    is_admin = email in {a.lower() for a in settings.admins}
+    if not (is_admin or email_allowed(email, settings.instructors)):
+        raise Unauthorized("this account is not an instructor")
+    return Instructor(owner=email, is_admin=is_admin)
+
+
+def email_allowed(email: str, allowlist: tuple[str, ...]) -> bool:
+    """Exact address match, or ``@domain`` matching the part after the last ``@`` exactly."""
+    _, _, domain = email.rpartition("@")
+    for entry in (e.strip().lower() for e in allowlist):
+        if entry.startswith("@") and domain == entry[1:]:
+            return True
+        if entry == email:
+            return True
+    return False
+
+
+@functools.cache
+def google_id_token_verifier() -> IdTokenVerifier:
+    """google-auth's verifier (fetches Google's public certificates over HTTPS).
+
+    A failure to fetch the certificates is ``Unavailable`` (503, retry), not a bad token.
+    """
+    from google.auth import exceptions as google_exceptions
+    from google.auth.transport import requests as google_requests
+    from google.oauth2 import id_token
+
+    request = google_requests.Request()
+
+    def verify(token: str, audience: str) -> Mapping[str, Any]:
+        try:
+            return dict(id_token.verify_oauth2_token(token, request, audience=audience))
+        except google_exceptions.TransportError as exc:
+            raise Unavailable("cannot reach Google to verify the ID token") from exc
+
+    return verify

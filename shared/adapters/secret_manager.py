@@ -1,0 +1,130 @@
+"""Secrets in Google Secret Manager: one secret per name, labelled, with secret-level IAM.
+
+References are the secret's resource name, ``projects/<project>/secrets/<name>`` (safe to store
+and log: it names the secret, it is not the value). ``put`` creates the secret (automatic
+replication, the given labels) if needed and adds a version; ``access`` reads ``latest``;
+``delete`` removes the secret with every version; ``grant_access`` adds
+``roles/secretmanager.secretAccessor`` for one member on *that secret only* (``setIamPolicy``
+on the secret resource, never the project), retrying on a concurrent policy change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import secretmanager
+from google.iam.v1 import iam_policy_pb2, policy_pb2
+
+from shared.domain.errors import PermanentError, TransientError
+from shared.ports.secrets import Secrets
+
+ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_REF = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}$")
+
+
+class SecretManagerSecrets(Secrets):
+    def __init__(self, project: str, client: Any | None = None) -> None:
+        if not project:
+            raise ValueError("SecretManagerSecrets needs a project")
+        self.project = project
+        self._client = client or secretmanager.SecretManagerServiceClient()
+
+    def ref(self, name: str) -> str:
+        if not _NAME.fullmatch(name):
+            raise ValueError("secret name must be 1-255 of [A-Za-z0-9_-]")
+        return f"projects/{self.project}/secrets/{name}"
+
+    def put(self, name: str, value: str, labels: dict[str, str] | None = None) -> str:
+        ref = self.ref(name)
+        try:
+            self._client.create_secret(
+                request={
+                    "parent": f"projects/{self.project}",
+                    "secret_id": name,
+                    "secret": {"replication": {"automatic": {}}, "labels": dict(labels or {})},
+                }
+            )
+        except gexc.Conflict:  # AlreadyExists over gRPC, plain 409 over REST
+            pass  # put is "create if needed", then a new version
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, f"creating secret {name}") from None
+        try:
+            self._client.add_secret_version(
+                request={"parent": ref, "payload": {"data": value.encode("utf-8")}}
+            )
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, f"adding a version to secret {name}") from None
+        return ref
+
+    def access(self, ref: str) -> str | None:
+        try:
+            response = self._client.access_secret_version(
+                request={"name": f"{_checked(ref)}/versions/latest"}
+            )
+        except (gexc.NotFound, gexc.FailedPrecondition):
+            return None  # missing, or its latest version was disabled/destroyed
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, "reading a secret") from None
+        return bytes(response.payload.data).decode("utf-8")
+
+    def delete(self, ref: str) -> None:
+        try:
+            self._client.delete_secret(request={"name": _checked(ref)})
+        except gexc.NotFound:
+            return
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, "deleting a secret") from None
+
+    def grant_access(self, ref: str, member: str) -> None:
+        resource = _checked(ref)
+        for _ in range(5):
+            try:
+                policy = self._client.get_iam_policy(
+                    request=iam_policy_pb2.GetIamPolicyRequest(resource=resource)
+                )
+                if not _add_member(policy, member):
+                    return
+                self._client.set_iam_policy(
+                    request=iam_policy_pb2.SetIamPolicyRequest(resource=resource, policy=policy)
+                )
+                return
+            except (gexc.Aborted, gexc.Conflict):
+                continue  # etag mismatch: someone changed the policy; read it again
+            except gexc.GoogleAPIError as exc:
+                raise _mapped(exc, "granting access to a secret") from None
+        raise TransientError("the secret's IAM policy kept changing; try again")
+
+
+def _add_member(policy: policy_pb2.Policy, member: str) -> bool:
+    """Add ``member`` to the accessor binding; ``False`` if it was already there."""
+    for binding in policy.bindings:
+        if binding.role == ACCESSOR_ROLE and not binding.HasField("condition"):
+            if member in binding.members:
+                return False
+            binding.members.append(member)
+            return True
+    policy.bindings.add(role=ACCESSOR_ROLE, members=[member])
+    return True
+
+
+def _checked(ref: str) -> str:
+    if not _REF.fullmatch(ref):
+        raise ValueError("not a Secret Manager secret reference")
+    return ref
+
+
+def _mapped(exc: gexc.GoogleAPIError, what: str) -> Exception:
+    # ``from None`` at the call sites: the client's exception may quote the request.
+    if isinstance(
+        exc,
+        gexc.TooManyRequests
+        | gexc.ServerError
+        | gexc.DeadlineExceeded
+        | gexc.RetryError
+        | gexc.Aborted,
+    ):
+        return TransientError(f"{what}: Secret Manager is unavailable ({type(exc).__name__})")
+    return PermanentError(f"{what}: Secret Manager refused ({type(exc).__name__})")

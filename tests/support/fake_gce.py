@@ -1,0 +1,244 @@
+"""A small local fake of the Compute Engine REST API, for the real google-cloud-compute client.
+
+Implements what ``GceCompute`` uses: instances insert/get/delete/list (with ``labels.k = "v"``
+filters) and zoneOperations get/wait. Every request is recorded (method, path, query, JSON
+body) so tests can assert exact request bodies. Failures are injected per operation kind:
+
+* ``fail_http(kind, status, reason, message, times)`` answers the next ``kind`` request
+  (``insert``/``get``/``delete``/``list``) with an HTTP error in GCE's error shape;
+* ``fail_operation(code, message, http_status)`` makes the next insert's *operation* end in
+  error (how quota and stockout errors really arrive), creating nothing;
+* ``operations_pending = True`` returns RUNNING operations that finish on ``wait``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+_BASE = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/(?P<rest>.*)$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: dict[str, Any] | None
+
+
+@dataclass
+class _Failure:
+    status: int
+    reason: str
+    message: str
+    times: int
+
+
+@dataclass
+class FakeGce:
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    operations_pending: bool = False
+    url: str = ""
+    _http_failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    _operation_failures: list[tuple[str, str, int]] = field(default_factory=list)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ------------------------------------------------------------- injection
+    def fail_http(self, kind: str, status: int, reason: str, message: str, times: int = 1) -> None:
+        with self._lock:
+            self._http_failures.setdefault(kind, []).append(
+                _Failure(status, reason, message, times)
+            )
+
+    def fail_operation(self, code: str, message: str, http_status: int = 403) -> None:
+        with self._lock:
+            self._operation_failures.append((code, message, http_status))
+
+    # ---------------------------------------------------------------- queries
+    def inserts(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/instances")]
+
+    def deletes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "DELETE"]
+
+    def created_count(self, name: str) -> int:
+        """How many inserts of ``name`` actually created an instance (not 409s)."""
+        with self._lock:
+            return sum(
+                1
+                for op in self.operations.values()
+                if op["operationType"] == "insert"
+                and op["targetLink"].endswith(f"/{name}")
+                and "error" not in op
+            )
+
+    # ---------------------------------------------------------------- handling
+    def handle(self, method: str, raw_path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        parsed = urlparse(raw_path)
+        query = parse_qs(parsed.query)
+        with self._lock:
+            self.requests.append(Recorded(method, parsed.path, query, body))
+            match = _BASE.match(parsed.path)
+            if not match:
+                return 404, _error(404, "notFound", f"unknown path {parsed.path}")
+            project, zone, rest = match["project"], match["zone"], match["rest"]
+            parts = rest.split("/")
+            kind = _kind(method, parts)
+            failure = self._take_failure(kind)
+            if failure is not None:
+                return failure.status, _error(failure.status, failure.reason, failure.message)
+            link = f"https://compute.googleapis.com/compute/v1/projects/{project}/zones/{zone}"
+            if kind == "insert":
+                return self._insert(link, zone, body or {})
+            if kind == "list":
+                return 200, self._list(query.get("filter", [""])[0])
+            if kind in ("get", "delete"):
+                name = parts[1]
+                if name not in self.instances:
+                    return 404, _error(
+                        404, "notFound", f"The resource '{link}/instances/{name}' was not found"
+                    )
+                if kind == "get":
+                    return 200, self.instances[name]
+                del self.instances[name]
+                return 200, self._operation("delete", f"{link}/instances/{name}", zone)
+            if kind in ("operation", "wait"):
+                op = self.operations.get(parts[1])
+                if op is None:
+                    return 404, _error(404, "notFound", "no such operation")
+                if kind == "wait":
+                    op["status"] = "DONE"
+                return 200, op
+            return 404, _error(404, "notFound", f"unsupported {method} {parsed.path}")
+
+    def _take_failure(self, kind: str) -> _Failure | None:
+        queue = self._http_failures.get(kind) or []
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    def _insert(self, link: str, zone: str, body: dict[str, Any]) -> tuple[int, Any]:
+        name = body.get("name", "")
+        target = f"{link}/instances/{name}"
+        if name in self.instances:
+            return 409, _error(409, "alreadyExists", f"The resource '{target}' already exists")
+        if self._operation_failures:
+            code, message, http_status = self._operation_failures.pop(0)
+            op = self._operation("insert", target, zone, status="DONE")
+            op["error"] = {"errors": [{"code": code, "message": message}]}
+            op["httpErrorStatusCode"] = http_status
+            op["httpErrorMessage"] = "FORBIDDEN" if http_status == 403 else "ERROR"
+            return 200, op
+        self.instances[name] = {
+            **body,
+            "status": "RUNNING",
+            "id": str(next(self._ids)),
+            "selfLink": target,
+            "zone": f"{link}",
+            "networkInterfaces": [
+                {"networkIP": "10.0.0.2", "accessConfigs": [{"natIP": "203.0.113.7"}]}
+            ],
+        }
+        return 200, self._operation("insert", target, zone)
+
+    def _list(self, filter_text: str) -> dict[str, Any]:
+        wanted = dict(re.findall(r'labels\.([\w-]+)\s*=\s*"([^"]*)"', filter_text))
+        items = [
+            i
+            for i in self.instances.values()
+            if all((i.get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+        return {"kind": "compute#instanceList", "items": items}
+
+    def _operation(self, op_type: str, target: str, zone: str, status: str | None = None) -> dict:
+        name = f"operation-{next(self._ids)}"
+        op = {
+            "kind": "compute#operation",
+            "name": name,
+            "operationType": op_type,
+            "targetLink": target,
+            "zone": zone,
+            "status": status or ("RUNNING" if self.operations_pending else "DONE"),
+        }
+        self.operations[name] = op
+        return op
+
+
+def _kind(method: str, parts: list[str]) -> str:
+    if parts[0] == "instances":
+        if len(parts) == 1:
+            return "insert" if method == "POST" else "list"
+        return {"GET": "get", "DELETE": "delete"}.get(method, "other")
+    if parts[0] == "operations" and len(parts) >= 2:
+        return "wait" if len(parts) == 3 and parts[2] == "wait" else "operation"
+    return "other"
+
+
+def _error(status: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"reason": reason, "message": message, "domain": "global"}],
+        }
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeGce
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        status, payload = self.fake.handle(self.command, self.path, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(handler_cls: type[BaseHTTPRequestHandler], fake: Any) -> Iterator[str]:
+    """Serve ``fake`` with ``handler_cls`` on a free loopback port; yield the base URL."""
+    handler = type("BoundHandler", (handler_cls,), {"fake": fake})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def running_fake_gce() -> Iterator[FakeGce]:
+    fake = FakeGce()
+    with serve(_Handler, fake) as url:
+        fake.url = url
+        yield fake

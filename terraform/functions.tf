@@ -1,0 +1,146 @@
+# Cloud Functions (2nd gen), all built from one source archive (`nox -s package`).
+#
+# URLs: every function serves its routes under /api on its own URL, and `api` serves every
+# route. Instructors (CLI) use the `api` URL; learners' browsers use the public `join` URL
+# (the web client's config.json apiBaseUrl); hosts fetch keys from the public `jwks` URL.
+
+resource "google_storage_bucket" "functions_source" {
+  project                     = var.project
+  name                        = "${var.project}-${var.name_prefix}-functions-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# The object name carries the archive's hash, so a new archive forces a new build.
+resource "google_storage_bucket_object" "functions_source" {
+  bucket = google_storage_bucket.functions_source.name
+  name   = "functions-source-${filesha256(var.functions_source_zip)}.zip"
+  source = var.functions_source_zip
+}
+
+resource "google_artifact_registry_repository" "function_builds" {
+  project       = var.project
+  location      = var.region
+  repository_id = "${var.name_prefix}-functions"
+  format        = "DOCKER"
+  description   = "Build output of the ClaraTeach functions."
+
+  depends_on = [google_project_service.apis]
+}
+
+locals {
+  # Every name here is a field of shared.settings.Settings (tests/deploy enforce it).
+  function_env = {
+    CLARATEACH_MODE                  = "gcp"
+    CLARATEACH_GCP_PROJECT           = var.project
+    CLARATEACH_FIRESTORE_DATABASE    = google_firestore_database.main.name
+    CLARATEACH_EVENTS_TOPIC          = google_pubsub_topic.workshop_events.name
+    CLARATEACH_API_URL               = local.function_urls["jwks"]
+    CLARATEACH_JWT_ISSUER            = var.jwt_issuer
+    CLARATEACH_JWT_KEY_SECRET        = google_secret_manager_secret.jwt_signing_key.secret_id
+    CLARATEACH_INSTRUCTOR_AUDIENCE   = var.instructor_token_audience
+    CLARATEACH_INSTRUCTORS           = join(",", local.instructor_allowlist)
+    CLARATEACH_ADMINS                = join(",", local.admin_emails)
+    CLARATEACH_ALLOWED_ORIGINS       = join(",", local.allowed_origins)
+    CLARATEACH_MAX_SEATS             = tostring(var.max_seats)
+    CLARATEACH_EVENT_MAX_AGE         = tostring(var.event_max_age_seconds)
+    CLARATEACH_PROVISIONING_DEADLINE = tostring(var.provisioning_deadline_seconds)
+    CLARATEACH_GCE_ZONE              = var.zone
+    CLARATEACH_GCE_MACHINE_TYPE      = var.machine_type
+    CLARATEACH_GCE_IMAGE             = local.host_image
+    CLARATEACH_GCE_DISK_GB           = tostring(var.host_disk_gb)
+    CLARATEACH_GCE_NETWORK           = google_compute_network.hosts.id
+    CLARATEACH_GCE_SUBNETWORK        = google_compute_subnetwork.hosts.id
+    CLARATEACH_GCE_TAGS              = var.host_network_tag
+    CLARATEACH_GCE_SPOT              = tostring(var.spot)
+    CLARATEACH_HOST_SERVICE_ACCOUNT  = google_service_account.host.email
+    CLARATEACH_WORKSHOP_DOMAIN       = var.workshop_domain
+    CLARATEACH_SEAT_IMAGE            = local.seat_image
+  }
+
+  service_accounts = {
+    functions   = google_service_account.functions.email
+    provisioner = google_service_account.provisioner.email
+  }
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+
+  project     = var.project
+  location    = var.region
+  name        = "${var.name_prefix}-${each.key}"
+  description = "ClaraTeach ${each.key} (entry point functions.main.${each.value.entry_point})."
+
+  build_config {
+    runtime           = var.functions_runtime
+    entry_point       = each.value.entry_point
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.function_builds.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions_source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = local.service_accounts[each.value.runs_as]
+    available_memory                 = each.value.memory
+    timeout_seconds                  = each.value.timeout
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = 1
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.function_env
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build_writes_logs,
+    google_artifact_registry_repository_iam_member.build_pushes_function_images,
+    google_storage_bucket_iam_member.build_reads_source,
+  ]
+}
+
+# Anyone may call join, jwks and health; nothing else is public.
+resource "google_cloud_run_service_iam_member" "public" {
+  for_each = toset(local.public_functions)
+
+  project  = var.project
+  location = var.region
+  service  = google_cloudfunctions2_function.fn[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# The instructor functions: only the instructor and admin principals (Cloud Run checks their
+# Google ID token before the code runs; the code checks it again and uses the email).
+resource "google_cloud_run_service_iam_member" "instructors" {
+  for_each = {
+    for pair in setproduct(local.instructor_functions, local.instructor_invokers) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
+  }
+
+  project  = var.project
+  location = var.region
+  service  = google_cloudfunctions2_function.fn[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}

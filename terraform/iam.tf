@@ -1,0 +1,271 @@
+# Service accounts and every IAM grant, each as narrow as the API allows.
+#
+#   functions    api, workshops, join, jwks, health: Firestore, publish to the events topic,
+#                create/write (never read) workshop-* secrets, read/add the JWT signing key.
+#   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
+#                act as the host SA (that SA only), delete workshop-* secrets and grant the host
+#                SA read access to them, DNS records in one managed zone.
+#   host         VMs: publish to the events topic, pull seat images. Nothing project-wide; read
+#                access to a workshop's own secret is granted per secret at runtime.
+#   scheduler    may invoke the reconciler, nothing else.
+#   pubsub-push  may invoke the provisioner, nothing else.
+#   build        Cloud Build for function deploys: logs, one Artifact Registry repository, the
+#                source bucket.
+
+resource "google_service_account" "functions" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-functions"
+  display_name = "ClaraTeach API functions"
+}
+
+resource "google_service_account" "provisioner" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-provisioner"
+  display_name = "ClaraTeach provisioner and reconciler"
+}
+
+resource "google_service_account" "host" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-host"
+  display_name = "ClaraTeach host VMs (workspace agents)"
+}
+
+resource "google_service_account" "scheduler" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-scheduler"
+  display_name = "ClaraTeach Cloud Scheduler (invokes the reconciler)"
+}
+
+resource "google_service_account" "pubsub_push" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-pubsub-push"
+  display_name = "ClaraTeach Pub/Sub push (invokes the provisioner)"
+}
+
+resource "google_service_account" "build" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-build"
+  display_name = "ClaraTeach function builds"
+}
+
+# ---- Firestore: the control plane's two service accounts --------------------------------
+
+resource "google_project_iam_member" "firestore_users" {
+  for_each = {
+    functions   = google_service_account.functions.email
+    provisioner = google_service_account.provisioner.email
+  }
+
+  project = var.project
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${each.value}"
+}
+
+# ---- Events topic: publish only, granted on the topic --------------------------------------
+
+resource "google_pubsub_topic_iam_member" "event_publishers" {
+  for_each = {
+    functions   = google_service_account.functions.email
+    provisioner = google_service_account.provisioner.email
+    host        = google_service_account.host.email
+  }
+
+  project = var.project
+  topic   = google_pubsub_topic.workshop_events.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${each.value}"
+}
+
+# ---- Workshop secrets ----------------------------------------------------------------------
+# Creating a secret is checked on the project, everything else on the secret itself, so the
+# condition admits the project (for create only: the role has no other project-level
+# permission) and secrets whose name starts with workshop-.
+
+resource "google_project_iam_custom_role" "workshop_secret_writer" {
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_workshopSecretWriter"
+  title       = "ClaraTeach workshop secret writer"
+  description = "Create workshop API-key secrets and add versions. Cannot read them."
+  permissions = [
+    "secretmanager.secrets.create",
+    "secretmanager.secrets.get",
+    "secretmanager.versions.add",
+  ]
+}
+
+resource "google_project_iam_member" "functions_write_workshop_secrets" {
+  project = var.project
+  role    = google_project_iam_custom_role.workshop_secret_writer.id
+  member  = "serviceAccount:${google_service_account.functions.email}"
+
+  condition {
+    title       = "workshop secrets only"
+    description = "The project (secret creation) or secrets named workshop-*."
+    expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || resource.name.startsWith(\"${local.workshop_secret_names}\")"
+  }
+}
+
+resource "google_project_iam_custom_role" "workshop_secret_janitor" {
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_workshopSecretJanitor"
+  title       = "ClaraTeach workshop secret janitor"
+  description = "Grant a host read access to its workshop's secret; delete the secret at stop. Cannot read it."
+  permissions = [
+    "secretmanager.secrets.delete",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.getIamPolicy",
+    "secretmanager.secrets.setIamPolicy",
+  ]
+}
+
+resource "google_project_iam_member" "provisioner_manage_workshop_secrets" {
+  project = var.project
+  role    = google_project_iam_custom_role.workshop_secret_janitor.id
+  member  = "serviceAccount:${google_service_account.provisioner.email}"
+
+  # Also caps what setIamPolicy may hand out to the accessor role (IAM "modifiable roles").
+  condition {
+    title       = "workshop secrets only, accessor grants only"
+    description = "Secrets named workshop-*; policy changes may only touch secretAccessor."
+    expression  = "resource.name.startsWith(\"${local.workshop_secret_names}\") && api.getAttribute(\"iam.googleapis.com/modifiedGrantsByRole\", []).hasOnly([\"roles/secretmanager.secretAccessor\"])"
+  }
+}
+
+# ---- Host VMs: the provisioner's compute rights ---------------------------------------------
+# Instead of roles/compute.instanceAdmin.v1 on the project: lifecycle permissions only on
+# instances and boot disks named ct-* in the configured zone, plus the read-only bits needed
+# to create them. The subnet is granted on the subnet (network.tf).
+
+resource "google_project_iam_custom_role" "host_lifecycle" {
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_hostLifecycle"
+  title       = "ClaraTeach host lifecycle"
+  description = "Create, label and delete workspace host VMs and their boot disks."
+  permissions = [
+    "compute.disks.create",
+    "compute.instances.create",
+    "compute.instances.delete",
+    "compute.instances.get",
+    "compute.instances.setLabels",
+    "compute.instances.setMetadata",
+    "compute.instances.setServiceAccount",
+    "compute.instances.setTags",
+  ]
+}
+
+resource "google_project_iam_member" "provisioner_host_lifecycle" {
+  project = var.project
+  role    = google_project_iam_custom_role.host_lifecycle.id
+  member  = "serviceAccount:${google_service_account.provisioner.email}"
+
+  condition {
+    title       = "ClaraTeach hosts only"
+    description = "Instances and disks named ct-* in the host zone."
+    expression  = "resource.name.startsWith(\"projects/${var.project}/zones/${var.zone}/instances/${local.host_name_prefix}\") || resource.name.startsWith(\"projects/${var.project}/zones/${var.zone}/disks/${local.host_name_prefix}\")"
+  }
+}
+
+resource "google_project_iam_custom_role" "host_observer" {
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_hostObserver"
+  title       = "ClaraTeach host observer"
+  description = "List hosts, follow zone operations, boot from project images."
+  permissions = [
+    "compute.images.get",
+    "compute.images.getFromFamily",
+    "compute.images.useReadOnly",
+    "compute.instances.list",
+    "compute.zoneOperations.get",
+    "compute.zones.get",
+  ]
+}
+
+resource "google_project_iam_member" "provisioner_host_observer" {
+  project = var.project
+  role    = google_project_iam_custom_role.host_observer.id
+  member  = "serviceAccount:${google_service_account.provisioner.email}"
+}
+
+# Act-as on the host service account only (needed to start a VM that runs as it).
+resource "google_service_account_iam_member" "provisioner_acts_as_host" {
+  service_account_id = google_service_account.host.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.provisioner.email}"
+}
+
+# ---- DNS: records in one managed zone, only when a domain is configured --------------------
+
+resource "google_project_iam_custom_role" "dns_record_editor" {
+  count = length(compact([var.dns_managed_zone]))
+
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_dnsRecordEditor"
+  title       = "ClaraTeach host DNS records"
+  description = "Add and remove host A records in the workshop zone."
+  permissions = [
+    "dns.changes.create",
+    "dns.changes.get",
+    "dns.managedZones.get",
+    "dns.resourceRecordSets.create",
+    "dns.resourceRecordSets.delete",
+    "dns.resourceRecordSets.get",
+    "dns.resourceRecordSets.list",
+    "dns.resourceRecordSets.update",
+  ]
+}
+
+resource "google_dns_managed_zone_iam_member" "provisioner_edits_host_records" {
+  count = length(compact([var.dns_managed_zone]))
+
+  project      = var.project
+  managed_zone = var.dns_managed_zone
+  role         = google_project_iam_custom_role.dns_record_editor[0].id
+  member       = "serviceAccount:${google_service_account.provisioner.email}"
+}
+
+# ---- Invokers of the internal functions ----------------------------------------------------
+
+resource "google_cloud_run_service_iam_member" "scheduler_invokes_reconciler" {
+  project  = var.project
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["reconciler"].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "pubsub_invokes_provisioner" {
+  project  = var.project
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["provisioner"].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pubsub_push.email}"
+}
+
+# Pub/Sub mints the push OIDC tokens; it needs token creation on the push SA only.
+resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
+  service_account_id = google_service_account.pubsub_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# ---- Function builds ----------------------------------------------------------------------
+
+resource "google_project_iam_member" "build_writes_logs" {
+  project = var.project
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_pushes_function_images" {
+  project    = var.project
+  location   = google_artifact_registry_repository.function_builds.location
+  repository = google_artifact_registry_repository.function_builds.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.functions_source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

@@ -1,0 +1,85 @@
+# Shared lookups, derived names and the project's APIs.
+
+data "google_project" "this" {
+  project_id = var.project
+}
+
+locals {
+  project_number = data.google_project.this.number
+
+  # Every entry point of functions/main.py and the service account it runs as.
+  functions = {
+    api         = { entry_point = "api", runs_as = "functions", memory = "512Mi", timeout = 60, max_instances = 20 }
+    workshops   = { entry_point = "workshops", runs_as = "functions", memory = "512Mi", timeout = 60, max_instances = 20 }
+    join        = { entry_point = "join", runs_as = "functions", memory = "512Mi", timeout = 30, max_instances = 100 }
+    jwks        = { entry_point = "jwks", runs_as = "functions", memory = "256Mi", timeout = 30, max_instances = 20 }
+    health      = { entry_point = "health", runs_as = "functions", memory = "256Mi", timeout = 10, max_instances = 5 }
+    provisioner = { entry_point = "provisioner", runs_as = "provisioner", memory = "512Mi", timeout = 540, max_instances = 10 }
+    reconciler  = { entry_point = "reconciler", runs_as = "provisioner", memory = "512Mi", timeout = 300, max_instances = 1 }
+  }
+
+  # Who may invoke what. Each function is in exactly one of these (tests/deploy check it);
+  # the internal ones are invoked by their caller's service account (iam.tf).
+  public_functions     = ["join", "jwks", "health"]
+  instructor_functions = ["api", "workshops"]
+  internal_functions   = ["provisioner", "reconciler"]
+
+  # Cloud Run's deterministic service URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app).
+  # Computing it instead of reading the function's `url` lets functions name each other's
+  # URLs in their environment without a dependency cycle.
+  function_urls = {
+    for name, _ in local.functions :
+    name => "https://${var.name_prefix}-${name}-${local.project_number}.${var.region}.run.app"
+  }
+
+  # Workshop API-key secrets are named workshop-<id>...; every secret permission granted at
+  # runtime is limited to this prefix. Secret Manager resource names use the project NUMBER.
+  workshop_secret_prefix = "workshop-"
+  workshop_secret_names  = "projects/${local.project_number}/secrets/${local.workshop_secret_prefix}"
+
+  # Host VMs are named ct-<workshop id>-h<index> (shared.domain.model.host_name).
+  host_name_prefix = "ct-"
+
+  seat_image = coalesce(var.seat_image, "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.seats.repository_id}/seat:latest")
+  host_image = coalesce(var.host_image, "projects/debian-cloud/global/images/family/debian-12")
+
+  # Origin of the web client: the bucket's own virtual-hosted origin (see web.tf).
+  web_origin      = "https://${google_storage_bucket.web.name}.storage.googleapis.com"
+  allowed_origins = distinct(concat([local.web_origin], var.web_origins))
+
+  instructor_invokers = distinct(concat(var.instructor_principals, var.admin_principals))
+  # The app's own allowlist: user:/serviceAccount: -> email, domain:x -> @x (group: members
+  # are invisible to the app; list them in instructor_allowlist_extra).
+  derived_allowlist = [
+    for p in local.instructor_invokers :
+    replace(replace(p, "/^(user|serviceAccount):/", ""), "/^domain:/", "@")
+    if can(regex("^(user|serviceAccount|domain):", p))
+  ]
+  instructor_allowlist = distinct(concat(local.derived_allowlist, var.instructor_allowlist_extra))
+  admin_emails         = [for p in var.admin_principals : split(":", p)[1]]
+}
+
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
+    "dns.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+
+  project = var.project
+  service = each.value
+
+  # Destroying this configuration must not switch APIs off for anything else in the project.
+  disable_on_destroy = false
+}

@@ -1,0 +1,34 @@
+output "api_base_url" {
+  description = "Instructor API base URL (CLARATEACH_API_URL for the CLI); serves every /api route."
+  value       = local.function_urls["api"]
+}
+
+output "public_api_urls" {
+  description = "The public functions' base URLs: join (web client apiBaseUrl), jwks (hosts), health."
+  value       = { for name in local.public_functions : name => local.function_urls[name] }
+}
+
+output "web_client_url" {
+  description = "Where learners open the web client."
+  value       = "${local.web_origin}/index.html"
+}
+
+output "web_bucket" {
+  description = "Bucket holding the web client."
+  value       = google_storage_bucket.web.name
+}
+
+output "seat_image" {
+  description = "Seat image the hosts run; push images/seat here."
+  value       = local.seat_image
+}
+
+output "host_service_account" {
+  description = "Service account of host VMs (use it when baking the host image too)."
+  value       = google_service_account.host.email
+}
+
+output "function_service_urls" {
+  description = "URLs reported by Cloud Functions for each function (same services as api_base_url and public_api_urls)."
+  value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.service_config[0].uri }
+}

@@ -1,0 +1,182 @@
+# Inputs. Only `project` and `instructor_principals` have no default; see
+# terraform.tfvars.example and docs/deployment.md.
+
+variable "project" {
+  description = "GCP project id that hosts the whole platform."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for Cloud Functions, Cloud Scheduler, the subnet and Artifact Registry."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "zone" {
+  description = "Zone where host VMs are created."
+  type        = string
+  default     = "us-central1-a"
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a region such as us-central1, or a multi-region such as nam5)."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "instructor_principals" {
+  description = "IAM principals allowed to invoke the instructor functions, e.g. user:a@x.com, group:teachers@x.com, domain:x.com."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue(concat([can(var.instructor_principals[0])], [for p in var.instructor_principals : can(regex("^(user|group|domain|serviceAccount):[^\\s,]+$", p))]))
+    error_message = "Give at least one principal, each as user:EMAIL, group:EMAIL, domain:DOMAIN or serviceAccount:EMAIL."
+  }
+}
+
+variable "admin_principals" {
+  description = "Principals who may invoke the instructor functions and see every workshop (user: or serviceAccount: only, the app matches their email)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.admin_principals : can(regex("^(user|serviceAccount):[^\\s,@]+@[^\\s,]+$", p))])
+    error_message = "Admins must be user:EMAIL or serviceAccount:EMAIL."
+  }
+}
+
+variable "instructor_allowlist_extra" {
+  description = "Added to the app-level instructor allowlist (emails or @domain), which is otherwise derived from the user:, serviceAccount: and domain: principals. Needed for instructors granted through group: principals, whose membership the app cannot see."
+  type        = list(string)
+  default     = []
+}
+
+variable "instructor_token_audience" {
+  description = "Expected `aud` of instructors' Google ID tokens. The default is the OAuth client of the gcloud CLI, i.e. the audience of `gcloud auth print-identity-token` for user accounts."
+  type        = string
+  default     = "32555940559.apps.googleusercontent.com"
+}
+
+variable "workshop_domain" {
+  description = "DNS domain for host endpoints (<host>.<domain>). Empty: trial mode with <ip>.sslip.io endpoints."
+  type        = string
+  default     = ""
+}
+
+variable "dns_managed_zone" {
+  description = "Name of an existing Cloud DNS managed zone for workshop_domain; the provisioner may edit records in that zone only. Empty: no DNS permissions are granted."
+  type        = string
+  default     = ""
+}
+
+variable "machine_type" {
+  description = "Machine type of host VMs."
+  type        = string
+  default     = "e2-standard-4"
+}
+
+variable "host_disk_gb" {
+  description = "Boot disk size of host VMs in GB."
+  type        = number
+  default     = 50
+}
+
+variable "seats_per_host" {
+  description = "Seats served by one host VM by default; used for sizing and the cost estimate output."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = contains(range(1, 51), var.seats_per_host)
+    error_message = "seats_per_host must be between 1 and 50."
+  }
+}
+
+variable "max_seats" {
+  description = "Upper bound on seats per workshop."
+  type        = number
+  default     = 500
+}
+
+variable "host_image" {
+  description = "Host boot image or image family (pre-baked by images/host). Empty falls back to Debian 12, which installs everything at boot (slow path)."
+  type        = string
+  default     = ""
+}
+
+variable "seat_image" {
+  description = "Seat container image. Empty: <region>-docker.pkg.dev/<project>/clarateach/seat:latest in the repository this configuration creates."
+  type        = string
+  default     = ""
+}
+
+variable "spot" {
+  description = "Run host VMs as Spot VMs (cheaper, can be preempted)."
+  type        = bool
+  default     = false
+}
+
+variable "host_network_tag" {
+  description = "Network tag carried by every host VM; the only target of the ingress firewall rule."
+  type        = string
+  default     = "clarateach-host"
+}
+
+variable "hosts_subnet_cidr" {
+  description = "Primary range of the dedicated host subnet."
+  type        = string
+  default     = "10.60.0.0/20"
+}
+
+variable "web_origins" {
+  description = "Extra exact web origins allowed by CORS (the web client bucket's origin is always allowed)."
+  type        = list(string)
+  default     = []
+}
+
+variable "web_dist_dir" {
+  description = "Built web client (npm run build in web/). Terraform uploads every file in it except config.json, which it writes itself."
+  type        = string
+  default     = "../web/dist"
+}
+
+variable "functions_source_zip" {
+  description = "Archive made by `nox -s package`."
+  type        = string
+  default     = "../dist/functions-source.zip"
+}
+
+variable "functions_runtime" {
+  description = "Cloud Functions Python runtime."
+  type        = string
+  default     = "python312"
+}
+
+variable "name_prefix" {
+  description = "Prefix of function, service account and bucket names; keeps several installs apart in one project."
+  type        = string
+  default     = "clarateach"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,14}$", var.name_prefix))
+    error_message = "name_prefix: 2-15 lowercase letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "`iss` claim of learner tokens."
+  type        = string
+  default     = "clarateach"
+}
+
+variable "provisioning_deadline_seconds" {
+  description = "The reconciler fails workshops still provisioning after this long."
+  type        = number
+  default     = 900
+}
+
+variable "event_max_age_seconds" {
+  description = "The provisioner acknowledges and drops events older than this."
+  type        = number
+  default     = 3600
+}

@@ -19,6 +19,7 @@ is logged and acknowledged. Nothing blocks on boot: readiness arrives as ``host.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -144,7 +145,9 @@ def _with_planned_hosts(current: Workshop, attempt: int, now: datetime) -> Works
             HostStatus.CREATING,
             HostStatus.READY,
         ):
-            hosts.append(existing)  # another delivery already planned (or built) it
+            # Planned by the API or by another delivery: keep its progress, stamp the request.
+            timings = {"requested": _iso(now), **existing.timings}
+            hosts.append(replace(existing, timings=timings))
         else:
             hosts.append(replace(planned, timings={"requested": _iso(now)}))
     return replace(current, hosts=tuple(hosts), error=None)
@@ -229,15 +232,13 @@ def stop_workshop(platform: Platform, workshop: Workshop) -> None:
         raise TransientError(f"{len(errors)} hosts could not be deleted") from errors[0]
     if workshop.api_key_ref:
         platform.secrets.delete(workshop.api_key_ref)
-    try:
+    with contextlib.suppress(StaleState):  # another delivery finished the stop first
         platform.store.transition(
             workshop.id,
             S.STOPPING,
             S.STOPPED,
             hosts=tuple(replace(h, status=HostStatus.DELETED) for h in workshop.hosts),
         )
-    except StaleState:
-        pass  # another delivery finished the stop
     log.info("workshop stopped", extra={"workshop_id": workshop.id, "hosts_deleted": len(names)})
 
 

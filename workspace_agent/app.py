@@ -1,0 +1,175 @@
+"""The agent's composition root: ``create_app(settings) -> web.Application``.
+
+Every long-lived resource is owned by a ``cleanup_ctx`` (registered in start order, torn down
+in reverse): the JWKS key store, the model gateway (when installed), the seat runtime with the
+readiness/announcement task, and the terminal viewers (closed with 1001 on shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared.ports.event_bus import EventBus
+from workspace_agent import files, health, terminal
+from workspace_agent.auth import Authenticator, KeyStore
+from workspace_agent.context import CONTEXT, AgentContext
+from workspace_agent.cors import cors_middleware, cors_on_prepare
+from workspace_agent.errors import error_middleware
+from workspace_agent.files.routes import routes as file_routes
+from workspace_agent.health import routes as health_routes
+from workspace_agent.logs import log_event
+from workspace_agent.readiness import (
+    Readiness,
+    bring_up_seats,
+    host_ready_event,
+    publish_until_acknowledged,
+)
+from workspace_agent.runtimes import SeatRuntime, runtime_for
+from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.registry import ViewerRegistry
+from workspace_agent.terminal.routes import routes as terminal_routes
+
+log = logging.getLogger("workspace_agent")
+
+GATEWAY_MODULE = "workspace_agent.gateway"
+GATEWAY = web.AppKey("gateway", object)
+BUS = web.AppKey("event_bus", object)
+MAX_REQUEST_BODY = 64 * 1024  # JSON bodies; file bodies are streamed and limited separately
+
+__all__ = ["CONTEXT", "create_app", "files", "health", "terminal"]
+
+
+def create_app(
+    settings: AgentSettings,
+    *,
+    runtime: SeatRuntime | None = None,
+    keys: Mapping[str, rsa.RSAPublicKey] | None = None,
+    clock: Callable[[], float] | None = None,
+    bus: EventBus | None = None,
+) -> web.Application:
+    """Build the agent. ``keys`` replaces JWKS fetching, ``bus`` the configured event bus,
+    ``runtime`` the one named in settings; ``clock`` (seconds since the epoch) drives token
+    time checks."""
+    settings.validate()
+    now = clock or time.time
+    key_store = KeyStore(settings.jwks_url, keys)
+    ctx = AgentContext(
+        settings=settings,
+        keys=key_store,
+        auth=Authenticator(settings, key_store, now),
+        runtime=runtime or runtime_for(settings),
+        registry=ViewerRegistry(
+            per_seat=settings.max_viewers_per_seat, per_host=settings.max_viewers_per_host
+        ),
+        readiness=Readiness(settings.seats),
+        clock=now,
+    )
+    app = web.Application(
+        middlewares=[cors_middleware(settings.allowed_origins), error_middleware],
+        client_max_size=MAX_REQUEST_BODY,
+    )
+    app[CONTEXT] = ctx
+    app[BUS] = bus
+    app.on_response_prepare.append(cors_on_prepare(settings.allowed_origins))
+    app.add_routes(health_routes)
+    app.add_routes(terminal_routes)
+    app.add_routes(file_routes)
+
+    app.cleanup_ctx.append(_keys_ctx)
+    gateway = _setup_gateway(app, settings)
+    app[GATEWAY] = gateway
+    app.cleanup_ctx.append(_seats_ctx)
+    app.cleanup_ctx.append(_viewers_ctx)
+    app.on_shutdown.append(close_terminals_on_shutdown)
+    return app
+
+
+def _setup_gateway(app: web.Application, settings: AgentSettings) -> Any:
+    """Mount the model gateway if enabled and installed (it is optional for this package)."""
+    if not settings.gateway or importlib.util.find_spec(GATEWAY_MODULE) is None:
+        return None
+    module = importlib.import_module(GATEWAY_MODULE)
+    return module.setup_gateway(app, settings)
+
+
+def _seat_env(app: web.Application) -> Callable[[int], Mapping[str, str]]:
+    gateway = app[GATEWAY]
+    if gateway is None:
+        return lambda seat: {}
+    return lambda seat: gateway.seat_env(seat)  # type: ignore[attr-defined, no-any-return]
+
+
+async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
+    async for _ in app[CONTEXT].keys.run():
+        yield
+
+
+async def _seats_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Bring seats up and announce the host in the background; stop the runtime at exit."""
+    ctx = app[CONTEXT]
+    task = asyncio.create_task(_bring_up_and_announce(app), name="seats-and-host-ready")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await ctx.runtime.stop()
+        bus = app[BUS]
+        if bus is not None:
+            await asyncio.get_running_loop().run_in_executor(None, bus.close)  # type: ignore[attr-defined]
+
+
+async def _bring_up_and_announce(app: web.Application) -> None:
+    ctx = app[CONTEXT]
+    await bring_up_seats(ctx.readiness, ctx.runtime.ensure_seat, _seat_env(app))
+    if not ctx.readiness.ready:
+        log_event(log, "host_not_ready", level=logging.ERROR, seats=ctx.readiness.seats)
+        return
+    log_event(log, "host_ready", timings=ctx.readiness.timings)
+    bus = app[BUS] if app[BUS] is not None else _bus_from_settings(ctx.settings)
+    app[BUS] = bus
+    if bus is None:
+        ctx.readiness.announced.set()
+        return
+    endpoint = ctx.settings.public_url or f"http://127.0.0.1:{ctx.settings.port}"
+    event = host_ready_event(
+        ctx.settings.workshop_id, ctx.settings.host_index, endpoint, ctx.readiness.timings
+    )
+    await publish_until_acknowledged(bus, event)  # type: ignore[arg-type]
+    ctx.readiness.announced.set()
+
+
+def _bus_from_settings(settings: AgentSettings) -> EventBus | None:
+    if not settings.events_url:
+        return None
+    try:
+        from shared.adapters import bus_from_url  # type: ignore[attr-defined]
+    except ImportError:
+        log_event(
+            log,
+            "events_unavailable",
+            level=logging.WARNING,
+            reason="shared.adapters.bus_from_url is not installed",
+        )
+        return None
+    return bus_from_url(settings.events_url)  # type: ignore[no-any-return]
+
+
+async def _viewers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Safety net: viewers are normally closed by ``on_shutdown`` already."""
+    yield
+    await app[CONTEXT].registry.close_all()
+
+
+async def close_terminals_on_shutdown(app: web.Application) -> None:
+    """``on_shutdown``: WebSockets are closed with 1001 before cleanup starts."""
+    await app[CONTEXT].registry.close_all()

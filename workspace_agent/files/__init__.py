@@ -1,0 +1,1 @@
+"""The seat files API: safe, fd-relative filesystem operations and their HTTP routes."""

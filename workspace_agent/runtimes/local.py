@@ -1,0 +1,228 @@
+"""Local runtime: one foreground tmux server per seat, owned by the agent.
+
+Layout under ``<state>/seats/<n>/``: ``work/`` (the workspace, also HOME and cwd),
+``tmux.conf``, and ``tmux.sock`` (moved to a short private directory when the path would exceed
+the UNIX socket limit). The server runs with ``tmux -D`` as the agent's child, in the agent's
+process group, so killing the agent's group (the local provisioner's delete) also ends the
+seats; a graceful stop runs ``kill-server`` for every seat.
+
+The seat environment is explicit (HOME, USER, SHELL, PATH, LANG, TERM, seat ids and the
+caller's ``extra_env``), never a copy of the agent's ``os.environ``. In this runtime the shells
+run as the agent's UID: the files API's fd-relative ``O_NOFOLLOW`` discipline is what keeps
+a learner's symlinks from redirecting the agent. With ``bwrap`` enabled (and installed) each
+shell runs in bubblewrap with only its workspace writable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from workspace_agent.logs import log_event
+from workspace_agent.runtimes.base import (
+    SESSION,
+    Command,
+    SeatRuntime,
+    attach_argv,
+    capture_argv,
+    tmux_conf,
+)
+from workspace_agent.settings import AgentSettings
+
+log = logging.getLogger("workspace_agent.runtime.local")
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes; keep a margin
+SERVER_START_TIMEOUT = 10.0
+
+
+class LocalRuntime(SeatRuntime):
+    name = "local"
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self._settings = settings
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            raise RuntimeError("the local runtime needs tmux on PATH")
+        self._tmux = tmux
+        self._bwrap = shutil.which("bwrap") if settings.bwrap else None
+        if settings.bwrap and self._bwrap is None:
+            raise RuntimeError("CLARATEACH_AGENT_BWRAP is set but bwrap is not installed")
+        self._servers: dict[int, subprocess.Popen[bytes] | None] = {}
+        self._env: dict[int, dict[str, str]] = {}
+
+    # -- paths ---------------------------------------------------------------------------
+    def seat_dir(self, seat: int) -> Path:
+        return self._settings.seats_dir / str(seat)
+
+    def workspace(self, seat: int) -> Path:
+        return self._settings.workspace(seat)
+
+    def socket_path(self, seat: int) -> Path:
+        preferred = self.seat_dir(seat).resolve() / "tmux.sock"
+        if len(str(preferred)) <= SOCKET_PATH_LIMIT:
+            return preferred
+        digest = hashlib.sha256(str(self._settings.state_dir.resolve()).encode()).hexdigest()[:12]
+        short = Path(tempfile.gettempdir()) / f"clarateach-{os.getuid()}" / digest
+        return short / f"seat{seat}.sock"
+
+    def _tmux_base(self, seat: int) -> list[str]:
+        conf = self.seat_dir(seat) / "tmux.conf"
+        return [self._tmux, "-S", str(self.socket_path(seat)), "-f", str(conf)]
+
+    # -- port ----------------------------------------------------------------------------
+    def seat_env(self, seat: int, extra_env: Mapping[str, str]) -> dict[str, str]:
+        user = getpass.getuser()
+        env = {
+            "HOME": str(self.workspace(seat).resolve()),
+            "USER": user,
+            "LOGNAME": user,
+            "SHELL": self._settings.shell,
+            "PATH": SAFE_PATH,
+            "LANG": "C.UTF-8",
+            "TERM": "xterm-256color",
+            "CLARATEACH_WORKSHOP_ID": self._settings.workshop_id,
+            "CLARATEACH_SEAT": str(seat),
+        }
+        env.update(extra_env)
+        return env
+
+    async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
+        work = self.workspace(seat)
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sock = self.socket_path(seat)
+        sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._write_conf(seat)
+        env = self.seat_env(seat, extra_env)
+        self._env[seat] = env
+        if await self._run([*self._tmux_base(seat), "has-session", "-t", SESSION], env) == 0:
+            log_event(log, "seat_adopted", seat=seat)
+            self._servers.setdefault(seat, None)  # adopted: stopped with kill-server too
+            return
+        sock.unlink(missing_ok=True)  # a stale socket from a dead server
+        # -D: foreground server, our child and in our process group (see module docstring).
+        server = subprocess.Popen(  # noqa: ASYNC220 - returns at once; reaped in stop()
+            [*self._tmux_base(seat), "-D"],
+            env=env,
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        self._servers[seat] = server
+        await self._wait_for_session(seat, server, env)
+        log_event(log, "seat_started", seat=seat, tmux_pid=server.pid)
+
+    async def _wait_for_session(
+        self, seat: int, server: subprocess.Popen[bytes], env: dict[str, str]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SERVER_START_TIMEOUT
+        has = [*self._tmux_base(seat), "has-session", "-t", SESSION]
+        sock = self.socket_path(seat)
+        # tmux -D offers no readiness notification; the config creates the session before the
+        # socket accepts clients, so wait (bounded) for the socket, then confirm.
+        while loop.time() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"tmux server for seat {seat} exited ({server.returncode})")
+            if sock.exists() and await self._run(has, env) == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise RuntimeError(f"tmux session for seat {seat} did not start")
+
+    def _write_conf(self, seat: int) -> None:
+        work = str(self.workspace(seat).resolve())
+        lines = [f'new-session -d -s {SESSION} -c "{work}"']
+        if self._bwrap:
+            lines.insert(0, f'set -g default-command "{" ".join(self._bwrap_argv(seat))}"')
+        conf = tmux_conf(
+            login_shell=self._settings.shell,
+            history=max(self._settings.scrollback_lines, 2000),
+            extra="\n".join(lines) + "\n",
+        )
+        path = self.seat_dir(seat) / "tmux.conf"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(conf)
+        tmp.replace(path)
+
+    def _bwrap_argv(self, seat: int) -> list[str]:
+        work = str(self.workspace(seat).resolve())
+        return [
+            str(self._bwrap),
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
+            "--bind",
+            work,
+            work,
+            "--chdir",
+            work,
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--die-with-parent",
+            "--new-session",
+            self._settings.shell,
+            "-l",
+        ]
+
+    def attach_command(self, seat: int, *, readonly: bool) -> Command:
+        cwd = str(self.workspace(seat).resolve())
+        return Command(
+            attach_argv(self._tmux_base(seat), readonly=readonly, cwd=cwd), self._env_of(seat)
+        )
+
+    def capture_command(self, seat: int, lines: int) -> Command:
+        return Command(capture_argv(self._tmux_base(seat), lines), self._env_of(seat))
+
+    def _env_of(self, seat: int) -> dict[str, str]:
+        return self._env.get(seat) or self.seat_env(seat, {})
+
+    def server_pid(self, seat: int) -> int | None:
+        server = self._servers.get(seat)
+        return server.pid if server is not None else None
+
+    async def stop(self) -> None:
+        for seat in list(self._servers):
+            await self._run([*self._tmux_base(seat), "kill-server"], self._env_of(seat))
+        for seat, server in list(self._servers.items()):
+            if server is not None:
+                await _reap(server)
+            self._servers.pop(seat, None)
+        log_event(log, "seats_stopped")
+
+    async def _run(self, argv: list[str], env: dict[str, str]) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return await proc.wait()
+
+
+async def _reap(server: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """Wait for an exiting server without blocking the loop; SIGKILL after ``grace``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while server.poll() is None and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    if server.poll() is None:
+        server.send_signal(signal.SIGKILL)
+        await loop.run_in_executor(None, server.wait)

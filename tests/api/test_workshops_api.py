@@ -108,7 +108,7 @@ def test_list_pages_newest_first_with_a_cursor(api: Api) -> None:
     assert second["next_cursor"] is None
 
 
-@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "١"])
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "\u0661"])
 def test_list_refuses_bad_limits(api: Api, limit: str) -> None:
     response = api.call("GET", "/api/workshops", query={"limit": limit})
     assert response.status == 400

@@ -41,6 +41,10 @@ class LocalSecrets(Secrets):
             raise ValueError("not a local secret reference")
         return self._dir / _check_name(ref.removeprefix(REF_PREFIX))
 
+    def ref_for(self, name: str) -> str:
+        """``local:<name>``, the reference ``put(name, ...)`` returns (port contract)."""
+        return REF_PREFIX + _check_name(name)
+
     def put(self, name: str, value: str, labels: dict[str, str] | None = None) -> str:
         """Store ``value`` (labels are meaningless for files and ignored)."""
         ref = REF_PREFIX + _check_name(name)

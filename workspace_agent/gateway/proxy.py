@@ -1,0 +1,306 @@
+"""The reverse proxy: ``/seats/{seat}/model/{tail}`` -> the Anthropic API, with the workshop key.
+
+Per request, in this order, all before anything reaches the upstream:
+allow-listed method and path (else 404) -> served seat (404) -> that seat's gateway token
+(401) -> kill switch, budgets, rate (403/429) -> key available (503) -> body size (413).
+
+The client's credentials are never forwarded; ``x-api-key`` is set from the workshop key, and
+only an allow-list of headers passes in either direction. Streamed (SSE) responses are written
+to the client chunk by chunk as they arrive, while ``SseUsageParser`` reads the usage out of
+the same chunks. If the client goes away mid-stream the upstream request is closed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from workspace_agent.gateway.config import GatewayConfig
+from workspace_agent.gateway.errors import error_response, is_anthropic_error, sse_error_event
+from workspace_agent.gateway.limits import Governor
+from workspace_agent.gateway.seat_tokens import SeatTokens
+from workspace_agent.gateway.usage import ResponseUsage, UsageLedger, estimate_cost
+from workspace_agent.gateway.usage_parser import SseUsageParser, usage_from_json
+
+log = logging.getLogger("clarateach.agent.gateway")
+
+ROUTE = "/seats/{seat}/model/{tail:.*}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: re.Pattern[str]
+    #: Messages calls: the only ones that use tokens and count as requests in the usage totals.
+    billable: bool
+
+
+ENDPOINTS = (
+    Endpoint("POST", re.compile(r"v1/messages"), billable=True),
+    Endpoint("POST", re.compile(r"v1/messages/count_tokens"), billable=False),
+    Endpoint("GET", re.compile(r"v1/models"), billable=False),
+    Endpoint("GET", re.compile(r"v1/models/[A-Za-z0-9._@:-]{1,128}"), billable=False),
+)
+
+#: Request headers passed upstream (plus the SDKs' ``x-stainless-*`` telemetry headers).
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {"content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"}
+)
+#: Response headers passed back (plus ``anthropic-ratelimit-*``).
+FORWARDED_RESPONSE_HEADERS = frozenset(
+    {"content-type", "request-id", "retry-after", "x-should-retry", "cache-control"}
+)
+#: How often a silent stream checks whether its client is still connected.
+DISCONNECT_POLL_SECONDS = 0.25
+_READ_CHUNK = 64 * 1024
+
+
+class ApiKey:
+    """The workshop's Anthropic key. ``repr``/``str`` never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "ApiKey(***)"
+
+    __str__ = __repr__
+
+
+def match_endpoint(method: str, tail: str) -> Endpoint | None:
+    return next((e for e in ENDPOINTS if e.method == method and e.path.fullmatch(tail)), None)
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The gateway token from ``x-api-key`` or ``Authorization: Bearer`` (Claude Code's
+    ``ANTHROPIC_AUTH_TOKEN``)."""
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return api_key.strip()
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def _seat_of(request: web.Request) -> int | None:
+    raw = request.match_info.get("seat", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else None
+
+
+def _upstream_headers(request: web.Request, key: ApiKey) -> dict[str, str]:
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() in FORWARDED_REQUEST_HEADERS or name.lower().startswith("x-stainless-")
+    }
+    headers["x-api-key"] = key.reveal()
+    return headers
+
+
+def _client_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in upstream.headers.items()
+        if name.lower() in FORWARDED_RESPONSE_HEADERS
+        or name.lower().startswith("anthropic-ratelimit-")
+    }
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await stream.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _client_gone(request: web.Request) -> None:
+    """Return once the client's connection is closed (aiohttp drops the transport then).
+
+    aiohttp does not cancel handlers on disconnect by default, and a stream whose upstream is
+    silent never writes, so it would not notice; this poll bounds that blind spot.
+    """
+    while request.transport is not None and not request.transport.is_closing():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+
+
+class ModelProxy:
+    """The request handler. Its collaborators are injected so tests can drive each one."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        tokens: SeatTokens,
+        governor: Governor,
+        ledger: UsageLedger,
+        session: Callable[[], aiohttp.ClientSession],
+        api_key: Callable[[], ApiKey | None],
+    ) -> None:
+        self._config = config
+        self._tokens = tokens
+        self._governor = governor
+        self._ledger = ledger
+        self._session = session
+        self._api_key = api_key
+        self._base = config.upstream.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=config.connect_timeout, sock_read=config.read_timeout
+        )
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        endpoint = match_endpoint(request.method, request.match_info.get("tail", ""))
+        if endpoint is None:
+            return error_response("not_found_error", "Not an allowed model API path.")
+        seat = _seat_of(request)
+        if seat is None or not self._config.serves(seat):
+            return error_response("not_found_error", "No such seat on this host.")
+        if not self._tokens.matches(seat, presented_token(request)):
+            return error_response("authentication_error", "Invalid gateway token for this seat.")
+        refusal = self._governor.admit(seat)
+        if refusal is not None:
+            log.info("seat %s refused: %s", seat, refusal.kind, extra={"seat": seat})
+            return error_response(
+                refusal.kind, refusal.message, retry=refusal.retry, retry_after=refusal.retry_after
+            )
+        key = self._api_key()
+        if key is None:
+            return error_response(
+                "api_error",
+                "The workshop's model API key is not available on this host.",
+                status=503,
+                retry=False,
+            )
+        if (request.content_length or 0) > self._config.max_body_bytes:
+            return _too_large(self._config.max_body_bytes)
+        try:
+            body = await _read_capped(request.content, self._config.max_body_bytes)
+        except _BodyTooLarge:
+            return _too_large(self._config.max_body_bytes)
+        return await self._forward(request, endpoint, seat, key, body)
+
+    async def _forward(
+        self, request: web.Request, endpoint: Endpoint, seat: int, key: ApiKey, body: bytes
+    ) -> web.StreamResponse:
+        url = f"{self._base}/{request.match_info['tail']}"
+        if request.query_string:
+            url = f"{url}?{request.query_string}"
+        try:
+            async with self._session().request(
+                request.method,
+                url,
+                data=body if body else None,
+                headers=_upstream_headers(request, key),
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as upstream:
+                if upstream.status == 200 and upstream.content_type == "text/event-stream":
+                    return await self._stream(request, upstream, seat, endpoint.billable)
+                return await self._relay_whole(upstream, seat, endpoint.billable)
+        except TimeoutError:
+            log.warning("upstream timed out", extra={"seat": seat})
+            return error_response("timeout_error", "The model API did not answer in time.")
+        except aiohttp.ClientError as exc:
+            # Only the class name: exception text could carry request details.
+            log.warning("upstream request failed: %s", type(exc).__name__, extra={"seat": seat})
+            return error_response("api_error", "The model API could not be reached.")
+
+    async def _relay_whole(
+        self, upstream: aiohttp.ClientResponse, seat: int, billable: bool
+    ) -> web.Response:
+        """A non-streamed response (JSON result or error): small, read whole, then relayed."""
+        try:
+            body = await _read_capped(upstream.content, self._config.max_response_bytes)
+        except _BodyTooLarge:
+            return error_response("api_error", "The model API response was too large.")
+        if upstream.status >= 500 and not is_anthropic_error(body):
+            log.warning("upstream answered %s", upstream.status, extra={"seat": seat})
+            return error_response(
+                "api_error", f"The model API failed (HTTP {upstream.status}). Try again shortly."
+            )
+        if billable and upstream.status == 200:
+            self._record(seat, usage_from_json(body))
+        return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream))
+
+    async def _stream(
+        self, request: web.Request, upstream: aiohttp.ClientResponse, seat: int, billable: bool
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers=_client_headers(upstream))
+        await response.prepare(request)
+        parser = SseUsageParser()
+        pump = asyncio.ensure_future(self._pump(upstream, response, parser))
+        gone = asyncio.ensure_future(_client_gone(request))
+        try:
+            await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, gone):
+                task.cancel()
+            if not pump.done() or pump.cancelled():
+                upstream.close()  # the client left: hang up on the upstream now
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            if billable and parser.usage.seen:
+                self._record(seat, parser.usage)
+        return response
+
+    async def _pump(
+        self,
+        upstream: aiohttp.ClientResponse,
+        response: web.StreamResponse,
+        parser: SseUsageParser,
+    ) -> None:
+        """Copy upstream chunks to the client as they arrive; end the stream cleanly."""
+        failure: tuple[str, str] | None = None
+        try:
+            async for chunk in upstream.content.iter_any():
+                parser.feed(chunk)
+                await response.write(chunk)
+        except ConnectionResetError:
+            upstream.close()  # the client left while we were writing
+            return
+        except TimeoutError:
+            failure = ("timeout_error", "The model API stopped responding mid-stream.")
+        except aiohttp.ClientError as exc:
+            log.warning("upstream stream failed: %s", type(exc).__name__)
+            failure = ("api_error", "The model API stream was interrupted.")
+        with contextlib.suppress(ConnectionResetError):
+            if failure is not None:
+                await response.write(sse_error_event(*failure))
+            await response.write_eof()
+
+    def _record(self, seat: int, usage: ResponseUsage) -> None:
+        cost = estimate_cost(usage, self._governor.policy.prices)
+        self._ledger.record(seat, usage, cost)
+        log.info(
+            "seat %s used %s in / %s out tokens (%s)",
+            seat,
+            usage.prompt_tokens,
+            usage.output_tokens,
+            usage.model or "unknown model",
+            extra={"seat": seat},
+        )
+
+
+def _too_large(limit: int) -> web.Response:
+    return error_response(
+        "request_too_large", f"Request body exceeds the gateway limit of {limit} bytes."
+    )

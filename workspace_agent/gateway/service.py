@@ -1,0 +1,233 @@
+"""Wire the gateway into the agent's aiohttp app and give the agent a handle on it.
+
+``setup_gateway(app, settings)`` adds the model route and the control routes, loads (or
+creates) the seat tokens and the saved usage totals, and registers a ``cleanup_ctx`` that
+owns the upstream ``ClientSession``, reads the workshop key once through the secrets port,
+and flushes usage (state file + ``host.usage`` event) every ``flush_interval`` while it
+changes, and once more at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from shared.domain.events import HOST_USAGE, Event
+from shared.ports.secrets import Secrets
+from workspace_agent.gateway.config import GatewayConfig
+from workspace_agent.gateway.control import InstructorCheck, control_routes
+from workspace_agent.gateway.files import ensure_private_dir, read_json, write_private_json
+from workspace_agent.gateway.limits import Governor
+from workspace_agent.gateway.proxy import ROUTE, ApiKey, ModelProxy
+from workspace_agent.gateway.seat_tokens import SeatTokens
+from workspace_agent.gateway.usage import UsageLedger
+
+log = logging.getLogger("clarateach.agent.gateway")
+
+ACCESS_FILE = "access.json"
+#: Publishes one event; may be sync (``EventBus.publish``, run in a thread) or async.
+UsagePublisher = Callable[[Event], Any]
+
+
+@dataclass
+class GatewayHandle:
+    """What the agent uses: seat environments, the kill switch, usage totals."""
+
+    config: GatewayConfig
+    tokens: SeatTokens
+    ledger: UsageLedger
+    governor: Governor
+    publish: UsagePublisher | None = None
+    api_key: ApiKey | None = field(default=None, repr=False)
+    session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    agent_port: int = 0
+    _saved_version: int = 0
+    _published_version: int = 0
+
+    # ------------------------------------------------------------------ seats
+    def set_agent_port(self, port: int) -> None:
+        """Tell the gateway the agent's bound port (needed when it listens on port 0)."""
+        self.agent_port = port
+
+    def base_url(self, seat: int) -> str:
+        if "{port}" in self.config.seat_agent_url and not self.agent_port:
+            raise RuntimeError("agent port unknown: call set_agent_port() after binding")
+        root = self.config.seat_agent_url.replace("{port}", str(self.agent_port)).rstrip("/")
+        return f"{root}/seats/{seat}/model"
+
+    def seat_env(self, seat: int) -> dict[str, str]:
+        """Environment for a seat's processes: Claude Code talks to the gateway with the
+        seat's own token. Never contains the workshop key. Pass it as environment only."""
+        if not self.config.serves(seat):
+            raise KeyError(f"seat {seat} is not served by this host")
+        return {
+            "ANTHROPIC_BASE_URL": self.base_url(seat),
+            "ANTHROPIC_AUTH_TOKEN": self.tokens.token_for(seat),
+        }
+
+    # ------------------------------------------------------------ kill switch
+    @property
+    def paused(self) -> bool:
+        return self.governor.paused
+
+    async def set_paused(self, paused: bool) -> None:
+        """Pause or resume every seat's model access; remembered across agent restarts."""
+        self.governor.paused = paused
+        path = self.config.gateway_dir / ACCESS_FILE
+        await asyncio.to_thread(write_private_json, path, {"paused": paused})
+        log.info("model access %s", "paused" if paused else "resumed")
+
+    def stop_workshop(self) -> None:
+        """The workshop ended: refuse every model request from now on."""
+        self.governor.stopped = True
+
+    # ------------------------------------------------------------------ usage
+    def usage_snapshot(self) -> dict[str, dict[str, int | float]]:
+        return self.ledger.snapshot()
+
+    async def flush(self) -> None:
+        """Save and publish the totals if they changed since the last flush."""
+        version = self.ledger.version
+        snapshot = self.ledger.snapshot()
+        if version != self._saved_version:
+            await asyncio.to_thread(self.ledger.save, self.config.gateway_dir)
+            self._saved_version = version
+        if self.publish is not None and version != self._published_version:
+            event = Event(
+                HOST_USAGE,
+                self.config.workshop_id,
+                {"host_index": self.config.host_index, "seats": snapshot},
+            )
+            try:
+                if inspect.iscoroutinefunction(self.publish):
+                    await self.publish(event)
+                else:
+                    result = await asyncio.to_thread(self.publish, event)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception as exc:  # retried at the next flush
+                log.warning("publishing usage failed (%s); will retry", type(exc).__name__)
+                return
+            self._published_version = version
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval)
+            try:
+                await self.flush()
+            except OSError as exc:
+                log.warning("saving usage failed (%s); will retry", type(exc).__name__)
+
+
+def _initial_paused(config: GatewayConfig) -> bool:
+    """The last kill-switch state this host was told (it outlives restarts), else config."""
+    stored = read_json(config.gateway_dir / ACCESS_FILE)
+    if isinstance(stored, dict) and isinstance(stored.get("paused"), bool):
+        return bool(stored["paused"])
+    return config.paused
+
+
+def _secrets_from_settings(settings: Any) -> Secrets:
+    from shared.adapters.urls import secrets_from_url
+
+    return secrets_from_url(str(getattr(settings, "secrets_url", "")))
+
+
+async def _load_key(config: GatewayConfig, secrets: Secrets | None) -> ApiKey | None:
+    if not config.api_key_ref or secrets is None:
+        log.error("no workshop API key configured; model requests will be refused")
+        return None
+    try:
+        value = await asyncio.to_thread(secrets.access, config.api_key_ref)
+    except Exception as exc:  # the agent must still serve terminals
+        log.error("reading the workshop API key failed (%s)", type(exc).__name__)
+        return None
+    if not value:
+        log.error("the workshop API key secret is missing; model requests will be refused")
+        return None
+    return ApiKey(value.strip())
+
+
+def setup_gateway(
+    app: web.Application,
+    settings: Any = None,
+    *,
+    config: GatewayConfig | None = None,
+    secrets: Secrets | None = None,
+    publish: UsagePublisher | None = None,
+    instructor_check: InstructorCheck | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> GatewayHandle:
+    """Add the gateway to ``app``; return the handle the agent keeps.
+
+    ``config`` defaults to ``GatewayConfig.from_agent_settings(settings)``; ``secrets`` to the
+    adapter named by the agent's secrets URL. ``session`` (shared, owned by the caller) is used
+    if given, else the gateway owns one. Without ``instructor_check`` the control routes are
+    not added (the agent must then route them itself through the handle).
+    """
+    config = config or GatewayConfig.from_agent_settings(settings)
+    directory = ensure_private_dir(config.gateway_dir)
+    ledger = UsageLedger.load(directory, config.seats)
+    handle = GatewayHandle(
+        config=config,
+        tokens=SeatTokens.load_or_create(directory, config.seats),
+        ledger=ledger,
+        governor=Governor(config.policy, ledger, paused=_initial_paused(config)),
+        publish=publish,
+        agent_port=config.agent_port,
+    )
+    proxy = ModelProxy(
+        config,
+        handle.tokens,
+        handle.governor,
+        ledger,
+        session=lambda: _require(handle.session),
+        api_key=lambda: handle.api_key,
+    )
+    app.router.add_route("*", ROUTE, proxy.handle)
+    if instructor_check is not None:
+        app.router.add_routes(control_routes(handle, instructor_check))
+    app.cleanup_ctx.append(_lifecycle(handle, settings, secrets, session))
+    return handle
+
+
+def _require(session: aiohttp.ClientSession | None) -> aiohttp.ClientSession:
+    if session is None:
+        raise RuntimeError("gateway used before the app started")
+    return session
+
+
+def _lifecycle(
+    handle: GatewayHandle,
+    settings: Any,
+    secrets: Secrets | None,
+    shared_session: aiohttp.ClientSession | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+        port = secrets or (_secrets_from_settings(settings) if handle.config.api_key_ref else None)
+        handle.api_key = await _load_key(handle.config, port)
+        handle.session = shared_session or aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
+        )
+        flusher = asyncio.create_task(handle._flush_forever(), name="gateway-usage-flush")
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            with contextlib.suppress(OSError):
+                await handle.flush()
+            if shared_session is None:
+                await handle.session.close()
+            handle.session = None
+
+    return gateway_ctx

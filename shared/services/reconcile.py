@@ -34,6 +34,8 @@ S = WorkshopStatus
 STOP_GRACE_SECONDS = 120
 #: A provisioning workshop is re-driven only after this long, so in-flight starts finish first.
 REDRIVE_AFTER_SECONDS = 60
+#: Workshops read per store page.
+PAGE_SIZE = 200
 
 
 @dataclass
@@ -73,7 +75,7 @@ def _all_workshops(platform: Platform) -> Iterator[Workshop]:
     # TODO(store): a status index (list_workshops(status=...)) would avoid reading every workshop.
     cursor: str | None = None
     while True:
-        page = platform.store.list_workshops(limit=200, cursor=cursor)
+        page = platform.store.list_workshops(limit=PAGE_SIZE, cursor=cursor)
         yield from page.workshops
         if page.next_cursor is None:
             return

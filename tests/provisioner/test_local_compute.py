@@ -1,0 +1,151 @@
+"""LocalCompute: real child processes, stopped as a whole group, adoptable after a restart."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from shared.adapters.local_compute import LocalCompute
+from shared.ports.compute import HostSpec
+from tests.provisioner.conftest import spawned, standin_compute
+from tests.support.wait import wait_for
+
+
+def spec(index: int = 0, workshop: str = "wslocal001") -> HostSpec:
+    return HostSpec(
+        workshop,
+        index,
+        f"ct-{workshop}-h{index}",
+        1,
+        10,
+        {
+            "CLARATEACH_AGENT_WORKSHOP_ID": workshop,
+            "CLARATEACH_AGENT_HOST_INDEX": str(index),
+            "CLARATEACH_AGENT_EVENTS": "local:http://127.0.0.1:9/",
+        },
+    )
+
+
+def agent_tree(spawn_log: Path, name: str) -> list[psutil.Process]:
+    """The agent process and the child it started, from the stand-in's spawn log."""
+    wait_for(lambda: spawned(spawn_log, name) >= 1, timeout=20, message=f"{name} to start")
+    for line in spawn_log.read_text().splitlines():
+        workshop, index, pid, child = line.split()
+        if f"ct-{workshop}-h{index}" == name:
+            return [psutil.Process(int(pid)), psutil.Process(int(child))]
+    raise AssertionError(name)
+
+
+def gone(processes: list[psutil.Process]) -> bool:
+    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
+
+
+@pytest.fixture
+def spawn_log(tmp_path: Path) -> Path:
+    return tmp_path / "spawns.log"
+
+
+@pytest.fixture
+def compute(tmp_path: Path, spawn_log: Path):
+    local = standin_compute(tmp_path / "hosts", spawn_log)
+    yield local
+    local.cleanup_orphans()
+
+
+def test_create_starts_one_agent_process_and_is_idempotent(
+    compute: LocalCompute, spawn_log: Path
+) -> None:
+    first = compute.create_host(spec())
+    again = compute.create_host(spec())
+
+    assert first == again and first.state == "running"
+    assert first.labels == {"clarateach": "host", "workshop": "wslocal001", "host-index": "0"}
+    agent, _child = agent_tree(spawn_log, first.name)
+    assert spawned(spawn_log, first.name) == 1
+    assert agent.cmdline()[1:] == ["-m", "tests.provisioner.standin_agent"]
+
+
+def test_agent_environment_is_its_configuration_not_the_platform_environment(
+    compute: LocalCompute, spawn_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-platform-secret")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/secret/creds.json")
+    host = compute.create_host(spec())
+    agent, _ = agent_tree(spawn_log, host.name)
+
+    env = agent.environ()
+    assert "ANTHROPIC_API_KEY" not in env and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert env["CLARATEACH_AGENT_PORT"] == "0" and env["CLARATEACH_AGENT_BIND"] == "127.0.0.1"
+    state_dir = Path(env["CLARATEACH_AGENT_STATE_DIR"])
+    assert state_dir == (tmp_path / "hosts" / host.name / "state").resolve()
+    assert state_dir.stat().st_mode & 0o777 == 0o700
+    assert os.getpgid(agent.pid) == agent.pid, "the agent leads its own process group"
+
+
+def test_delete_stops_the_whole_process_group(compute: LocalCompute, spawn_log: Path) -> None:
+    host = compute.create_host(spec())
+    tree = agent_tree(spawn_log, host.name)
+
+    compute.delete_host(host.name)
+
+    assert gone(tree)
+    assert compute.get_host(host.name) is None
+    compute.delete_host(host.name)  # deleting a missing host is success
+
+
+def test_delete_kills_an_agent_that_ignores_sigterm(tmp_path: Path, spawn_log: Path) -> None:
+    stubborn = standin_compute(tmp_path / "hosts", spawn_log, mode="ignore_sigterm")
+    stubborn._stop_timeout = 0.5
+    host = stubborn.create_host(spec())
+    tree = agent_tree(spawn_log, host.name)
+
+    stubborn.delete_host(host.name)
+
+    assert gone(tree)
+
+
+def test_a_restarted_platform_adopts_leftover_agents_and_can_clean_them_up(
+    compute: LocalCompute, tmp_path: Path, spawn_log: Path
+) -> None:
+    kept, orphan = compute.create_host(spec(0)), compute.create_host(spec(1))
+    orphan_tree = agent_tree(spawn_log, orphan.name)
+    restarted = standin_compute(tmp_path / "hosts", spawn_log)  # a new platform process
+
+    assert sorted(h.name for h in restarted.list_hosts({"workshop": "wslocal001"})) == [
+        kept.name,
+        orphan.name,
+    ]
+    assert restarted.cleanup_orphans(keep=[kept.name]) == [orphan.name]
+
+    assert gone(orphan_tree)
+    assert restarted.get_host(kept.name) is not None
+    assert restarted.create_host(spec(0)) == kept  # adopted, not started twice
+    assert spawned(spawn_log, kept.name) == 1
+
+
+def test_a_dead_agent_is_reported_terminated_and_recreated(
+    compute: LocalCompute, spawn_log: Path
+) -> None:
+    host = compute.create_host(spec())
+    agent, child = agent_tree(spawn_log, host.name)
+    agent.kill()
+    child.kill()
+    wait_for(
+        lambda: compute.get_host(host.name).state == "terminated",
+        timeout=10,
+        message="dead agent to be noticed",
+    )
+
+    assert compute.create_host(spec()).state == "running"
+    wait_for(lambda: spawned(spawn_log, host.name) == 2, timeout=20, message="agent restarted")
+
+
+def test_host_names_cannot_escape_the_hosts_directory(compute: LocalCompute) -> None:
+    from shared.domain.errors import PermanentError
+
+    for name in ("../evil", "..", "a/../../b"):
+        with pytest.raises(PermanentError):
+            compute.get_host(name)

@@ -45,6 +45,7 @@ from rich.console import Console
 
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
 from clarateach.credentials import remove_server_record, write_server_record
+from clarateach.provisioner_server import ProvisionerServer
 from shared.bootstrap import Platform
 from shared.settings import Settings
 
@@ -111,8 +112,6 @@ class LocalPlatform:
         port = sock.getsockname()[1]
         url = f"http://{_display_host(opts.host)}:{port}"
 
-        from clarateach.provisioner_server import ProvisionerServer
-
         provisioner = ProvisionerServer().start()
         platform = self._bootstrap(url, port, provisioner.url)
         runner: web.AppRunner | None = None
@@ -174,8 +173,9 @@ class LocalPlatform:
             loop.add_signal_handler(sig, self._on_signal)
 
     def _on_signal(self) -> None:
-        if self._stop.is_set():
-            self._force = True  # second Ctrl-C: skip the graceful stop
+        """First signal: graceful shutdown. Any later one: skip waiting, kill hosts now."""
+        if self._stop.is_set() and not self._force:
+            self._force = True
             self.console.print("Forcing shutdown: killing hosts now.")
         self._stop.set()
 
@@ -249,39 +249,41 @@ class LocalPlatform:
 
     # ------------------------------------------------------------- shutdown
     async def _shutdown(
-        self, platform: Platform, runner: web.AppRunner | None, provisioner: object
+        self, platform: Platform, runner: web.AppRunner | None, provisioner: ProvisionerServer
     ) -> None:
         from functions.runtime import set_platform
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-            # A third signal during shutdown must not kill us half way: ignore until done.
-            signal.signal(sig, _note_signal_during_shutdown)
         self.console.print("Stopping ClaraTeach...")
         remove_server_record(self.options.state_dir, os.getpid())
         if runner is not None:
             await runner.cleanup()  # no new API calls; ends the reconciler and the API pool
-        await asyncio.to_thread(self._stop_everything, platform, provisioner)
+        left = await asyncio.to_thread(self._stop_everything, platform, provisioner)
         set_platform(None)
-        self.console.print("Stopped. No agents are left running.")
+        if left:
+            self.console.print(f"[bold red]Could not stop agent(s):[/] {', '.join(left)}")
+        else:
+            self.console.print("Stopped. No agents are left running.")
 
-    def _stop_everything(self, platform: Platform, provisioner: object) -> None:
+    def _stop_everything(self, platform: Platform, provisioner: ProvisionerServer) -> list[str]:
+        """Stop workshops, hosts, provisioner and store; return hosts still alive (none)."""
         if not self._force:
             live = _live_workshop_ids(platform)
             for workshop_id in live:
                 _stop_workshop(platform, workshop_id)
-            _wait_until(lambda: not _live_or_stopping(platform, live), GRACEFUL_STOP_TIMEOUT)
+            _wait_until(
+                lambda: self._force or not _live_or_stopping(platform, live),
+                GRACEFUL_STOP_TIMEOUT,
+            )
         drain = getattr(platform.bus, "drain", None)
         if callable(drain):
             drain(timeout=0.1 if self._force else 5.0)
         _cleanup_hosts(platform)  # whatever the graceful stop did not remove
-        stop = getattr(provisioner, "stop", None)
-        if callable(stop):
-            stop()
+        provisioner.stop()
         _cleanup_hosts(platform)  # a delivery still in flight when forced may have started one
+        left = [h.name for h in platform.compute.list_hosts() if h.state == "running"]
         with contextlib.suppress(Exception):
             platform.close()
+        return left
 
 
 # ------------------------------------------------------------------------- helpers
@@ -368,10 +370,6 @@ def _wait_until(done: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-def _note_signal_during_shutdown(signum: int, frame: object) -> None:
-    log.warning("signal %s ignored: already shutting down", signum)
-
-
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -411,5 +409,17 @@ def _configure_logging(state_dir: Path, verbose: bool) -> None:
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.INFO if verbose else logging.WARNING)
     terminal.addFilter(RedactingFilter())
-    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    terminal.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(terminal)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own API calls
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Terminal lines without tracebacks: those go to the log file, named in the hint."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        line = self.formatMessage(record)
+        if record.exc_info or record.exc_text:
+            line += " (traceback in logs/platform.log)"
+        return line

@@ -1,0 +1,128 @@
+"""``clarateach local up`` as a user runs it: demo workshop, join, and a clean stop on signals."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.local_platform.process import (
+    JOIN_CODE_RE,
+    URL_RE,
+    LocalUp,
+    alive,
+    processes_using,
+)
+from tests.support.net import free_port
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.slow
+DEMO_TIMEOUT = 90
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def started() -> Iterator[list[LocalUp]]:
+    runs: list[LocalUp] = []
+    yield runs
+    for run in runs:
+        run.kill_group()
+
+
+def _post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _agents_and_tmux(state_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    procs = processes_using(state_dir)
+    tmux = [p for p in procs if "tmux" in p.name()]
+    agents = [p for p in procs if "workspace_agent" in " ".join(p.cmdline())]
+    return agents, tmux
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
+    state_dir: Path, started: list[LocalUp], sig: signal.Signals
+) -> None:
+    port = free_port()
+    run = LocalUp(state_dir, "--demo", "--port", str(port))
+    started.append(run)
+    url = run.wait_for_line(URL_RE, timeout=30).group(1)
+    assert url == f"http://127.0.0.1:{port}"
+    code = run.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT).group(1)
+    assert f"{url}/?code={code}" in run.output  # the join link
+    token = (state_dir / "admin-token").read_text().strip()
+    assert token in run.output  # the instructor token is shown to its owner
+
+    # The demo is really live: a learner can join and is pointed at a local agent.
+    grant = _post_json(f"{url}/api/join", {"code": code})
+    assert grant["seat"] == 1 and grant["endpoint"].startswith("http://127.0.0.1:")
+
+    agents, tmux = wait_for(
+        lambda: (found := _agents_and_tmux(state_dir)) and all(found) and found,
+        timeout=20,
+        message="an agent process and its tmux servers",
+    )
+    descendants = psutil.Process(run.proc.pid).children(recursive=True)
+    assert {a.pid for a in agents} <= {d.pid for d in descendants}
+
+    assert run.finish(sig) == 0, run.output
+    assert "Stopped. No agents are left running." in run.output
+    assert "Traceback" not in run.output
+    assert alive(descendants) == []
+    assert alive(agents + tmux) == []
+    assert processes_using(state_dir) == []
+    assert not (state_dir / "local-server.json").exists()
+
+
+def test_a_busy_port_is_a_clear_error(state_dir: Path, started: list[LocalUp]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = LocalUp(state_dir, "--port", str(port))
+        started.append(run)
+        assert run.proc.wait(timeout=30) == 1
+        run.wait_for_line(re.compile(r"already in use"), timeout=5)
+        assert "--port" in run.output and "Traceback" not in run.output
+
+
+def test_agents_left_by_a_killed_platform_are_cleaned_up_on_the_next_start(
+    state_dir: Path, started: list[LocalUp]
+) -> None:
+    crashed = LocalUp(state_dir, "--demo", "--port", "0")
+    started.append(crashed)
+    code = crashed.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT).group(1)
+    orphans = [p for p in processes_using(state_dir) if p.pid != crashed.proc.pid]
+    assert orphans, "the demo host should be running"
+    crashed.proc.kill()  # SIGKILL: no chance to clean up; the agent (own session) survives
+    crashed.proc.wait(timeout=10)
+    assert alive(orphans), "the agent outlives a SIGKILLed platform"
+
+    restarted = LocalUp(state_dir, "--port", "0")
+    started.append(restarted)
+    url = restarted.wait_for_line(URL_RE, timeout=30).group(1)
+    assert "left over from a previous run" in restarted.output
+    assert alive(orphans) == []
+    # The workshop the crashed run served is stopped, so its code no longer admits anyone.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post_json(f"{url}/api/join", {"code": code})
+    assert refused.value.code == 404
+    assert restarted.finish(signal.SIGTERM) == 0
+    assert processes_using(state_dir) == []

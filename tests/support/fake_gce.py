@@ -226,7 +226,7 @@ def serve(handler_cls: type[BaseHTTPRequestHandler], fake: Any) -> Iterator[str]
     """Serve ``fake`` with ``handler_cls`` on a free loopback port; yield the base URL."""
     handler = type("BoundHandler", (handler_cls,), {"fake": fake})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -9,10 +9,11 @@ connection options ``--api-url``, ``--token``, ``--state-dir``, ``--audience``; 
 precedence is documented in ``clarateach.credentials``.
 
 Exit codes (scripts can rely on them):
-    0 success                 1 the API refused (its error message is printed)
-    2 bad command-line usage  3 the API cannot be reached
-    4 no credentials          5 ``start --wait``: the workshop failed or was stopped
-    6 ``start --wait`` timed out                130 interrupted (Ctrl-C)
+    0 success                      1 the API refused (its error message is printed)
+    2 bad command-line usage       3 the API cannot be reached
+    4 no credentials               5 ``start --wait``: the workshop failed or was stopped
+    6 ``start --wait`` timed out   70 internal error (a bug; CLARATEACH_DEBUG=1 shows it)
+    130 interrupted (Ctrl-C)
 
 Errors go to stderr (as ``{"error": {...}}`` JSON with ``--json``); no traceback is shown.
 """
@@ -493,9 +494,24 @@ def local_up(
     raise typer.Exit(run(options))
 
 
+EXIT_INTERNAL = 70
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a bug shows one line, not a traceback.
+
+    ``CLARATEACH_DEBUG=1`` shows the traceback instead.
+    """
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("CLARATEACH_DEBUG"):
+            raise
+        stderr.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {_escape(str(exc))} "
+            "(set CLARATEACH_DEBUG=1 for details)"
+        )
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from typing import Any
 
 from benchmarks._emulators import EmulatorUnavailable, firestore_emulator
 from benchmarks._stats import print_table, summarize
+from shared.adapters.firestore_store import FirestoreStore
+from shared.adapters.sqlite_store import SqliteStore
 from shared.domain.codes import new_workshop_code, new_workshop_id
 from shared.domain.errors import WorkshopFull
 from shared.domain.model import Workshop
@@ -123,6 +125,28 @@ def run_rounds(name: str, store: WorkshopStore, args: argparse.Namespace) -> lis
     return rows
 
 
+def sqlite_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="join-storm-") as tmp:
+        store = SqliteStore(Path(tmp) / "state.db")
+        try:
+            return run_rounds("sqlite", store, args)
+        finally:
+            store.close()
+
+
+def firestore_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    try:
+        with firestore_emulator():
+            store = FirestoreStore(project=f"bench-{uuid.uuid4().hex[:8]}")
+            try:
+                return run_rounds("firestore-emulator", store, args)
+            finally:
+                store.close()
+    except EmulatorUnavailable as exc:
+        print(f"firestore emulator unavailable, skipped: {exc}", file=sys.stderr)
+        return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--joins", type=int, default=200)
@@ -132,25 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=2, help="storms per store (the first warms the JIT/caches)"
     )
     args = parser.parse_args(argv)
-    rows: list[dict[str, Any]] = []
-
-    from shared.adapters.sqlite_store import SqliteStore
-
-    with tempfile.TemporaryDirectory(prefix="join-storm-") as tmp:
-        store = SqliteStore(Path(tmp) / "state.db")
-        rows += run_rounds("sqlite", store, args)
-        store.close()
-
-    try:
-        with firestore_emulator():
-            from shared.adapters.firestore_store import FirestoreStore
-
-            store = FirestoreStore(project=f"bench-{uuid.uuid4().hex[:8]}")
-            rows += run_rounds("firestore-emulator", store, args)
-            store.close()
-    except EmulatorUnavailable as exc:
-        print(f"firestore emulator unavailable, skipped: {exc}", file=sys.stderr)
-
+    rows = sqlite_rows(args) + firestore_rows(args)
     print_table(
         f"join storm: {args.joins} concurrent joins on {args.seats} seats, {args.workers} threads",
         rows,

@@ -118,6 +118,8 @@ class FirestoreStore(WorkshopStore):
 
     # ----------------------------------------------------------------- workshops
     def create_workshop(self, workshop: Workshop, new_code: Callable[[], str]) -> Workshop:
+        if not _is_document_id(workshop.id):
+            raise ValueError(f"{workshop.id!r} cannot be a workshop id")
         ref = self._workshop_ref(workshop.id)
         candidate = workshop
         for _ in range(CODE_ATTEMPTS):
@@ -137,6 +139,8 @@ class FirestoreStore(WorkshopStore):
         raise CodeSpaceExhausted(f"no free workshop code after {CODE_ATTEMPTS} attempts")
 
     def get_workshop(self, workshop_id: str) -> Workshop | None:
+        if not _is_document_id(workshop_id):
+            return None
         snapshot = self._workshop_ref(workshop_id).get()
         return _decode(snapshot.to_dict()) if snapshot.exists else None
 
@@ -165,6 +169,8 @@ class FirestoreStore(WorkshopStore):
         return Page(workshops, Cursor.after(workshops[-1]).encode() if more else None)
 
     def update_workshop(self, workshop_id: str, mutate: Callable[[Workshop], Workshop]) -> Workshop:
+        if not _is_document_id(workshop_id):
+            raise NotFound(f"workshop {workshop_id!r} not found")
         ref = self._workshop_ref(workshop_id)
 
         def attempt() -> Workshop:
@@ -225,6 +231,8 @@ class FirestoreStore(WorkshopStore):
         return _decode_seat(snapshot.to_dict()) if snapshot.exists else None
 
     def find_seat_by_reconnect(self, workshop_id: str, reconnect_hash: str) -> Seat | None:
+        if not _is_document_id(workshop_id):
+            return None
         query = self._seats(workshop_id).where(
             filter=FieldFilter("reconnect_hash", "==", reconnect_hash)
         )
@@ -232,6 +240,8 @@ class FirestoreStore(WorkshopStore):
         return _decode_seat(found[0].to_dict()) if found else None
 
     def touch_seat(self, workshop_id: str, number: int, when: datetime | None = None) -> None:
+        if not _is_document_id(workshop_id):
+            return
         # A seat released meanwhile has nothing to touch.
         with contextlib.suppress(gexc.NotFound):
             self._seats(workshop_id).document(str(number)).update(
@@ -239,6 +249,8 @@ class FirestoreStore(WorkshopStore):
             )
 
     def release_seat(self, workshop_id: str, number: int) -> bool:
+        if not _is_document_id(workshop_id):
+            return False
         ref = self._seats(workshop_id).document(str(number))
 
         def attempt() -> bool:
@@ -256,6 +268,8 @@ class FirestoreStore(WorkshopStore):
         return _retry_conflicts(attempt, f"release of seat {number} of {workshop_id}")
 
     def list_seats(self, workshop_id: str) -> list[Seat]:
+        if not _is_document_id(workshop_id):
+            return []
         return [
             _decode_seat(snapshot.to_dict())
             for snapshot in self._seats(workshop_id).order_by("number").stream()
@@ -265,6 +279,8 @@ class FirestoreStore(WorkshopStore):
     def put_seat_usage(self, workshop_id: str, usage: dict[int, dict[str, float]]) -> None:
         if not usage:
             return
+        if not _is_document_id(workshop_id):
+            raise ValueError(f"{workshop_id!r} cannot be a workshop id")
         collection = self._workshop_ref(workshop_id).collection(USAGE)
         refs = {int(seat): collection.document(str(int(seat))) for seat in usage}
 
@@ -284,6 +300,8 @@ class FirestoreStore(WorkshopStore):
         _retry_conflicts(attempt, f"usage report of {workshop_id}")
 
     def get_seat_usage(self, workshop_id: str) -> dict[int, dict[str, float]]:
+        if not _is_document_id(workshop_id):
+            return {}
         collection = self._workshop_ref(workshop_id).collection(USAGE)
         return {
             int(snapshot.get("seat")): dict(snapshot.get("totals"))
@@ -309,6 +327,21 @@ class FirestoreStore(WorkshopStore):
         return self._client.collection(EVENTS).document(
             hashlib.sha256(event_id.encode()).hexdigest()
         )
+
+
+def _is_document_id(value: str) -> bool:
+    """Whether ``value`` can name a document: ids arrive from URLs and must not become paths.
+
+    Firestore refuses '/', '.', '..', ``__reserved__`` names and more than 1500 bytes; such an
+    id can never have been stored, so lookups treat it as missing instead of erroring.
+    """
+    return (
+        isinstance(value, str)
+        and 0 < len(value.encode("utf-8", "surrogatepass")) <= 1500
+        and "/" not in value
+        and value not in (".", "..")
+        and not (value.startswith("__") and value.endswith("__"))
+    )
 
 
 def _retry_conflicts(attempt: Callable[[], T], what: str) -> T:

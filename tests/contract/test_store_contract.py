@@ -381,3 +381,20 @@ def test_of_many_concurrent_recorders_exactly_one_is_first(store):
 
     assert [o.error for o in outcomes if o.error] == []
     assert sorted(o.value for o in outcomes) == [False] * 19 + [True]
+
+
+# ------------------------------------------------------------------- hostile identifiers
+@pytest.mark.parametrize("bad_id", ["a/b", "..", ".", "__name__", "", "x" * 2000])
+def test_ids_that_can_never_be_stored_read_as_missing(store, bad_id):
+    workshop = created(store)
+    join(store, workshop, "ada")
+
+    assert store.get_workshop(bad_id) is None
+    assert store.find_seat_by_reconnect(bad_id, "rh-ada") is None
+    assert store.list_seats(bad_id) == []
+    assert store.release_seat(bad_id, 1) is False
+    assert store.get_seat_usage(bad_id) == {}
+    store.touch_seat(bad_id, 1)
+    with pytest.raises(NotFound):
+        store.update_workshop(bad_id, lambda w: w)
+    assert store.list_seats(workshop.id)[0].reconnect_hash == "rh-ada"

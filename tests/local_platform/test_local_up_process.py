@@ -66,7 +66,7 @@ def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
     url = run.wait_for_line(URL_RE, timeout=30).group(1)
     assert url == f"http://127.0.0.1:{port}"
     code = run.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT).group(1)
-    assert f"{url}/?code={code}" in run.output  # the join link
+    run.wait_for_line(re.compile(re.escape(f"Join link:  {url}/?code={code}")), timeout=5)
     token = (state_dir / "admin-token").read_text().strip()
     assert token in run.output  # the instructor token is shown to its owner
 

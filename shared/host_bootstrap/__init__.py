@@ -53,8 +53,11 @@ PUBLIC_URL_VAR = "CLARATEACH_AGENT_PUBLIC_URL"
 SEAT_IMAGE_VAR = "CLARATEACH_AGENT_SEAT_IMAGE"
 
 _CONFIG_MARK = "@@RENDERED_CONFIG@@"
-_FIREWALL_MARK = "@@FIREWALL_SCRIPT@@"
-_FIREWALL_DELIMITER = "CLARATEACH_FIREWALL_EOF"
+#: Static files embedded verbatim in quoted heredocs: placeholder -> (file, heredoc delimiter).
+_EMBEDDED = {
+    "@@FIREWALL_SCRIPT@@": ("firewall.sh", "CLARATEACH_FIREWALL_EOF"),
+    "@@DOCKER_DAEMON_JSON@@": ("docker-daemon.json", "CLARATEACH_DOCKER_EOF"),
+}
 
 
 def render_startup_script(
@@ -95,7 +98,10 @@ def render_startup_script(
         },
         agent_env=env,
     )
-    return _template().replace(_FIREWALL_MARK, _firewall_script()).replace(_CONFIG_MARK, block)
+    script = _template()
+    for mark, (name, delimiter) in _EMBEDDED.items():
+        script = script.replace(mark, _embedded_file(name, delimiter))
+    return script.replace(_CONFIG_MARK, block)
 
 
 def _check_identity(config: Mapping[str, str], workshop_id: str, host_index: int) -> None:
@@ -120,16 +126,20 @@ def _config_block(*, scalars: Mapping[str, str], agent_env: Mapping[str, str]) -
 
 
 def _template() -> str:
-    text = resources.files(__package__).joinpath("startup.sh.tmpl").read_text(encoding="utf-8")
-    for mark in (_CONFIG_MARK, _FIREWALL_MARK):
+    text = _read("startup.sh.tmpl")
+    for mark in (_CONFIG_MARK, *_EMBEDDED):
         if text.count(mark) != 1:
             raise RuntimeError(f"startup.sh.tmpl must contain {mark} exactly once")
     return text
 
 
-def _firewall_script() -> str:
-    """The firewall script, embedded verbatim in a quoted heredoc of the startup script."""
-    text = resources.files(__package__).joinpath("firewall.sh").read_text(encoding="utf-8")
-    if any(line.strip() == _FIREWALL_DELIMITER for line in text.splitlines()):
-        raise RuntimeError("firewall.sh must not contain its heredoc delimiter line")
+def _embedded_file(name: str, delimiter: str) -> str:
+    """A static file's text, safe to place inside ``<<'delimiter'`` (no expansion at all)."""
+    text = _read(name)
+    if any(line.strip() == delimiter for line in text.splitlines()):
+        raise RuntimeError(f"{name} must not contain its heredoc delimiter line")
     return text.rstrip("\n")
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")

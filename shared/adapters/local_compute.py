@@ -6,8 +6,9 @@ Layout under ``hosts_dir``::
     <host name>/state/      the agent's CLARATEACH_AGENT_STATE_DIR
     <host name>/agent.log   the agent's stdout and stderr
 
-Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG, never a copy of
-the platform's environment (which may hold credentials). It runs in its own session and
+Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG (and the
+operator's ``extra_env`` overrides), never a copy of the platform's environment, which may
+hold credentials. It runs in its own session and
 process group, so ``delete_host`` can signal everything it started: SIGTERM first (the agent
 shuts down its tmux servers), SIGKILL to the group after ``stop_timeout``.
 
@@ -153,8 +154,8 @@ class LocalCompute(Compute):
         env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
         env["HOME"] = str(state_dir)
         env["PYTHONUNBUFFERED"] = "1"
-        env.update(self._extra_env)
         env.update(spec.agent_config)
+        env.update(self._extra_env)  # the operator's overrides win (e.g. an emulator's address)
         env["CLARATEACH_AGENT_STATE_DIR"] = str(state_dir)
         env.setdefault("CLARATEACH_AGENT_BIND", "127.0.0.1")
         env.setdefault("CLARATEACH_AGENT_PORT", "0")

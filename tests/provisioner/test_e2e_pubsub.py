@@ -1,0 +1,131 @@
+"""End to end on the real Pub/Sub emulator with real workspace agents.
+
+API service publishes ``workshop.start_requested`` -> Pub/Sub push subscription ->
+functions-framework ``provisioner`` -> ``LocalCompute`` starts ``python -m workspace_agent``
+per host -> each agent publishes ``host.ready`` to Pub/Sub -> provisioner -> ``running``.
+Then stop -> ``stopped`` with every agent process (and its tmux servers) gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.runtime import set_platform
+from shared.adapters.local_compute import LocalCompute
+from shared.adapters.local_secrets import LocalSecrets
+from shared.adapters.pubsub_bus import PubSubBus
+from shared.adapters.sqlite_store import SqliteStore
+from shared.auth.instructor import Instructor
+from shared.bootstrap import Platform, bootstrap
+from shared.domain.model import HostStatus, WorkshopStatus
+from shared.services import workshops
+from shared.settings import Settings
+from tests.provisioner.e2e_support import agent_processes, served_provisioner
+from tests.support.emulators import Emulator
+from tests.support.wait import wait_for
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+TEACHER = Instructor(owner="teacher@example.com")
+API_KEY = "sk-ant-api03-" + "e2eTestKey_" * 6
+
+
+@pytest.fixture
+def platform(pubsub_emulator: Emulator, tmp_path: Path) -> Iterator[Platform]:
+    from google.cloud import pubsub_v1
+
+    project, topic = pubsub_emulator.project, f"workshop-events-{uuid.uuid4().hex[:8]}"
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic_path = publisher.topic_path(project, topic)
+    publisher.create_topic(name=topic_path)
+    subscription = subscriber.subscription_path(project, f"provisioner-{topic}")
+    settings = Settings(
+        mode="local",
+        state_dir=tmp_path / "state",
+        public_api_url="http://127.0.0.1:9",
+        provisioner_url="http://127.0.0.1:9/",
+    )
+    compute = LocalCompute(
+        settings.state_dir / "hosts",
+        extra_env={
+            "CLARATEACH_AGENT_EVENTS": f"pubsub:{project}/{topic}",
+            "PUBSUB_EMULATOR_HOST": pubsub_emulator.host_port,
+        },
+    )
+    with served_provisioner() as push_url:
+        subscriber.create_subscription(
+            request={
+                "name": subscription,
+                "topic": topic_path,
+                "enable_message_ordering": True,
+                "push_config": {"push_endpoint": push_url},
+                "ack_deadline_seconds": 60,
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": 0},
+                    "maximum_backoff": {"seconds": 2},
+                },
+            }
+        )
+        platform = bootstrap(
+            settings,
+            store=SqliteStore(tmp_path / "state.db"),
+            bus=PubSubBus(project=project, topic=topic),
+            compute=compute,
+            secrets=LocalSecrets(settings.state_dir / "secrets"),
+        )
+        set_platform(platform)
+        try:
+            yield platform
+        finally:
+            set_platform(None)
+            compute.cleanup_orphans()
+            subscriber.delete_subscription(subscription=subscription)
+            publisher.delete_topic(topic=topic_path)
+            platform.close()
+
+
+def status_of(platform: Platform, workshop_id: str) -> WorkshopStatus:
+    workshop = platform.store.get_workshop(workshop_id)
+    assert workshop is not None
+    return workshop.status
+
+
+def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platform) -> None:
+    hosts_dir = platform.settings.state_dir / "hosts"
+    created = workshops.create_workshop(
+        platform, TEACHER, name="E2E workshop", seats=4, api_key=API_KEY, seats_per_host=2
+    )
+    workshops.start_workshop(platform, TEACHER, created.id)
+
+    wait_for(
+        lambda: status_of(platform, created.id) in (WorkshopStatus.RUNNING, WorkshopStatus.FAILED),
+        timeout=90,
+        interval=0.1,
+        message="workshop to leave provisioning",
+    )
+    running = platform.store.get_workshop(created.id)
+    assert running is not None and running.status is WorkshopStatus.RUNNING, running.error
+    assert [h.status for h in running.hosts] == [HostStatus.READY, HostStatus.READY]
+    assert all(h.endpoint and h.endpoint.startswith("http://127.0.0.1:") for h in running.hosts)
+    assert all({"requested", "instance_running", "ready"} <= set(h.timings) for h in running.hosts)
+    agents = agent_processes(hosts_dir)
+    assert len([p for p in agents if "workspace_agent" in " ".join(p.cmdline())]) == 2
+
+    workshops.stop_workshop(platform, TEACHER, created.id)
+
+    wait_for(
+        lambda: status_of(platform, created.id) is WorkshopStatus.STOPPED,
+        timeout=60,
+        interval=0.1,
+        message="workshop to stop",
+    )
+    wait_for(
+        lambda: not any(p.is_running() and p.status() != "zombie" for p in agents),
+        timeout=15,
+        message="agent processes to exit",
+    )
+    assert agent_processes(hosts_dir) == []
+    assert running.api_key_ref and platform.secrets.access(running.api_key_ref) is None

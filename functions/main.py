@@ -19,13 +19,16 @@ import logging
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
+
+from functions.errors import error_body
 
 # The provisioner's entry points, re-exported so one source file deploys every function.
 from functions.events import provisioner, reconciler
 from functions.http import handle
 from functions.runtime import get_platform as _runtime_platform
 from functions.runtime import set_platform
-from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse
+from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
 from shared import logs
 from shared.bootstrap import Platform
 from shared.settings import Settings
@@ -102,6 +105,21 @@ def _function_path(path: str, root: str) -> str:
     if path in ("", "/"):
         return root
     return path if path.startswith("/api/") else root + path
+
+
+def _framework_error(error: HTTPException) -> flask.Response:
+    """Refusals the framework makes before our function runs (e.g. a path its router cannot
+    match) still get the API's JSON error shape instead of Werkzeug's HTML page."""
+    status = error.code or 500
+    code = "not_found" if status == 404 else "invalid_request" if status < 500 else "internal"
+    return to_flask_response(
+        json_response(status, error_body(code, str(error.description or error.name)))
+    )
+
+
+# functions-framework executes this module inside the new app's context: hook its errors.
+if flask.has_app_context():
+    flask.current_app.register_error_handler(HTTPException, _framework_error)
 
 
 @functions_framework.http

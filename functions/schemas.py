@@ -75,7 +75,7 @@ def parse_body(model: type[Model], data: Any) -> Model:
     if not isinstance(data, dict):
         raise ValidationError("body", "must be a JSON object")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=True)  # strict reaches nested models too
     except PydanticValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"])[:FIELD_NAME_MAX] or "body"

@@ -100,7 +100,7 @@ def _validate_policy(raw: object) -> dict[str, Any]:
     if raw is None:
         return {}
     try:
-        return ModelPolicy.model_validate(raw).model_dump(mode="json")
+        return ModelPolicy.model_validate(raw, strict=True).model_dump(mode="json")
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("model_policy", *first["loc"]))

@@ -344,3 +344,9 @@ def test_client_ip_on_gcp_is_the_last_forwarded_hop(
     ):
         assert client_ip(flask.request, gcp) == "203.0.113.9"
         assert client_ip(flask.request, installed.settings) == "10.0.0.1"
+
+
+def test_paths_the_framework_cannot_route_still_get_json_errors(app: FlaskClient) -> None:
+    response = app.post("/api/workshops/a%0Ab/stop")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"

@@ -113,6 +113,9 @@ def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platfor
     assert all({"requested", "instance_running", "ready"} <= set(h.timings) for h in running.hosts)
     agents = agent_processes(hosts_dir)
     assert len([p for p in agents if "workspace_agent" in " ".join(p.cmdline())]) == 2
+    descendants = [c for p in agents for c in p.children(recursive=True)]
+    assert any("tmux" in " ".join(c.cmdline()) for c in descendants), "seats run in tmux"
+    everything = [*agents, *descendants]
 
     workshops.stop_workshop(platform, TEACHER, created.id)
 

@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from shared.domain.events import HOST_USAGE, Event
+from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
 from workspace_agent.gateway.config import GatewayConfig
 from workspace_agent.gateway.control import InstructorCheck, control_routes
@@ -135,6 +136,26 @@ def _initial_paused(config: GatewayConfig) -> bool:
     return config.paused
 
 
+class _BusPublisher:
+    """Publishes through the event bus named by the agent's ``events_url`` (created lazily,
+    on the first flush, so an agent without usage never builds a Pub/Sub client)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._bus: EventBus | None = None
+
+    def __call__(self, event: Event) -> str:
+        if self._bus is None:
+            from shared.adapters.urls import bus_from_url
+
+            self._bus = bus_from_url(self._url)
+        return self._bus.publish(event)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._bus.close()
+
+
 def _secrets_from_settings(settings: Any) -> Secrets:
     from shared.adapters.urls import secrets_from_url
 
@@ -169,7 +190,8 @@ def setup_gateway(
     """Add the gateway to ``app``; return the handle the agent keeps.
 
     ``config`` defaults to ``GatewayConfig.from_agent_settings(settings)``; ``secrets`` to the
-    adapter named by the agent's secrets URL. ``session`` (shared, owned by the caller) is used
+    adapter named by the agent's secrets URL; ``publish`` to a bus built from the agent's
+    ``events_url`` (none if that is empty). ``session`` (shared, owned by the caller) is used
     if given, else the gateway owns one. Without ``instructor_check`` the control routes are
     not added (the agent must then route them itself through the handle).
     """
@@ -181,7 +203,7 @@ def setup_gateway(
         tokens=SeatTokens.load_or_create(directory, config.seats),
         ledger=ledger,
         governor=Governor(config.policy, ledger, paused=_initial_paused(config)),
-        publish=publish,
+        publish=publish or _default_publisher(settings),
         agent_port=config.agent_port,
     )
     proxy = ModelProxy(
@@ -197,6 +219,11 @@ def setup_gateway(
         app.router.add_routes(control_routes(handle, instructor_check))
     app.cleanup_ctx.append(_lifecycle(handle, settings, secrets, session))
     return handle
+
+
+def _default_publisher(settings: Any) -> UsagePublisher | None:
+    url = str(getattr(settings, "events_url", "") or "")
+    return _BusPublisher(url) if url else None
 
 
 def _require(session: aiohttp.ClientSession | None) -> aiohttp.ClientSession:
@@ -226,6 +253,8 @@ def _lifecycle(
                 await flusher
             with contextlib.suppress(OSError):
                 await handle.flush()
+            if isinstance(handle.publish, _BusPublisher):
+                await asyncio.to_thread(handle.publish.close)
             if shared_session is None:
                 await handle.session.close()
             handle.session = None

@@ -1,0 +1,125 @@
+"""The whole agent with its gateway and the local (tmux) runtime: the workshop key is nowhere a
+learner can look (the seat shell's environment, the tmux server's, the workspace), the seat's
+own token is in its environment, and a shell in the seat reaches the model with it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from shared.adapters.local_secrets import LocalSecrets
+from shared.auth.tokens import SigningKey
+from tests.gateway.conftest import ISSUER, WORKSHOP
+from tests.gateway.fake_upstream import FAKE_KEY, MODEL, FakeAnthropic
+from tests.support.wait import async_wait_for
+from workspace_agent.app import CONTEXT, GATEWAY, create_app
+from workspace_agent.runtimes.local import LocalRuntime
+from workspace_agent.settings import AgentSettings
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+
+@dataclass
+class Agent:
+    url: str
+    app: web.Application
+    runtime: LocalRuntime
+    state_dir: Path
+
+    def pane_pid(self, seat: int) -> int:
+        socket_path = str(self.runtime.socket_path(seat))
+        out = subprocess.run(
+            ["tmux", "-S", socket_path, "display-message", "-p", "-t", "seat", "#{pane_pid}"],
+            capture_output=True, text=True, check=True, timeout=10,
+        )  # fmt: skip
+        return int(out.stdout.strip())
+
+
+@pytest.fixture
+async def agent(tmp_path: Path, upstream_url: str, signing_key: SigningKey) -> AsyncIterator[Agent]:
+    # Short paths keep tmux sockets under the UNIX socket limit.
+    state_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ctgw-{os.getpid()}-{id(tmp_path)}"
+    state_dir.mkdir(mode=0o700)
+    secrets_dir = tmp_path / "secrets"
+    key_ref = LocalSecrets(secrets_dir).put("ws-gw-key", FAKE_KEY)
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    settings = AgentSettings(
+        workshop_id=WORKSHOP, host_index=0, seats=(1, 2), issuer=ISSUER, state_dir=state_dir,
+        port=port, public_url=f"http://127.0.0.1:{port}", secrets_url=f"local:{secrets_dir}",
+        api_key_ref=key_ref, model_upstream=upstream_url, gateway=True,
+    )  # fmt: skip
+    app = create_app(settings, keys={signing_key.kid: signing_key.public_key})
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        ctx = app[CONTEXT]
+        await async_wait_for(lambda: ctx.readiness.ready, timeout=30, message="seats ready")
+        assert isinstance(ctx.runtime, LocalRuntime)
+        yield Agent(f"http://127.0.0.1:{port}", app, ctx.runtime, state_dir)
+    finally:
+        await runner.cleanup()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def environ_of(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+
+def cmdline_of(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def type_into_seat(agent: Agent, seat: int, command: str) -> None:
+    subprocess.run(
+        ["tmux", "-S", str(agent.runtime.socket_path(seat)), "send-keys", "-t", "seat", command,
+         "Enter"], check=True, timeout=10,
+    )  # fmt: skip
+
+
+async def test_the_key_is_not_in_the_seat_environment_but_the_seat_token_is(agent: Agent) -> None:
+    gateway = agent.app[GATEWAY]
+    for seat in (1, 2):
+        token = gateway.tokens.token_for(seat)  # type: ignore[attr-defined]
+        for pid in (agent.pane_pid(seat), agent.runtime.server_pid(seat)):
+            assert pid is not None
+            environ = environ_of(pid)
+            assert not any(FAKE_KEY.encode() in entry for entry in environ), f"key in pid {pid}"
+            assert not any(b"ANTHROPIC_API_KEY" in entry for entry in environ)
+            assert f"ANTHROPIC_AUTH_TOKEN={token}".encode() in environ
+            assert f"ANTHROPIC_BASE_URL={agent.url}/seats/{seat}/model".encode() in environ
+            assert FAKE_KEY.encode() not in cmdline_of(pid)
+
+    for path in agent.state_dir.rglob("*"):
+        if path.is_file() and not path.is_socket():
+            assert FAKE_KEY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+async def test_a_shell_in_the_seat_reaches_the_model_through_the_gateway(
+    agent: Agent, fake: FakeAnthropic
+) -> None:
+    work = agent.state_dir / "seats" / "1" / "work"
+    command = (
+        'curl -s -H "Authorization: Bearer $ANTHROPIC_AUTH_TOKEN" '
+        '"$ANTHROPIC_BASE_URL/v1/models" > models.json'
+    )
+    type_into_seat(agent, 1, command)
+
+    models = await async_wait_for(
+        lambda: MODEL in (work / "models.json").read_text() and (work / "models.json"),
+        timeout=20,
+        message="curl in the seat to write models.json",
+    )
+    assert FAKE_KEY not in models.read_text()
+    assert fake.requests[-1].headers["x-api-key"] == FAKE_KEY

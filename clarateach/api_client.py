@@ -49,7 +49,7 @@ class ApiError(Exception):
 def _reason(exc: httpx.HTTPError) -> str:
     """A one-line, token-free description of a transport failure."""
     if isinstance(exc, httpx.ConnectError):
-        return "connection refused or host unknown (is the server running?)"
+        return "connection refused or host unknown"
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return type(exc).__name__

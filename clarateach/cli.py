@@ -35,7 +35,7 @@ from rich.console import Console
 
 from clarateach import render
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach.credentials import CredentialsError, resolve_credentials
+from clarateach.credentials import CredentialsError, is_local_url, resolve_credentials
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
@@ -145,7 +145,8 @@ def _handled(json_output: bool) -> Iterator[None]:
     except ApiError as exc:
         _fail(EXIT_API_ERROR, str(exc), json_output, exc.as_json())
     except ApiUnreachable as exc:
-        _fail(EXIT_UNREACHABLE, str(exc), json_output, error_code="api_unreachable")
+        hint = " Start it with `clarateach local up`." if is_local_url(exc.base_url) else ""
+        _fail(EXIT_UNREACHABLE, f"{exc}.{hint}", json_output, error_code="api_unreachable")
     except CredentialsError as exc:
         _fail(EXIT_NO_CREDENTIALS, str(exc), json_output, error_code="no_credentials")
     except KeyboardInterrupt:
@@ -460,7 +461,11 @@ def shadow_token(
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
             body = client.shadow_token(workshop_id)
-        _emit(body, json_output, lambda: render.shadow_view(body))
+        if json_output:
+            _emit(body, True, lambda: None)
+        else:  # the token alone on one unwrapped line, so it can be copied whole
+            stdout.print(render.shadow_hosts(body))
+            stdout.print(str(body.get("token", "")), soft_wrap=True, markup=False)
 
 
 # --------------------------------------------------------------------------- local

@@ -7,6 +7,7 @@ literally instead of being read as rich markup.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -38,6 +39,17 @@ def _s(value: Any) -> str:
     return "" if value is None else escape(str(value))
 
 
+def when(value: Any) -> str:
+    """``2026-11-25 12:57 UTC`` from the API's ISO timestamps (anything else as is)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return _s(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def workshops_table(workshops: list[dict[str, Any]]) -> Table:
     table = Table(title="Workshops", title_justify="left")
     for column in ("ID", "Name", "Code", "Seats", "Status", "Created"):
@@ -49,7 +61,7 @@ def workshops_table(workshops: list[dict[str, Any]]) -> Table:
             _s(w.get("code")),
             _s(w.get("seats")),
             status_text(w.get("status")),
-            _s(w.get("created_at")),
+            when(w.get("created_at")),
         )
     return table
 
@@ -81,8 +93,8 @@ def workshop_view(w: dict[str, Any]) -> RenderableType:
         ("Status", status_text(w.get("status"))),
         ("Seats", f"{w.get('seats')} ({w.get('seats_per_host')} per host)"),
         ("Owner", _s(w.get("owner"))),
-        ("Created", _s(w.get("created_at"))),
-        ("Updated", _s(w.get("updated_at"))),
+        ("Created", when(w.get("created_at"))),
+        ("Updated", when(w.get("updated_at"))),
     ]
     if w.get("error"):
         rows.append(("Error", Text(str(w["error"]), style="red")))
@@ -98,7 +110,7 @@ def seats_table(body: dict[str, Any]) -> Table:
         table.add_column(column)
     for s in body.get("seats") or []:
         table.add_row(
-            _s(s.get("seat")), _s(s.get("host")), _s(s.get("joined_at")), _s(s.get("last_seen"))
+            _s(s.get("seat")), _s(s.get("host")), when(s.get("joined_at")), when(s.get("last_seen"))
         )
     return table
 
@@ -150,17 +162,14 @@ def progress_line(w: dict[str, Any]) -> Text:
     return line
 
 
-def shadow_view(body: dict[str, Any]) -> RenderableType:
-    """The shadow token, its lifetime, and which host serves which seats."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    grid.add_row("Token", _s(body.get("token")))
-    grid.add_row("Expires in", f"{body.get('expires_in')} s")
-    table = Table(title="Hosts (open a seat's terminal read-only)", title_justify="left")
+def shadow_hosts(body: dict[str, Any]) -> Table:
+    """Which host serves which seats, for opening a seat's terminal with a shadow token."""
+    table = Table(
+        title=f"Shadow token valid for {body.get('expires_in')} s; hosts", title_justify="left"
+    )
     for column in ("#", "Seats", "Endpoint"):
         table.add_column(column)
     for h in body.get("hosts") or []:
         seats = f"{h.get('seat_first')}-{h.get('seat_last')}"
         table.add_row(_s(h.get("index")), seats, _s(h.get("endpoint")))
-    return Group(grid, table)
+    return table

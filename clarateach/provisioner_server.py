@@ -19,8 +19,8 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-#: The module defining the ``provisioner`` CloudEvent function (re-exported by ``main.py``).
-FUNCTIONS_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "events.py"
+#: The source file Cloud Functions deploys (``main.py`` re-exports ``provisioner``).
+FUNCTIONS_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "main.py"
 PROVISIONER_TARGET = "provisioner"
 
 

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from shared.adapters.local_secrets import LocalSecrets
 from shared.auth.tokens import SigningKey
-from tests.gateway.conftest import ISSUER, WORKSHOP
+from tests.gateway.conftest import ISSUER, WORKSHOP, instructor_token, learner_token
 from tests.gateway.fake_upstream import FAKE_KEY, MODEL, FakeAnthropic
 from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT, GATEWAY, create_app
@@ -123,3 +124,29 @@ async def test_a_shell_in_the_seat_reaches_the_model_through_the_gateway(
     )
     assert FAKE_KEY not in models.read_text()
     assert fake.requests[-1].headers["x-api-key"] == FAKE_KEY
+
+
+async def test_the_agent_mounts_the_kill_switch_and_large_model_requests(
+    agent: Agent, fake: FakeAnthropic, signing_key: SigningKey
+) -> None:
+    gateway = agent.app[GATEWAY]
+    seat_auth = {"Authorization": f"Bearer {gateway.tokens.token_for(1)}"}  # type: ignore[attr-defined]
+    # Claude Code sends long conversations: far above the agent's 64 KiB JSON body limit.
+    big = {"model": MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "x" * 2**20}]}
+    control = f"{agent.url}/control/model-access"
+    async with aiohttp.ClientSession() as client:
+        async with client.post(f"{agent.url}/seats/1/model/v1/messages", json=big,
+                               headers=seat_auth) as resp:  # fmt: skip
+            assert resp.status == 200
+        learner = {"Authorization": f"Bearer {learner_token(signing_key, 1)}"}
+        async with client.put(control, json={"paused": True}, headers=learner) as resp:
+            assert resp.status == 403
+            assert (await resp.json())["error"]["code"] == "forbidden"
+        instructor = {"Authorization": f"Bearer {instructor_token(signing_key)}"}
+        async with client.put(control, json={"paused": True}, headers=instructor) as resp:
+            assert resp.status == 200
+        async with client.get(f"{agent.url}/seats/1/model/v1/models", headers=seat_auth) as resp:
+            assert resp.status == 403
+        async with client.get(f"{agent.url}/control/usage", headers=instructor) as resp:
+            assert (await resp.json())["seats"]["1"]["requests"] == 1
+    assert len(fake.requests) == 1

@@ -1,8 +1,9 @@
-"""End to end on the real Pub/Sub emulator with real workspace agents.
+"""End to end with real workspace agents, over the Pub/Sub emulator and over the local bus.
 
-API service publishes ``workshop.start_requested`` -> Pub/Sub push subscription ->
-functions-framework ``provisioner`` -> ``LocalCompute`` starts ``python -m workspace_agent``
-per host -> each agent publishes ``host.ready`` to Pub/Sub -> provisioner -> ``running``.
+API service publishes ``workshop.start_requested`` -> Pub/Sub push subscription (or the local
+bus POSTing the same push envelope) -> functions-framework ``provisioner`` -> ``LocalCompute``
+starts ``python -m workspace_agent`` per host -> each agent publishes ``host.ready`` on the
+same transport -> provisioner -> ``running``.
 Then stop -> ``stopped`` with every agent process (and its tmux servers) gone.
 """
 
@@ -10,69 +11,87 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 from functions.runtime import set_platform
+from shared.adapters.local_bus import LocalBus
 from shared.adapters.local_compute import LocalCompute
 from shared.adapters.local_secrets import LocalSecrets
-from shared.adapters.pubsub_bus import PubSubBus
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import Instructor
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.model import HostStatus, WorkshopStatus
+from shared.ports.event_bus import EventBus
 from shared.services import workshops
 from shared.settings import Settings
 from tests.provisioner.e2e_support import agent_processes, served_provisioner
 from tests.support.emulators import Emulator
 from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 TEACHER = Instructor(owner="teacher@example.com")
 API_KEY = "sk-ant-api03-" + "e2eTestKey_" * 6
 
 
-@pytest.fixture
-def platform(pubsub_emulator: Emulator, tmp_path: Path) -> Iterator[Platform]:
+@contextmanager
+def pubsub_transport(
+    emulator: Emulator, push_url: str
+) -> Iterator[tuple[EventBus, dict[str, str]]]:
+    """A topic with a push subscription to the provisioner; agents publish to it as well."""
     from google.cloud import pubsub_v1
 
-    project, topic = pubsub_emulator.project, f"workshop-events-{uuid.uuid4().hex[:8]}"
+    from shared.adapters.pubsub_bus import PubSubBus
+
+    project, topic = emulator.project, f"workshop-events-{uuid.uuid4().hex[:8]}"
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     topic_path = publisher.topic_path(project, topic)
     publisher.create_topic(name=topic_path)
     subscription = subscriber.subscription_path(project, f"provisioner-{topic}")
-    settings = Settings(
-        mode="local",
-        state_dir=tmp_path / "state",
-        public_api_url="http://127.0.0.1:9",
-        provisioner_url="http://127.0.0.1:9/",
+    subscriber.create_subscription(
+        request={
+            "name": subscription,
+            "topic": topic_path,
+            "enable_message_ordering": True,
+            "push_config": {"push_endpoint": push_url},
+            "ack_deadline_seconds": 60,
+            "retry_policy": {"minimum_backoff": {"seconds": 0}, "maximum_backoff": {"seconds": 2}},
+        }
     )
-    compute = LocalCompute(
-        settings.state_dir / "hosts",
-        extra_env={
-            "CLARATEACH_AGENT_EVENTS": f"pubsub:{project}/{topic}",
-            "PUBSUB_EMULATOR_HOST": pubsub_emulator.host_port,
-        },
-    )
-    with served_provisioner() as push_url:
-        subscriber.create_subscription(
-            request={
-                "name": subscription,
-                "topic": topic_path,
-                "enable_message_ordering": True,
-                "push_config": {"push_endpoint": push_url},
-                "ack_deadline_seconds": 60,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": 0},
-                    "maximum_backoff": {"seconds": 2},
-                },
-            }
+    try:
+        yield (
+            PubSubBus(project=project, topic=topic),
+            {
+                "CLARATEACH_AGENT_EVENTS": f"pubsub:{project}/{topic}",
+                "PUBSUB_EMULATOR_HOST": emulator.host_port,
+            },
         )
+    finally:
+        subscriber.delete_subscription(subscription=subscription)
+        publisher.delete_topic(topic=topic_path)
+
+
+@pytest.fixture(params=[pytest.param("pubsub", marks=pytest.mark.emulator), "local"])
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    with served_provisioner() as push_url, ExitStack() as stack:
+        settings = Settings(
+            mode="local",
+            state_dir=tmp_path / "state",
+            public_api_url="http://127.0.0.1:9",
+            provisioner_url=push_url,
+        )
+        if request.param == "pubsub":
+            emulator = request.getfixturevalue("pubsub_emulator")
+            bus, agent_env = stack.enter_context(pubsub_transport(emulator, push_url))
+        else:  # embedded mode: agents get local:<push URL> from their configuration
+            bus, agent_env = LocalBus(push_url=push_url), {}
+        compute = LocalCompute(settings.state_dir / "hosts", extra_env=agent_env)
         platform = bootstrap(
             settings,
             store=SqliteStore(tmp_path / "state.db"),
-            bus=PubSubBus(project=project, topic=topic),
+            bus=bus,
             compute=compute,
             secrets=LocalSecrets(settings.state_dir / "secrets"),
         )
@@ -82,8 +101,6 @@ def platform(pubsub_emulator: Emulator, tmp_path: Path) -> Iterator[Platform]:
         finally:
             set_platform(None)
             compute.cleanup_orphans()
-            subscriber.delete_subscription(subscription=subscription)
-            publisher.delete_topic(topic=topic_path)
             platform.close()
 
 

@@ -143,7 +143,7 @@ def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platfor
         message="workshop to stop",
     )
     wait_for(
-        lambda: not any(p.is_running() and p.status() != "zombie" for p in agents),
+        lambda: not any(p.is_running() and p.status() != "zombie" for p in everything),
         timeout=15,
         message="agent processes to exit",
     )

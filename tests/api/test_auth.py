@@ -245,3 +245,9 @@ def test_google_verifier_failure_to_reach_google_is_503(gcp: Platform) -> None:
         "GET", "/api/workshops"
     )
     assert response.status == 503
+
+
+def test_authentication_comes_before_body_parsing(api: Api, bus: RecordingBus) -> None:
+    response = api.as_(None).call("POST", "/api/workshops", raw=b"{not json")
+    assert response.status == 401
+    assert bus.events == []

@@ -262,3 +262,36 @@ def test_200_concurrent_joins_on_10_seats_give_10_distinct_seats(
     assert seats == list(range(1, 11))
     assert {body["error"]["code"] for status, body in results if status == 409} == {"workshop_full"}
     assert [s.number for s in platform.store.list_seats(workshop["id"])] == list(range(1, 11))
+
+
+def test_a_double_submitted_join_racing_itself_gets_one_seat(
+    api: Api, platform: Platform, running: dict
+) -> None:
+    start = Barrier(20, timeout=30)
+
+    def join(_: int) -> dict:
+        start.wait()
+        return api.join(running["code"], client_nonce="one-browser-double-click").json()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        grants = list(pool.map(join, range(20)))
+
+    assert len({g["seat"] for g in grants}) == 1
+    assert len({g["reconnect_code"] for g in grants}) == 1
+    assert len(platform.store.list_seats(running["id"])) == 1
+
+
+def test_a_seat_whose_host_has_no_endpoint_is_503_not_a_dead_endpoint(
+    api: Api, platform: Platform, running: dict
+) -> None:
+    from dataclasses import replace
+
+    platform.store.update_workshop(
+        running["id"],
+        lambda w: replace(w, hosts=tuple(replace(h, endpoint=None) for h in w.hosts)),
+    )
+
+    response = api.join(running["code"])
+
+    assert response.status == 503
+    assert response.json()["error"]["code"] == "host_unavailable"

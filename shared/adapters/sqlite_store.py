@@ -3,14 +3,17 @@
 Safe across threads and processes:
 
 * Connections come from a small pool (``sqlite3`` connections must not be used by two threads
-  at once; the pool hands each to one thread at a time). A forked child starts a new pool.
+  at once; the pool hands each to one thread at a time).
 * Readers never block writers and vice versa (WAL). Every write is one short
   ``BEGIN IMMEDIATE`` transaction, so the write lock is taken up front and a
   read-then-write can never be invalidated half way.
 * Writers in this process queue on a mutex before asking SQLite for the write lock; writers in
-  other processes wait on SQLite's lock for up to ``BUSY_TIMEOUT_S``. Without the mutex,
-  64 threads would poll SQLite's lock with sleeps of up to 100 ms each and a join storm's
-  p99 would grow tenfold.
+  other processes wait on SQLite's lock for up to ``BUSY_TIMEOUT_S``. The mutex only trims
+  the tail: without it contending threads fall back on SQLite's sleep-and-retry busy
+  handler, and over 12 join storms here the worst p99 went from 52 ms to 109 ms.
+* Each process must open its own store: SQLite state must not cross ``fork``. A forked child
+  that inherits a store gets a fresh pool and never touches the parent's connections (still
+  only safe if no write was in progress when it forked).
 * ``synchronous=NORMAL``: a commit survives a process crash; a power cut may lose the last
   few commits but never corrupts the file (the WAL trade-off SQLite documents).
 

@@ -37,7 +37,7 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
     autocomplete: "off",
     autocapitalize: "characters",
     spellcheck: "false",
-    placeholder: "e.g. K7QD-M2XP",
+    placeholder: "e.g. CLAUDE-7KQ2",
     required: true,
     "aria-describedby": "join-code-help",
   });

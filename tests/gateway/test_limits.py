@@ -191,3 +191,11 @@ async def test_a_stopped_workshop_refuses_model_requests(
     assert status == 403
     assert b"ended" in body
     assert fake.requests == []
+
+
+def test_seats_without_a_rate_limit_keep_no_request_window() -> None:
+    governor = Governor(policy(), UsageLedger())
+    for _ in range(1000):
+        assert governor.admit(1) is None
+
+    assert governor._recent == {}

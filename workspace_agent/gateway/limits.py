@@ -53,7 +53,8 @@ class Governor:
     def admit(self, seat: int) -> Refusal | None:
         """``None`` and the request is counted in the seat's rate window, or the refusal."""
         refusal = self._access_refusal() or self._budget_refusal(seat) or self._rate_refusal(seat)
-        if refusal is None:
+        if refusal is None and self.policy.limits_for(seat).requests_per_minute is not None:
+            # Only rate-limited seats keep a window (bounded by the limit, pruned on each call).
             self._recent.setdefault(seat, deque()).append(self._clock())
         return refusal
 

@@ -51,7 +51,14 @@ ENDPOINTS = (
 
 #: Request headers passed upstream (plus the SDKs' ``x-stainless-*`` telemetry headers).
 FORWARDED_REQUEST_HEADERS = frozenset(
-    {"content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"}
+    {
+        "content-type",
+        "content-encoding",
+        "accept",
+        "anthropic-version",
+        "anthropic-beta",
+        "user-agent",
+    }
 )
 #: Response headers passed back (plus ``anthropic-ratelimit-*``).
 FORWARDED_RESPONSE_HEADERS = frozenset(

@@ -57,6 +57,8 @@ DEMO_READY_TIMEOUT = 120.0
 #: How long graceful shutdown waits for workshops to reach ``stopped`` before killing hosts.
 GRACEFUL_STOP_TIMEOUT = 20.0
 _LIVE = ("provisioning", "running")
+#: Seconds during which a repeated SIGINT/SIGTERM is taken as the same stop request.
+SIGNAL_REPEAT_WINDOW = 1.0
 
 
 class StartupError(Exception):
@@ -99,6 +101,7 @@ class LocalPlatform:
         self.console = console
         self._stop = asyncio.Event()
         self._force = False
+        self._first_signal_at = 0.0
         self._demo_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------- main
@@ -173,8 +176,16 @@ class LocalPlatform:
             loop.add_signal_handler(sig, self._on_signal)
 
     def _on_signal(self) -> None:
-        """First signal: graceful shutdown. Any later one: skip waiting, kill hosts now."""
-        if self._stop.is_set() and not self._force:
+        """First signal: graceful shutdown. A later one: skip waiting, kill hosts now.
+
+        A repeat within ``SIGNAL_REPEAT_WINDOW`` counts as the same request: one Ctrl-C can
+        arrive twice (the terminal signals the whole process group, and wrappers such as
+        ``timeout`` or a supervisor forward it again).
+        """
+        now = time.monotonic()
+        if not self._stop.is_set():
+            self._first_signal_at = now
+        elif not self._force and now - self._first_signal_at > SIGNAL_REPEAT_WINDOW:
             self._force = True
             self.console.print("Forcing shutdown: killing hosts now.")
         self._stop.set()

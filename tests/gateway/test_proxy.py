@@ -120,6 +120,8 @@ async def test_seats_this_host_does_not_serve_are_not_found(
         ("GET", "v1/files"),
         ("POST", "v1/messages/../../admin"),
         ("GET", "v1/models/..%2F..%2Fadmin"),
+        ("GET", "v1/models/.."),
+        ("GET", "v1/models/%2E%2E"),
         ("GET", ""),
     ],
 )

@@ -2,7 +2,8 @@
 
 Per request, in this order, all before anything reaches the upstream:
 allow-listed method and path (else 404) -> served seat (404) -> that seat's gateway token
-(401) -> kill switch, budgets, rate (403/429) -> key available (503) -> body size (413).
+(401) -> declared body size (413) -> kill switch, budgets, rate (403/429) -> key available
+(503) -> body read with the size cap (413, for bodies without a length).
 
 The client's credentials are never forwarded; ``x-api-key`` is set from the workshop key, and
 only an allow-list of headers passes in either direction. Streamed (SSE) responses are written
@@ -46,7 +47,8 @@ ENDPOINTS = (
     Endpoint("POST", re.compile(r"v1/messages"), billable=True),
     Endpoint("POST", re.compile(r"v1/messages/count_tokens"), billable=False),
     Endpoint("GET", re.compile(r"v1/models"), billable=False),
-    Endpoint("GET", re.compile(r"v1/models/[A-Za-z0-9._@:-]{1,128}"), billable=False),
+    # A model id: starts with a letter or digit, so "." and ".." can never reach the upstream.
+    Endpoint("GET", re.compile(r"v1/models/[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}"), billable=False),
 )
 
 #: Request headers passed upstream (plus the SDKs' ``x-stainless-*`` telemetry headers).
@@ -183,6 +185,8 @@ class ModelProxy:
             return error_response("not_found_error", "No such seat on this host.")
         if not self._tokens.matches(seat, presented_token(request)):
             return error_response("authentication_error", "Invalid gateway token for this seat.")
+        if (request.content_length or 0) > self._config.max_body_bytes:
+            return _too_large(self._config.max_body_bytes)
         refusal = self._governor.admit(seat)
         if refusal is not None:
             log.info("seat %s refused: %s", seat, refusal.kind, extra={"seat": seat})
@@ -197,8 +201,6 @@ class ModelProxy:
                 status=503,
                 retry=False,
             )
-        if (request.content_length or 0) > self._config.max_body_bytes:
-            return _too_large(self._config.max_body_bytes)
         try:
             body = await _read_capped(request.content, self._config.max_body_bytes)
         except _BodyTooLarge:

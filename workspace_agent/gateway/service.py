@@ -29,7 +29,7 @@ from workspace_agent.gateway.files import ensure_private_dir, read_json, write_p
 from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.proxy import ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
-from workspace_agent.gateway.usage import UsageLedger
+from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
 
 log = logging.getLogger("clarateach.agent.gateway")
 
@@ -99,7 +99,9 @@ class GatewayHandle:
         version = self.ledger.version
         snapshot = self.ledger.snapshot()
         if version != self._saved_version:
-            await asyncio.to_thread(self.ledger.save, self.config.gateway_dir)
+            # The snapshot is taken here, on the loop; only the file write runs in a thread.
+            path = self.config.gateway_dir / USAGE_FILE
+            await asyncio.to_thread(write_private_json, path, snapshot)
             self._saved_version = version
         if self.publish is not None and version != self._published_version:
             event = Event(
@@ -124,7 +126,7 @@ class GatewayHandle:
             await asyncio.sleep(self.config.flush_interval)
             try:
                 await self.flush()
-            except OSError as exc:
+            except Exception as exc:  # keep flushing: a full disk may clear up
                 log.warning("saving usage failed (%s); will retry", type(exc).__name__)
 
 
@@ -156,18 +158,20 @@ class _BusPublisher:
             self._bus.close()
 
 
-def _secrets_from_settings(settings: Any) -> Secrets:
+def _secrets_of(settings: Any) -> Secrets:
     from shared.adapters.urls import secrets_from_url
 
     return secrets_from_url(str(getattr(settings, "secrets_url", "")))
 
 
-async def _load_key(config: GatewayConfig, secrets: Secrets | None) -> ApiKey | None:
-    if not config.api_key_ref or secrets is None:
+async def _load_key(config: GatewayConfig, secrets: Callable[[], Secrets]) -> ApiKey | None:
+    """The workshop key, or ``None`` (logged) if it cannot be read: the agent still serves
+    terminals and files, and model requests get a clear 503 instead of a dead agent."""
+    if not config.api_key_ref:
         log.error("no workshop API key configured; model requests will be refused")
         return None
     try:
-        value = await asyncio.to_thread(secrets.access, config.api_key_ref)
+        value = await asyncio.to_thread(secrets().access, config.api_key_ref)
     except Exception as exc:  # the agent must still serve terminals
         log.error("reading the workshop API key failed (%s)", type(exc).__name__)
         return None
@@ -239,8 +243,7 @@ def _lifecycle(
     shared_session: aiohttp.ClientSession | None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def gateway_ctx(app: web.Application) -> AsyncIterator[None]:
-        port = secrets or (_secrets_from_settings(settings) if handle.config.api_key_ref else None)
-        handle.api_key = await _load_key(handle.config, port)
+        handle.api_key = await _load_key(handle.config, lambda: secrets or _secrets_of(settings))
         handle.session = shared_session or aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain.model_policy import ModelPrice
-from workspace_agent.gateway.files import read_json, write_private_json
+from workspace_agent.gateway.files import read_json
 
 USAGE_FILE = "usage.json"
 TOKEN_FIELDS = (
@@ -122,7 +122,8 @@ class SeatTotals:
 
 @dataclass
 class UsageLedger:
-    """Per-seat totals of one host, persisted to ``<gateway dir>/usage.json``.
+    """Per-seat totals of one host; ``GatewayHandle.flush`` saves them to
+    ``<gateway dir>/usage.json`` and ``load`` reads them back at start.
 
     ``version`` grows on every change; the flusher compares it with what it last wrote and
     published, so an idle gateway writes and publishes nothing.
@@ -141,9 +142,6 @@ class UsageLedger:
     def snapshot(self) -> dict[str, dict[str, int | float]]:
         """``{"<seat>": totals}`` for every seat (wire shape, JSON keys are strings)."""
         return {str(seat): totals.to_dict() for seat, totals in sorted(self.seats.items())}
-
-    def save(self, directory: Path) -> None:
-        write_private_json(directory / USAGE_FILE, self.snapshot())
 
     @classmethod
     def load(cls, directory: Path, seats: range) -> UsageLedger:

@@ -215,6 +215,12 @@ class LocalPlatform:
                 " (or start with `./dev up`, which builds it).",
                 soft_wrap=True,
             )
+        if self.options.host not in ("127.0.0.1", "localhost", "::1"):
+            c.print(
+                f"[yellow]  Listening on {self.options.host}:[/] other machines can reach the web "
+                "client and API, but learner terminals (agents) listen on 127.0.0.1 only.",
+                soft_wrap=True,
+            )
         if not self.options.demo:
             c.print(
                 "  Create a workshop: clarateach workshop create --name NAME --seats 10",

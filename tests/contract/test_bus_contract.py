@@ -63,7 +63,7 @@ def local_bus(endpoint: Endpoint) -> Iterator[EventBus]:
 
 
 def pubsub_bus(endpoint: Endpoint, emulator: Emulator) -> Iterator[EventBus]:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     from shared.adapters.pubsub_bus import PubSubBus
 

@@ -41,7 +41,7 @@ def pubsub_transport(
     emulator: Emulator, push_url: str
 ) -> Iterator[tuple[EventBus, dict[str, str]]]:
     """A topic with a push subscription to the provisioner; agents publish to it as well."""
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     from shared.adapters.pubsub_bus import PubSubBus
 
@@ -124,7 +124,8 @@ def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platfor
         message="workshop to leave provisioning",
     )
     running = platform.store.get_workshop(created.id)
-    assert running is not None and running.status is WorkshopStatus.RUNNING, running.error
+    assert running is not None
+    assert running.status is WorkshopStatus.RUNNING, running.error
     assert [h.status for h in running.hosts] == [HostStatus.READY, HostStatus.READY]
     assert all(h.endpoint and h.endpoint.startswith("http://127.0.0.1:") for h in running.hosts)
     assert all({"requested", "instance_running", "ready"} <= set(h.timings) for h in running.hosts)

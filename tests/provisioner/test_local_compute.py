@@ -134,7 +134,7 @@ def test_a_dead_agent_is_reported_terminated_and_recreated(
     agent.kill()
     child.kill()
     wait_for(
-        lambda: compute.get_host(host.name).state == "terminated",
+        lambda: getattr(compute.get_host(host.name), "state", None) == "terminated",
         timeout=10,
         message="dead agent to be noticed",
     )

@@ -32,7 +32,7 @@ class Recorded:
     method: str
     path: str
     query: dict[str, list[str]]
-    body: dict[str, Any] | None
+    body: Any  # the JSON body (None for bodiless requests)
 
 
 @dataclass

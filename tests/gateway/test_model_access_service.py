@@ -17,10 +17,14 @@ from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.signing import signing_key
 from shared.auth.tokens import verify_token
 from shared.bootstrap import Platform
+from shared.domain.events import Event
 from shared.domain.model import Host, HostStatus, Workshop, WorkshopStatus
+from shared.services import provisioning, usage
 from shared.services.model_access import set_model_access, set_model_access_detailed
 from shared.settings import Settings
-from tests.gateway.conftest import RunningGateway, start_gateway
+from tests.gateway.conftest import WORKSHOP, GatewayFactory, RunningGateway, start_gateway
+from tests.gateway.fake_upstream import FakeAnthropic
+from tests.gateway.test_proxy import post_messages
 from tests.support.fakes import MemorySecrets, NullCompute, RecordingBus
 from tests.support.net import free_port
 from workspace_agent.gateway import GatewayConfig, instructor_check
@@ -180,3 +184,33 @@ def test_pausing_through_the_api_service_pauses_a_real_gateway(
         threaded.run(gateway.stop())
     finally:
         threaded.close()
+
+
+async def test_gateway_usage_reaches_the_api_through_host_usage_events(
+    platform: Platform, gateway_factory: GatewayFactory, fake: FakeAnthropic
+) -> None:
+    """The wire contract end to end: gateway totals -> ``host.usage`` -> provisioner handler ->
+    store -> the API's usage view, with no value changed on the way."""
+    workshop = platform.store.create_workshop(
+        Workshop(id=WORKSHOP, name="Demo", code="CLAUDE-USG1", seats=3, seats_per_host=3,
+                 owner="teacher@example.com", status=WorkshopStatus.RUNNING),
+        lambda: "CLAUDE-USG2",
+    )  # fmt: skip
+
+    def deliver(event: Event) -> None:  # what the local bus + provisioner do with a publish
+        wire = Event.from_message(event.to_message()[0])
+        provisioning.handle(platform, wire, delivery_id=event.id)
+
+    gateway = await gateway_factory(publish=deliver, flush_interval=3600)
+    await post_messages(gateway, 1, stream=True)
+    await post_messages(gateway, 3)
+    await post_messages(gateway, 3, stream=True)
+    await gateway.handle.flush()
+
+    report = usage.get_usage(platform, workshop)
+    by_seat = {row["seat"]: row for row in report.seats}
+    snapshot = gateway.handle.usage_snapshot()
+    for seat in (1, 2, 3):
+        assert {k: v for k, v in by_seat[seat].items() if k != "seat"} == snapshot[str(seat)]
+    assert report.totals["requests"] == 3
+    assert report.totals["output_tokens"] == 3 * fake.usage["output_tokens"]

@@ -38,7 +38,9 @@ def web_dist() -> Path:
         return dist
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("web/dist is not built and npm is not installed (cd web && npm ci && npm run build)")
+        pytest.skip(
+            "web/dist is not built and npm is not installed (cd web && npm ci && npm run build)"
+        )
     if not (WEB_DIR / "node_modules").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB_DIR, check=True)
     subprocess.run([npm, "run", "build"], cwd=WEB_DIR, check=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 PROMPT_TIMEOUT_MS = 30_000
 OUTPUT_TIMEOUT_MS = 15_000
@@ -19,7 +19,8 @@ _PROMPT_JS = r"""
 () => {
   const term = window.__claraTerm;
   if (!term) return false;
-  return term.text().split("\n").some((line) => /[$#%>]\s*$/.test(line.trimEnd()) && line.trim().length > 1);
+  const isPrompt = (line) => /[$#%>]\s*$/.test(line.trimEnd()) && line.trim().length > 1;
+  return term.text().split("\n").some(isPrompt);
 }
 """
 
@@ -115,5 +116,5 @@ class LearnerPage:
     def save(self) -> None:
         self.page.keyboard.press("Control+s")
 
-    def tab(self, path: str):  # noqa: ANN201 - a Playwright Locator
+    def tab(self, path: str) -> Locator:
         return self.page.locator(f'.tab[data-path="{path}"]')

@@ -96,18 +96,19 @@ class Instructor:
         return self.start(self.create_workshop(name, seats)["id"])
 
     def _wait_status(self, workshop_id: str, status: str) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
+        def settled() -> dict[str, Any]:
             workshop = self.workshop(workshop_id)
-            if workshop["status"] == "failed":
-                raise AssertionError(f"workshop {workshop_id} failed: {workshop.get('error')}")  # noqa: E501
-            return workshop if workshop["status"] == status else None
+            return workshop if workshop["status"] in (status, "failed") else {}
 
         try:
-            return wait_for(
-                reached, timeout=WORKSHOP_READY_TIMEOUT, interval=0.2, message=f"workshop {status}"
+            workshop = wait_for(
+                settled, timeout=WORKSHOP_READY_TIMEOUT, interval=0.2, message=f"workshop {status}"
             )
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self._diagnostics()}") from exc
+        if workshop["status"] != status:
+            raise AssertionError(f"workshop {workshop_id} failed: {workshop.get('error')}")
+        return workshop
 
 
 @contextmanager

@@ -49,7 +49,9 @@ class _Seats:
             if not free:
                 return None
             seat = free[0]
-            self.taken[seat] = "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(6))
+            self.taken[seat] = "".join(
+                secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(6)
+            )
             if nonce:
                 self.nonces[nonce] = seat
             return seat, self.taken[seat]
@@ -63,7 +65,9 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def create_stub_app(web_dist: Path, key: SigningKey, seats: _Seats, agent_url: list[str]) -> web.Application:
+def create_stub_app(
+    web_dist: Path, key: SigningKey, seats: _Seats, agent_url: list[str]
+) -> web.Application:
     async def join(request: web.Request) -> web.Response:
         try:
             body = await request.json()
@@ -82,7 +86,9 @@ def create_stub_app(web_dist: Path, key: SigningKey, seats: _Seats, agent_url: l
             if claimed is None:
                 return _error(409, "workshop_full", "every seat is taken")
             seat, reconnect = claimed
-        token = issue_token(key, issuer=ISSUER, workshop_id=STUB_WORKSHOP_ID, host=0, seat=seat, ttl_seconds=3600)
+        token = issue_token(
+            key, issuer=ISSUER, workshop_id=STUB_WORKSHOP_ID, host=0, seat=seat, ttl_seconds=3600
+        )
         return web.json_response(
             {
                 "token": token,
@@ -162,7 +168,7 @@ def stub_platform(state_dir: Path, web_dist: Path, seats: int = 10) -> Iterator[
     try:
         endpoint_file = agent_state / "agent-endpoint"
         agent_url[0] = wait_for(
-            lambda: endpoint_file.is_file() and endpoint_file.read_text().strip(),
+            lambda: endpoint_file.read_text().strip() if endpoint_file.is_file() else "",
             timeout=30,
             message=f"the agent to listen (log: {log_path})",
         )
@@ -185,7 +191,10 @@ if __name__ == "__main__":
     import tempfile
 
     root = Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory() as tmp, stub_platform(Path(tmp), root / "web" / "dist") as stub:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        stub_platform(Path(tmp), root / "web" / "dist") as stub,
+    ):
         # Block the signals first so sigwait receives them and the agent is cleaned up.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         print(json.dumps({"url": stub.url, "code": stub.code, "agent": stub.agent_url}), flush=True)

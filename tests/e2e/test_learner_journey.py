@@ -57,7 +57,9 @@ def test_join_reaches_a_prompt_and_runs_a_command(
     if os.environ.get("CLARATEACH_UPDATE_SCREENSHOTS") == "1":
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(artifacts / "workspace.png", README_SCREENSHOT)
-    (artifacts / "join-to-prompt.json").write_text(json.dumps({"seconds": round(join_to_prompt, 3)}))
+    (artifacts / "join-to-prompt.json").write_text(
+        json.dumps({"seconds": round(join_to_prompt, 3)})
+    )
     print(f"join click -> first prompt: {join_to_prompt:.2f}s")
 
 

@@ -37,6 +37,11 @@ export function sessionFromJoin(code: string, result: JoinResult): SeatSession {
   };
 }
 
+/** The workshop code as people expect to read it back: upper case, spaces as the dash. */
+export function displayCode(code: string): string {
+  return code.trim().toUpperCase().replace(/\s+/g, "-");
+}
+
 /** True when the token is missing or lapses within `marginMs`. */
 export function needsRefresh(session: SeatSession, now: number = Date.now(), marginMs = 120_000): boolean {
   return !session.token || session.expiresAt - marginMs <= now;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { tokenExpiry } from "../src/jwt";
-import { needsRefresh, sessionFromJoin, SessionStore } from "../src/session";
+import { displayCode, needsRefresh, sessionFromJoin, SessionStore } from "../src/session";
 import { randomNonce } from "../src/nonce";
 
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const b64url = (value: unknown) =>
+  btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const tokenWithExp = (exp: number) => `${b64url({ alg: "RS256" })}.${b64url({ exp, seat: 2 })}.sig`;
 
 class MemoryStorage {
@@ -78,5 +79,12 @@ describe("randomNonce", () => {
     const nonce = randomNonce(noUuid);
     expect(nonce).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(randomNonce(noUuid)).not.toBe(nonce);
+  });
+});
+
+describe("displayCode", () => {
+  it("reads back a forgiving entry the way the instructor shows it", () => {
+    expect(displayCode("  claude 7kq2 ")).toBe("CLAUDE-7KQ2");
+    expect(displayCode("claude-7kq2")).toBe("CLAUDE-7KQ2");
   });
 });

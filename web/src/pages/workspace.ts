@@ -7,6 +7,7 @@ import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
 import { isPermanentSeatLoss, type Seat } from "../seat";
+import { displayCode } from "../session";
 import type { StateChange } from "../terminal/connection";
 import { TerminalView, type TerminalReader } from "../terminal/view";
 import { confirmAction } from "../ui/dialog";
@@ -54,7 +55,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     leave,
   );
 
-  const banner = seatBanner(session.seat, session.reconnectCode, session.code);
+  const banner = seatBanner(session.seat, session.reconnectCode, displayCode(session.code));
   banner.hidden = !options.justJoined;
   codeButton.addEventListener("click", () => {
     banner.hidden = !banner.hidden;
@@ -133,7 +134,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     const current = seat.session;
     const ok = await confirmAction(
       "Leave this seat on this device?",
-      `Your files stay in the workshop. To come back, use workshop code ${current.code} and reconnect code ${current.reconnectCode}.`,
+      `Your files stay in the workshop. To come back, use workshop code ${displayCode(current.code)} and reconnect code ${current.reconnectCode}.`,
       "Leave seat",
     );
     if (ok) {

@@ -1,0 +1,97 @@
+"""The workspace's tools in a real browser: file tree operations, heavy terminal output
+(flow control), and what a learner sees when the instructor stops the workshop."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.learner import LearnerPage
+from tests.e2e.platform_process import Instructor, PlatformUnderTest
+from tests.e2e.test_learner_journey import joined
+
+pytestmark = pytest.mark.e2e
+
+
+def test_upload_rename_and_delete_from_the_file_tree(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context, tmp_path: Path
+) -> None:
+    learner = joined(context, platform, workshop)
+    page = learner.page
+    local = tmp_path / f"upload-{secrets.token_hex(3)}.py"
+    local.write_text("print('uploaded')\n")
+
+    page.locator("input[type=file]").set_input_files(str(local))
+    uploaded = page.locator(f'[role=treeitem][data-path="{local.name}"]')
+    expect(uploaded).to_be_visible()
+    learner.run(f"cat {local.name}")
+    learner.wait_for_line("print('uploaded')")
+
+    renamed = f"renamed-{secrets.token_hex(3)}.py"
+    uploaded.hover()
+    page.get_by_role("button", name=f"Rename {local.name}").click()
+    page.locator("dialog.modal").get_by_label("New name").fill(renamed)
+    page.locator("dialog.modal").get_by_role("button", name="Rename").click()
+    expect(page.locator(f'[role=treeitem][data-path="{renamed}"]')).to_be_visible()
+    expect(uploaded).to_have_count(0)
+
+    page.locator(f'[role=treeitem][data-path="{renamed}"]').hover()
+    page.get_by_role("button", name=f"Delete {renamed}").click()
+    page.locator("dialog.modal").get_by_role("button", name="Delete").click()
+    expect(page.locator(f'[role=treeitem][data-path="{renamed}"]')).to_have_count(0)
+    marker = f"gone-{secrets.token_hex(3)}"
+    learner.run(f"test -e {renamed} || echo {marker}")
+    learner.wait_for_line(marker)
+
+
+def test_drag_and_drop_uploads_into_the_workspace(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    name = f"dropped-{secrets.token_hex(3)}.md"
+    # A real OS drag can't be scripted headlessly; dispatch the same DOM events a drop fires.
+    learner.page.evaluate(
+        """([name]) => {
+          const data = new DataTransfer();
+          data.items.add(new File(["# dropped\\n"], name, { type: "text/markdown" }));
+          const zone = document.querySelector(".sidebar");
+          const init = { dataTransfer: data, bubbles: true, cancelable: true };
+          zone.dispatchEvent(new DragEvent("dragover", init));
+          zone.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [name],
+    )
+    expect(learner.page.locator(f'[role=treeitem][data-path="{name}"]')).to_be_visible()
+    learner.run(f"cat {name}")
+    learner.wait_for_line("# dropped")
+
+
+def test_megabytes_of_output_keep_flowing(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    """Several windows' worth of output: without correct acks the agent would stall at 256 KiB."""
+    learner = joined(context, platform, workshop)
+    marker = f"after-flood-{secrets.token_hex(4)}"
+    learner.run(f"head -c 4000000 /dev/zero | tr '\\0' 'x'; echo; echo {marker}")
+    learner.wait_for_line(marker, timeout_ms=60_000)
+
+
+def test_stopping_the_workshop_disconnects_the_learner(
+    platform: PlatformUnderTest, instructor: Instructor, context
+) -> None:
+    workshop = instructor.running_workshop("E2E stop while joined", seats=1)
+    learner = LearnerPage(context.new_page(), platform.url)
+    learner.open(f"?code={workshop['code']}")
+    expect(learner.page.get_by_label("Workshop code", exact=True).first).to_have_value(
+        workshop["code"]
+    )
+    learner.page.get_by_role("button", name="Join workshop").click()
+    learner.wait_connected()
+    instructor.stop(workshop["id"])
+    expect(learner.page.locator("#connection-state")).to_have_attribute(
+        "data-state", "disconnected", timeout=30_000
+    )

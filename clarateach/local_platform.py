@@ -17,9 +17,9 @@ CLI finds the admin token from any directory): ``state.db`` (SQLite), ``secrets/
 CLI) and ``logs/platform.log`` (JSON lines).
 
 Start-up gives a clean slate: agents left behind by a previous run that died without
-cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT or
-SIGTERM; a second signal skips the graceful part) stops live workshops through the normal
-stop path, drains the bus, kills any agent still recorded (with its tmux servers), stops the
+cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT,
+SIGTERM or SIGHUP; a second signal skips the graceful part) stops live workshops through the
+normal stop path, drains the bus, kills any agent still recorded (with its tmux servers), stops the
 provisioner and closes the store. Nothing this process started outlives it.
 """
 
@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
 from clarateach.credentials import remove_server_record, write_server_record
 from clarateach.provisioner_server import ProvisionerServer
 from shared.bootstrap import Platform
-from shared.settings import Settings
+from shared.settings import Settings, default_state_dir
 
 log = logging.getLogger("clarateach.local")
 
@@ -69,7 +69,7 @@ class StartupError(Exception):
 class LocalOptions:
     host: str = "127.0.0.1"
     port: int = 8080
-    state_dir: Path = Path(".clarateach")
+    state_dir: Path = field(default_factory=default_state_dir)
     demo: bool = False
     web_dir: Path | None = None
     verbose: bool = False
@@ -116,7 +116,12 @@ class LocalPlatform:
         url = f"http://{_display_host(opts.host)}:{port}"
 
         provisioner = ProvisionerServer().start()
-        platform = self._bootstrap(url, port, provisioner.url)
+        try:
+            platform = self._bootstrap(url, port, provisioner.url)
+        except BaseException:
+            provisioner.stop()
+            sock.close()
+            raise
         runner: web.AppRunner | None = None
         try:
             self._clean_slate(platform)
@@ -171,8 +176,9 @@ class LocalPlatform:
         return runner
 
     def _install_signal_handlers(self) -> None:
+        """Ctrl-C, ``kill`` and a closed terminal (SIGHUP) all stop the platform cleanly."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self._on_signal)
 
     def _on_signal(self) -> None:

@@ -56,7 +56,9 @@ def _agents_and_tmux(state_dir: Path) -> tuple[list[psutil.Process], list[psutil
     return agents, tmux
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
     state_dir: Path, started: list[LocalUp], sig: signal.Signals
 ) -> None:

@@ -70,7 +70,9 @@ class LocalBus(EventBus):
         max_backoff: float = 2.0,
         request_timeout: float = 60.0,
     ) -> None:
-        if not push_url.startswith(("http://", "https://")):
+        # Empty is allowed so a platform that never publishes (e.g. read-only tools) can be
+        # built; publishing then fails with TransientError. Anything else must be http(s).
+        if push_url and not push_url.startswith(("http://", "https://")):
             raise ValueError("LocalBus needs an http(s) push URL (CLARATEACH_PROVISIONER_URL)")
         self.push_url = push_url
         self._max_attempts = max_attempts
@@ -86,6 +88,8 @@ class LocalBus(EventBus):
     def publish(self, event: Event) -> str:
         if self._closed.is_set():
             raise TransientError("event bus is closed")
+        if not self.push_url:
+            raise TransientError("no provisioner URL configured (CLARATEACH_PROVISIONER_URL)")
         message_id = uuid.uuid4().hex
         body = push_envelope(event, message_id, datetime.now(UTC))
         message = PushMessage(message_id, event.workshop_id, body)

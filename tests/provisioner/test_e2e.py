@@ -150,3 +150,21 @@ def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platfor
     )
     assert agent_processes(hosts_dir) == []
     assert running.api_key_ref and platform.secrets.access(running.api_key_ref) is None
+
+
+def test_stop_during_provisioning_leaves_no_agent_behind(platform: Platform) -> None:
+    hosts_dir = platform.settings.state_dir / "hosts"
+    created = workshops.create_workshop(
+        platform, TEACHER, name="Stopped early", seats=6, api_key=API_KEY, seats_per_host=2
+    )
+    workshops.start_workshop(platform, TEACHER, created.id)
+    workshops.stop_workshop(platform, TEACHER, created.id)  # before any host is ready
+
+    wait_for(
+        lambda: status_of(platform, created.id) is WorkshopStatus.STOPPED,
+        timeout=60,
+        interval=0.1,
+        message="workshop to stop",
+    )
+    wait_for(lambda: agent_processes(hosts_dir) == [], timeout=15, message="no agent left")
+    assert platform.compute.list_hosts({"workshop": created.id}) == []

@@ -52,7 +52,8 @@ class Call:
 
     @property
     def caller(self) -> Instructor:
-        assert self.instructor is not None, "instructor route without authentication"
+        if self.instructor is None:  # a route table bug, not a client error
+            raise RuntimeError("instructor route called without authentication")
         return self.instructor
 
     @property

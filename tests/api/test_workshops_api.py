@@ -17,6 +17,7 @@ from shared.ports.store import SeatRequest
 from shared.services.workshops import api_key_secret_name
 from tests.api.conftest import API_KEY, Api, force_running, set_status
 from tests.support.fakes import MemorySecrets, RecordingBus
+from tests.support.net import free_port
 
 S = WorkshopStatus
 W_KEYS = {
@@ -334,6 +335,18 @@ def test_model_access_calls_the_gateway_service(
     assert response.status == 200, response.json()
     assert calls == [(running["id"], True)]
     assert response.json()["workshop"]["id"] == running["id"]
+
+
+def test_model_access_with_the_real_service_stores_the_switch(api: Api, platform: Platform) -> None:
+    workshop = api.create()
+    force_running(platform, workshop["id"], base_port=free_port())  # hosts: nothing listens
+
+    paused = api.call("POST", f"/api/workshops/{workshop['id']}/model-access", {"paused": True})
+
+    assert paused.status == 200  # the fan-out is best effort; the stored switch is the truth
+    assert paused.json()["workshop"]["model_paused"] is True
+    resumed = api.call("POST", f"/api/workshops/{workshop['id']}/model-access", {"paused": False})
+    assert resumed.json()["workshop"]["model_paused"] is False
 
 
 @pytest.mark.parametrize("body", [{}, {"paused": "yes"}, {"paused": 1}, {"paused": True, "x": 1}])

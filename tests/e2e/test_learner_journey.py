@@ -36,6 +36,14 @@ def joined(context, platform: PlatformUnderTest, workshop: dict[str, Any]) -> Le
     return learner
 
 
+def save_workspace_screenshot(learner: LearnerPage, artifacts: Path) -> None:
+    """Save test-artifacts/workspace.png; with CLARATEACH_UPDATE_SCREENSHOTS=1, the README one."""
+    learner.page.screenshot(path=str(artifacts / "workspace.png"))
+    if os.environ.get("CLARATEACH_UPDATE_SCREENSHOTS") == "1":
+        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(artifacts / "workspace.png", README_SCREENSHOT)
+
+
 def test_join_reaches_a_prompt_and_runs_a_command(
     platform: PlatformUnderTest, workshop: dict[str, Any], context, artifacts: Path
 ) -> None:
@@ -53,10 +61,6 @@ def test_join_reaches_a_prompt_and_runs_a_command(
     learner.run(f"echo {marker}")
     learner.wait_for_line(marker)
 
-    learner.page.screenshot(path=str(artifacts / "workspace.png"))
-    if os.environ.get("CLARATEACH_UPDATE_SCREENSHOTS") == "1":
-        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifacts / "workspace.png", README_SCREENSHOT)
     (artifacts / "join-to-prompt.json").write_text(
         json.dumps({"seconds": round(join_to_prompt, 3)})
     )
@@ -64,11 +68,13 @@ def test_join_reaches_a_prompt_and_runs_a_command(
 
 
 def test_saved_file_is_visible_in_the_terminal_and_in_the_zip(
-    platform: PlatformUnderTest, workshop: dict[str, Any], context, tmp_path: Path
+    platform: PlatformUnderTest, workshop: dict[str, Any], context, tmp_path: Path, artifacts: Path
 ) -> None:
     learner = joined(context, platform, workshop)
-    name = f"notes-{secrets.token_hex(3)}.txt"
-    content = f"saved-from-editor-{secrets.token_hex(4)}"
+    learner.page.get_by_role("button", name="I've written it down").click()
+    expect(learner.page.locator("#seat-banner")).to_be_hidden()
+    name = f"hello-{secrets.token_hex(3)}.py"
+    content = f'message = "saved-from-editor-{secrets.token_hex(4)}"'
     learner.create_file(name)
     learner.type_in_editor(content + "\n")
     expect(learner.tab(name)).to_have_attribute("data-dirty", "true")
@@ -77,6 +83,7 @@ def test_saved_file_is_visible_in_the_terminal_and_in_the_zip(
 
     learner.run(f"cat {name}")
     learner.wait_for_line(content)
+    save_workspace_screenshot(learner, artifacts)
 
     with learner.page.expect_download() as download_info:
         learner.page.get_by_role("button", name="Download my work").click()

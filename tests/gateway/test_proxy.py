@@ -16,6 +16,7 @@ from tests.gateway.fake_upstream import FAKE_KEY, MODEL, FakeAnthropic
 from tests.support.net import free_port
 from tests.support.wait import async_wait_for
 from workspace_agent.gateway.usage import ResponseUsage, estimate_cost
+from workspace_agent.logs import JsonFormatter
 
 BODY = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 VERSION = {"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}
@@ -348,7 +349,9 @@ async def test_the_key_never_appears_in_logs(
     await gateway.stop()
 
     assert len(caplog.records) > 5  # the failure paths did log
-    logged = caplog.text + "".join(repr(r.__dict__) for r in caplog.records)
+    formatted = [JsonFormatter().format(r) for r in caplog.records]  # the agent's log lines
+    logged = caplog.text + "".join(repr(r.__dict__) for r in caplog.records) + "".join(formatted)
+    assert any('"event": "model_upstream_timeout"' in line for line in formatted)
     assert FAKE_KEY not in logged
     assert gateway.handle.tokens.token_for(1) not in logged
     assert FAKE_KEY not in repr(gateway.handle)

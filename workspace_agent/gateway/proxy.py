@@ -29,8 +29,9 @@ from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.seat_tokens import SeatTokens
 from workspace_agent.gateway.usage import ResponseUsage, UsageLedger, estimate_cost
 from workspace_agent.gateway.usage_parser import SseUsageParser, usage_from_json
+from workspace_agent.logs import log_event
 
-log = logging.getLogger("clarateach.agent.gateway")
+log = logging.getLogger("workspace_agent.gateway")
 
 ROUTE = "/seats/{seat}/model/{tail:.*}"
 
@@ -189,7 +190,7 @@ class ModelProxy:
             return _too_large(self._config.max_body_bytes)
         refusal = self._governor.admit(seat)
         if refusal is not None:
-            log.info("seat %s refused: %s", seat, refusal.kind, extra={"seat": seat})
+            log_event(log, "model_request_refused", seat=seat, reason=refusal.kind)
             return error_response(
                 refusal.kind, refusal.message, retry=refusal.retry, retry_after=refusal.retry_after
             )
@@ -226,11 +227,17 @@ class ModelProxy:
                     return await self._stream(request, upstream, seat, endpoint.billable)
                 return await self._relay_whole(upstream, seat, endpoint.billable)
         except TimeoutError:
-            log.warning("upstream timed out", extra={"seat": seat})
+            log_event(log, "model_upstream_timeout", level=logging.WARNING, seat=seat)
             return error_response("timeout_error", "The model API did not answer in time.")
         except aiohttp.ClientError as exc:
             # Only the class name: exception text could carry request details.
-            log.warning("upstream request failed: %s", type(exc).__name__, extra={"seat": seat})
+            log_event(
+                log,
+                "model_upstream_unreachable",
+                level=logging.WARNING,
+                seat=seat,
+                error=type(exc).__name__,
+            )
             return error_response("api_error", "The model API could not be reached.")
 
     async def _relay_whole(
@@ -242,7 +249,13 @@ class ModelProxy:
         except _BodyTooLarge:
             return error_response("api_error", "The model API response was too large.")
         if upstream.status >= 500 and not is_anthropic_error(body):
-            log.warning("upstream answered %s", upstream.status, extra={"seat": seat})
+            log_event(
+                log,
+                "model_upstream_failed",
+                level=logging.WARNING,
+                seat=seat,
+                status=upstream.status,
+            )
             return error_response(
                 "api_error", f"The model API failed (HTTP {upstream.status}). Try again shortly."
             )
@@ -289,7 +302,9 @@ class ModelProxy:
         except TimeoutError:
             failure = ("timeout_error", "The model API stopped responding mid-stream.")
         except aiohttp.ClientError as exc:
-            log.warning("upstream stream failed: %s", type(exc).__name__)
+            log_event(
+                log, "model_stream_interrupted", level=logging.WARNING, error=type(exc).__name__
+            )
             failure = ("api_error", "The model API stream was interrupted.")
         with contextlib.suppress(ConnectionResetError):
             if failure is not None:
@@ -299,13 +314,14 @@ class ModelProxy:
     def _record(self, seat: int, usage: ResponseUsage) -> None:
         cost = estimate_cost(usage, self._governor.policy.prices)
         self._ledger.record(seat, usage, cost)
-        log.info(
-            "seat %s used %s in / %s out tokens (%s)",
-            seat,
-            usage.prompt_tokens,
-            usage.output_tokens,
-            usage.model or "unknown model",
-            extra={"seat": seat},
+        log_event(
+            log,
+            "model_usage",
+            seat=seat,
+            model=usage.model or "unknown",
+            prompt_tokens=usage.prompt_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=round(cost, 6),
         )
 
 

@@ -30,8 +30,9 @@ from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.proxy import ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
 from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
+from workspace_agent.logs import log_event
 
-log = logging.getLogger("clarateach.agent.gateway")
+log = logging.getLogger("workspace_agent.gateway")
 
 ACCESS_FILE = "access.json"
 #: Publishes one event; may be sync (``EventBus.publish``, run in a thread) or async.
@@ -84,7 +85,7 @@ class GatewayHandle:
         self.governor.paused = paused
         path = self.config.gateway_dir / ACCESS_FILE
         await asyncio.to_thread(write_private_json, path, {"paused": paused})
-        log.info("model access %s", "paused" if paused else "resumed")
+        log_event(log, "model_access_changed", paused=paused)
 
     def stop_workshop(self) -> None:
         """The workshop ended: refuse every model request from now on."""
@@ -117,7 +118,8 @@ class GatewayHandle:
                     if inspect.isawaitable(result):
                         await result
             except Exception as exc:  # retried at the next flush
-                log.warning("publishing usage failed (%s); will retry", type(exc).__name__)
+                error = type(exc).__name__
+                log_event(log, "usage_publish_failed", level=logging.WARNING, error=error)
                 return
             self._published_version = version
 
@@ -127,7 +129,7 @@ class GatewayHandle:
             try:
                 await self.flush()
             except Exception as exc:  # keep flushing: a full disk may clear up
-                log.warning("saving usage failed (%s); will retry", type(exc).__name__)
+                log_event(log, "usage_save_failed", level=logging.WARNING, error=type(exc).__name__)
 
 
 def _initial_paused(config: GatewayConfig) -> bool:
@@ -168,15 +170,15 @@ async def _load_key(config: GatewayConfig, secrets: Callable[[], Secrets]) -> Ap
     """The workshop key, or ``None`` (logged) if it cannot be read: the agent still serves
     terminals and files, and model requests get a clear 503 instead of a dead agent."""
     if not config.api_key_ref:
-        log.error("no workshop API key configured; model requests will be refused")
+        log_event(log, "model_key_unavailable", level=logging.ERROR, reason="no key reference")
         return None
     try:
         value = await asyncio.to_thread(secrets().access, config.api_key_ref)
     except Exception as exc:  # the agent must still serve terminals
-        log.error("reading the workshop API key failed (%s)", type(exc).__name__)
+        log_event(log, "model_key_unavailable", level=logging.ERROR, reason=type(exc).__name__)
         return None
     if not value:
-        log.error("the workshop API key secret is missing; model requests will be refused")
+        log_event(log, "model_key_unavailable", level=logging.ERROR, reason="secret missing")
         return None
     return ApiKey(value.strip())
 

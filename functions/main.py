@@ -21,7 +21,7 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from functions.errors import error_body
+from functions.errors import error_body, error_response
 
 # The provisioner's entry points, re-exported so one source file deploys every function.
 from functions.events import provisioner, reconciler
@@ -117,9 +117,16 @@ def _framework_error(error: HTTPException) -> flask.Response:
     )
 
 
+def _crash(error: Exception) -> flask.Response:
+    """A failure outside the router (e.g. bootstrapping the platform): logged (redacted),
+    answered with the bare JSON 500."""
+    return to_flask_response(error_response(error))
+
+
 # functions-framework executes this module inside the new app's context: hook its errors.
 if flask.has_app_context():
     flask.current_app.register_error_handler(HTTPException, _framework_error)
+    flask.current_app.register_error_handler(Exception, _crash)
 
 
 @functions_framework.http

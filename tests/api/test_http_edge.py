@@ -350,3 +350,17 @@ def test_paths_the_framework_cannot_route_still_get_json_errors(app: FlaskClient
     response = app.post("/api/workshops/a%0Ab/stop")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+def test_a_platform_that_cannot_start_is_a_json_500(
+    monkeypatch: pytest.MonkeyPatch, captured_logs: list[str]
+) -> None:
+    runtime.set_platform(None)
+    monkeypatch.setenv("CLARATEACH_MODE", "bogus")
+    app = client_for("api")
+
+    response = app.get("/api/health")
+
+    assert response.status_code == 500
+    assert response.get_json() == {"error": {"code": "internal", "message": "internal error"}}
+    assert "CLARATEACH_MODE" in "".join(captured_logs)

@@ -23,8 +23,9 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an AWS access key", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
 )
 
-#: Variable names that announce a secret value. ``*_REF`` names hold references, which are fine.
-_SECRET_NAME = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD|PRIVATE_KEY)(?!.*_REF$)")
+#: Name words that announce a secret value. ``*_REF`` names hold references, which are fine,
+#: and ``SECRETS`` names the secrets backend (``gcp:<project>``), not a secret.
+_SECRET_WORDS = frozenset({"KEY", "TOKEN", "TOKENS", "SECRET", "PASSWORD", "CREDENTIALS"})
 _AGENT_VAR = re.compile(r"CLARATEACH_AGENT_[A-Z0-9_]{1,64}")
 _WORKSHOP_ID = re.compile(r"[a-z][a-z0-9-]{0,40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -71,6 +72,11 @@ def check_value(name: str, value: object) -> str:
     return value
 
 
+def _names_a_secret(name: str) -> bool:
+    words = name.removeprefix("CLARATEACH_AGENT_").split("_")
+    return words[-1] != "REF" and not _SECRET_WORDS.isdisjoint(words)
+
+
 def check_agent_config(config: Mapping[str, str]) -> dict[str, str]:
     """Validate every variable name and value of an agent configuration."""
     checked: dict[str, str] = {}
@@ -79,7 +85,7 @@ def check_agent_config(config: Mapping[str, str]) -> dict[str, str]:
             raise UnsafeBootstrapValue(
                 f"agent_config key {name!r} is not a CLARATEACH_AGENT_* variable name"
             )
-        if _SECRET_NAME.search(name.removeprefix("CLARATEACH_AGENT_")):
+        if _names_a_secret(name):
             raise UnsafeBootstrapValue(
                 f"{name}: names a secret; only references (*_REF) may be rendered"
             )

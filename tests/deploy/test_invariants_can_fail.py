@@ -1,0 +1,87 @@
+"""The least-privilege checks catch real mistakes: each mutation below is a plausible bad
+edit of terraform/, applied to a copy, and the matching check must fail on it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.deploy import test_least_privilege as checks
+from tests.deploy import test_terraform_config as config_checks
+from tests.deploy.conftest import TERRAFORM_DIR
+from tests.deploy.hcl import Config
+from tests.deploy.iam_grants import grants
+
+HOST = "serviceAccount:${google_service_account.host.email}"
+
+MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
+    (
+        "host gets editor",
+        f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
+        f'  role    = "roles/editor"\n  member  = "{HOST}"\n}}\n',
+        checks.test_no_account_holds_a_broad_role_project_wide,
+    ),
+    (
+        "host reads every secret",
+        f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
+        f'  role    = "roles/secretmanager.secretAccessor"\n  member  = "{HOST}"\n}}\n',
+        checks.test_host_account_only_publishes_to_the_topic_and_pulls_seat_images,
+    ),
+    (
+        "api made public",
+        'resource "google_cloud_run_service_iam_member" "oops" {\n  for_each = toset(["api"])\n'
+        "  project  = var.project\n  location = var.region\n"
+        "  service  = google_cloudfunctions2_function.fn[each.key].name\n"
+        '  role     = "roles/run.invoker"\n  member   = "allUsers"\n}\n',
+        checks.test_only_join_jwks_and_health_are_public,
+    ),
+    (
+        "ssh opened",
+        'resource "google_compute_firewall" "oops" {\n  name    = "ssh"\n'
+        "  network = google_compute_network.hosts.name\n"
+        '  allow {\n    protocol = "tcp"\n    ports    = ["22"]\n  }\n}\n',
+        checks.test_firewall_admits_only_https_and_acme_to_tagged_hosts,
+    ),
+    (
+        "provisioner acts as any account",
+        'resource "google_project_iam_member" "oops" {\n  project = var.project\n'
+        '  role    = "roles/iam.serviceAccountUser"\n'
+        '  member  = "serviceAccount:${google_service_account.provisioner.email}"\n}\n',
+        checks.test_only_the_provisioner_may_act_as_the_host_account,
+    ),
+]
+
+
+def mutated_copy(tmp_path: Path, extra: str) -> Config:
+    target = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
+    (target / "zz_mutation.tf").write_text(extra)
+    return Config(target)
+
+
+@pytest.mark.parametrize(
+    ("extra", "check"),
+    [(extra, check) for _, extra, check in MUTATIONS],
+    ids=[name for name, _, _ in MUTATIONS],
+)
+def test_check_fails_on_mutation(tmp_path: Path, extra: str, check: Callable[..., None]) -> None:
+    tf = mutated_copy(tmp_path, extra)
+    arguments = {"tf": tf, "all_grants": grants(tf)}
+    names = check.__code__.co_varnames[: check.__code__.co_argcount]
+    with pytest.raises(AssertionError):
+        check(**{name: arguments[name] for name in names})
+
+
+def test_env_check_fails_on_a_variable_settings_does_not_read(tmp_path: Path) -> None:
+    target = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, target)
+    functions_tf = target / "functions.tf"
+    text = functions_tf.read_text()
+    marker = '    CLARATEACH_MODE                  = "gcp"\n'
+    assert marker in text
+    functions_tf.write_text(text.replace(marker, marker + '    CLARATEACH_NOT_A_SETTING = "x"\n'))
+    with pytest.raises(AssertionError, match="CLARATEACH_NOT_A_SETTING"):
+        config_checks.test_function_environment_names_are_settings_fields(Config(target))

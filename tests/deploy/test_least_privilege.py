@@ -1,0 +1,313 @@
+"""Least-privilege invariants of the Terraform configuration, checked on the parsed config.
+
+Each test names one invariant; together they are the list in docs/deployment.md
+("What the tests enforce").
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared.domain.model import host_name
+from shared.services.workshops import api_key_secret_name
+from tests.deploy.hcl import Config
+from tests.deploy.iam_grants import AUTHORITATIVE_TYPES, Grant, custom_role_permissions, grants
+
+PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
+RUN_INVOKER_TYPES = {
+    "google_cloud_run_service_iam_member",
+    "google_cloud_run_v2_service_iam_member",
+    "google_cloudfunctions2_function_iam_member",
+}
+#: Roles nobody may hold project-wide.
+FORBIDDEN_PROJECT_ROLES = {
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/secretmanager.admin",
+    "roles/secretmanager.secretAccessor",
+    "roles/secretmanager.secretVersionManager",
+    "roles/iam.serviceAccountUser",
+    "roles/iam.serviceAccountTokenCreator",
+    "roles/iam.securityAdmin",
+    "roles/resourcemanager.projectIamAdmin",
+    "roles/compute.admin",
+    "roles/compute.instanceAdmin",
+    "roles/compute.instanceAdmin.v1",
+    "roles/run.admin",
+    "roles/run.invoker",
+    "roles/storage.admin",
+    "roles/pubsub.admin",
+    "roles/pubsub.publisher",
+}
+#: Permissions no custom role granted project-wide may contain.
+FORBIDDEN_PROJECT_PERMISSIONS = {
+    "secretmanager.versions.access",
+    "iam.serviceAccounts.actAs",
+    "iam.serviceAccounts.getAccessToken",
+    "resourcemanager.projects.setIamPolicy",
+    "compute.instances.setIamPolicy",
+    "compute.projects.setCommonInstanceMetadata",
+}
+
+
+@pytest.fixture(scope="module")
+def all_grants(tf: Config) -> list[Grant]:
+    return grants(tf)
+
+
+def grants_to(all_grants: list[Grant], member: str) -> list[Grant]:
+    return [g for g in all_grants if g.member == member]
+
+
+def test_the_configuration_has_grants_to_check(all_grants: list[Grant]) -> None:
+    assert len(all_grants) >= 20
+    assert {g.member for g in all_grants} >= {
+        "sa:functions",
+        "sa:provisioner",
+        "sa:host",
+        "sa:scheduler",
+        "sa:pubsub_push",
+        "allUsers",
+    }
+
+
+def test_no_authoritative_iam_resources(tf: Config) -> None:
+    assert not tf.of_type(*AUTHORITATIVE_TYPES)
+
+
+def test_only_join_jwks_and_health_are_public(tf: Config, all_grants: list[Grant]) -> None:
+    public_functions: set[str] = set()
+    for grant in all_grants:
+        if grant.member not in PUBLIC_MEMBERS or grant.scope not in RUN_INVOKER_TYPES:
+            continue
+        resource = tf.resource(grant.address)
+        assert grant.target == "google_cloudfunctions2_function.fn[each.key].name"
+        public_functions |= set(resource.instance_keys())
+    assert public_functions == {"join", "jwks", "health"}
+    assert tf.local("public_functions").value() == ["join", "jwks", "health"]
+
+
+def test_the_only_other_public_grant_is_the_web_bucket(all_grants: list[Grant]) -> None:
+    public = [g for g in all_grants if g.member in PUBLIC_MEMBERS]
+    others = {(g.scope, g.target, g.role) for g in public if g.scope not in RUN_INVOKER_TYPES}
+    assert others == {
+        (
+            "google_storage_bucket_iam_member",
+            "google_storage_bucket.web.name",
+            "roles/storage.objectViewer",
+        )
+    }
+
+
+def test_every_function_has_exactly_one_kind_of_invoker(tf: Config) -> None:
+    functions = set(tf.local("functions").value())
+    groups = [
+        tf.local(name).value()
+        for name in ("public_functions", "instructor_functions", "internal_functions")
+    ]
+    assert sorted(name for group in groups for name in group) == sorted(functions)
+
+
+def test_instructor_functions_are_invoked_only_by_instructor_principals(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    grant = tf.resource("google_cloud_run_service_iam_member.instructors")
+    assert grant.value("role") == "roles/run.invoker"
+    assert grant.attr("member").source == "each.value.member"  # type: ignore[union-attr]
+    assert grant.for_each is not None
+    # Dotted references only: bare names are the for-expression's own variables and keys.
+    inputs = {ref for ref in grant.for_each.refs() if "." in ref}
+    assert inputs == {"local.instructor_functions", "local.instructor_invokers"}
+    assert tf.local("instructor_functions").value() == ["api", "workshops"]
+    assert tf.local("instructor_invokers").refs() == {
+        "var.instructor_principals",
+        "var.admin_principals",
+    }
+
+
+def test_instructor_principals_cannot_be_made_public(tf: Config) -> None:
+    """The variable validation only admits user:, group:, domain: and serviceAccount:."""
+    validation = tf.variables["instructor_principals"]["Validations"][0]
+    condition = tf.text(validation["Condition"].get("SrcRange") or _first_range(validation))
+    pattern = re.search(r'regex\("([^"]+)"', condition)
+    assert pattern, condition
+    regex = re.compile(pattern.group(1).replace("\\\\", "\\"))
+    for ok in ("user:a@x.com", "group:t@x.com", "domain:x.com", "serviceAccount:s@p.iam"):
+        assert regex.fullmatch(ok), ok
+    for bad in ("allUsers", "allAuthenticatedUsers", "user:", "projectOwner:p"):
+        assert not regex.fullmatch(bad), bad
+
+
+def _first_range(node: dict) -> dict:  # type: ignore[type-arg]
+    from tests.deploy.hcl import _span
+
+    span = _span(node)
+    assert span is not None
+    return span
+
+
+def test_internal_functions_are_invoked_only_by_their_callers(all_grants: list[Grant]) -> None:
+    invokers = {
+        (g.target, g.member)
+        for g in all_grants
+        if g.scope in RUN_INVOKER_TYPES
+        and g.member not in PUBLIC_MEMBERS
+        and not g.member.startswith("refs:each.value")
+    }
+    assert invokers == {
+        ('google_cloudfunctions2_function.fn["reconciler"].name', "sa:scheduler"),
+        ('google_cloudfunctions2_function.fn["provisioner"].name', "sa:pubsub_push"),
+    }
+
+
+def test_no_account_holds_a_broad_role_project_wide(all_grants: list[Grant]) -> None:
+    for grant in all_grants:
+        if grant.project_wide:
+            assert grant.role not in FORBIDDEN_PROJECT_ROLES, grant
+
+
+def test_project_wide_custom_roles_cannot_read_secrets_or_escalate(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    custom = [g for g in all_grants if g.project_wide and g.role.startswith("google_")]
+    assert custom, "expected custom roles"
+    for grant in custom:
+        permissions = set(custom_role_permissions(tf, grant.role))
+        assert not permissions & FORBIDDEN_PROJECT_PERMISSIONS, grant
+
+
+def test_secret_permissions_are_limited_to_workshop_secrets(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    secret_grants = [
+        g
+        for g in all_grants
+        if g.project_wide
+        and g.role.startswith("google_")
+        and any(p.startswith("secretmanager.") for p in custom_role_permissions(tf, g.role))
+    ]
+    assert {g.member for g in secret_grants} == {"sa:functions", "sa:provisioner"}
+    for grant in secret_grants:
+        assert grant.condition is not None, grant
+        assert 'resource.name.startsWith(\\"${local.workshop_secret_names}\\")' in grant.condition
+    prefix = tf.local("workshop_secret_prefix").value()
+    assert prefix == "workshop-"
+    assert api_key_secret_name("wabc").startswith(prefix), "the code names secrets differently"
+    assert tf.local("workshop_secret_names").source.endswith('${local.workshop_secret_prefix}"')
+    assert "local.project_number" in tf.local("workshop_secret_names").refs()
+
+
+def test_the_provisioner_can_only_grant_the_accessor_role_on_workshop_secrets(
+    all_grants: list[Grant],
+) -> None:
+    (janitor,) = [
+        g for g in all_grants if g.role == "google_project_iam_custom_role.workshop_secret_janitor"
+    ]
+    assert janitor.member == "sa:provisioner"
+    assert "modifiedGrantsByRole" in (janitor.condition or "")
+    assert 'hasOnly([\\"roles/secretmanager.secretAccessor\\"])' in (janitor.condition or "")
+
+
+def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list[Grant]) -> None:
+    secret_level = [g for g in all_grants if g.scope == "google_secret_manager_secret_iam_member"]
+    assert secret_level
+    for grant in secret_level:
+        assert grant.target == "google_secret_manager_secret.jwt_signing_key.secret_id"
+        assert grant.member == "sa:functions"
+        assert grant.role in {
+            "roles/secretmanager.secretAccessor",
+            "roles/secretmanager.secretVersionAdder",
+        }
+
+
+def test_host_account_only_publishes_to_the_topic_and_pulls_seat_images(
+    all_grants: list[Grant],
+) -> None:
+    host = {(g.scope, g.target, g.role) for g in grants_to(all_grants, "sa:host")}
+    assert host == {
+        (
+            "google_pubsub_topic_iam_member",
+            "google_pubsub_topic.workshop_events.name",
+            "roles/pubsub.publisher",
+        ),
+        (
+            "google_artifact_registry_repository_iam_member",
+            "google_artifact_registry_repository.seats.name",
+            "roles/artifactregistry.reader",
+        ),
+    }
+
+
+def test_event_publishers_publish_on_the_topic_only(all_grants: list[Grant]) -> None:
+    publishers = [g for g in all_grants if g.role == "roles/pubsub.publisher"]
+    assert {g.member for g in publishers} >= {"sa:functions", "sa:provisioner", "sa:host"}
+    for grant in publishers:
+        assert grant.scope == "google_pubsub_topic_iam_member", grant
+
+
+def test_only_the_provisioner_may_act_as_the_host_account(all_grants: list[Grant]) -> None:
+    act_as = [g for g in all_grants if g.role == "roles/iam.serviceAccountUser"]
+    assert [(g.scope, g.target, g.member) for g in act_as] == [
+        (
+            "google_service_account_iam_member",
+            "google_service_account.host.name",
+            "sa:provisioner",
+        )
+    ]
+
+
+def test_provisioner_manages_only_clarateach_hosts_in_its_zone(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    (lifecycle,) = [
+        g for g in all_grants if g.role == "google_project_iam_custom_role.host_lifecycle"
+    ]
+    assert lifecycle.member == "sa:provisioner"
+    condition = lifecycle.condition or ""
+    assert "/zones/${var.zone}/instances/${local.host_name_prefix}" in condition
+    assert "/zones/${var.zone}/disks/${local.host_name_prefix}" in condition
+    prefix = tf.local("host_name_prefix").value()
+    assert host_name("wabc", 0).startswith(prefix)
+    permissions = set(custom_role_permissions(tf, lifecycle.role))
+    assert all(p.startswith(("compute.instances.", "compute.disks.")) for p in permissions)
+    assert "compute.instances.setIamPolicy" not in permissions
+
+
+def test_provisioner_uses_only_the_hosts_subnet(all_grants: list[Grant]) -> None:
+    network = [g for g in all_grants if g.role == "roles/compute.networkUser"]
+    assert [(g.scope, g.target, g.member) for g in network] == [
+        (
+            "google_compute_subnetwork_iam_member",
+            "google_compute_subnetwork.hosts.name",
+            "sa:provisioner",
+        )
+    ]
+
+
+def test_dns_rights_are_granted_on_the_managed_zone_only(all_grants: list[Grant]) -> None:
+    dns = [g for g in all_grants if "dns" in g.role.lower()]
+    assert dns and all(g.scope == "google_dns_managed_zone_iam_member" for g in dns)
+    assert {g.member for g in dns} == {"sa:provisioner"}
+
+
+def test_firewall_admits_only_https_and_acme_to_tagged_hosts(tf: Config) -> None:
+    rules = tf.of_type("google_compute_firewall")
+    allowing = [r for r in rules if r.body.blocks("allow")]
+    assert len(allowing) == 1
+    (rule,) = allowing
+    assert rule.value("direction") == "INGRESS"
+    assert rule.attr("target_tags").source == "[var.host_network_tag]"  # type: ignore[union-attr]
+    assert rule.attr("source_tags") is None and rule.attr("target_service_accounts") is None
+    allows = [(b.value("protocol"), sorted(b.value("ports"))) for b in rule.body.blocks("allow")]
+    assert allows == [("tcp", ["443", "80"])]
+
+
+def test_hosts_live_in_a_network_of_their_own(tf: Config) -> None:
+    """The default network's allow-ssh/rdp/internal rules never reach hosts."""
+    network = tf.resource("google_compute_network.hosts")
+    assert network.value("auto_create_subnetworks") is False
+    for rule in tf.of_type("google_compute_firewall"):
+        assert rule.attr("network").refs() == {"google_compute_network.hosts.name"}  # type: ignore[union-attr]

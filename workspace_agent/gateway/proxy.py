@@ -280,6 +280,7 @@ class ModelProxy:
                 upstream.close()  # the client left: hang up on the upstream now
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            await asyncio.gather(gone, return_exceptions=True)
             if billable and parser.usage.seen:
                 self._record(seat, parser.usage)
         return response

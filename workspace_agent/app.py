@@ -85,7 +85,7 @@ def create_app(
     app.add_routes(file_routes)
 
     app.cleanup_ctx.append(_keys_ctx)
-    gateway = _setup_gateway(app, settings)
+    gateway = _setup_gateway(app, settings, ctx.auth)
     app[GATEWAY] = gateway
     app.cleanup_ctx.append(_seats_ctx)
     app.cleanup_ctx.append(_viewers_ctx)
@@ -93,12 +93,15 @@ def create_app(
     return app
 
 
-def _setup_gateway(app: web.Application, settings: AgentSettings) -> Any:
-    """Mount the model gateway if enabled and installed (it is optional for this package)."""
+def _setup_gateway(app: web.Application, settings: AgentSettings, auth: Authenticator) -> Any:
+    """Mount the model gateway if enabled and installed (it is optional for this package).
+
+    Its ``/control/*`` routes use this agent's instructor check; its ``seat_env(seat)`` feeds
+    each seat's environment (``ANTHROPIC_BASE_URL``, ``ANTHROPIC_AUTH_TOKEN``)."""
     if not settings.gateway or importlib.util.find_spec(GATEWAY_MODULE) is None:
         return None
     module = importlib.import_module(GATEWAY_MODULE)
-    return module.setup_gateway(app, settings)
+    return module.setup_gateway(app, settings, instructor_check=auth.instructor)
 
 
 def _seat_env(app: web.Application) -> Callable[[int], Mapping[str, str]]:

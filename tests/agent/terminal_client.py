@@ -32,9 +32,7 @@ class Terminal:
     async def open(
         cls, client: TestClient[Any, Any], seat: int, token: str | None, **kw: Any
     ) -> Terminal:
-        ws = await client.ws_connect(
-            f"/seats/{seat}/terminal", protocols=subprotocols(token), **kw
-        )
+        ws = await client.ws_connect(f"/seats/{seat}/terminal", protocols=subprotocols(token), **kw)
         term = cls(ws)
         message = await ws.receive(timeout=10)
         assert message.type is aiohttp.WSMsgType.TEXT, message
@@ -70,11 +68,14 @@ class Terminal:
             await self.ws.send_str(json.dumps({"type": "ack", "bytes": self._unacked}))
             self._unacked = 0
 
-    async def read_until(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+    async def read_until(
+        self, pattern: str, timeout: float = 10.0, since: int = 0
+    ) -> re.Match[str]:
+        """Pump (and ack) until ``pattern`` appears in the output after byte ``since``."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
         while True:
-            found = regex.search(self.text)
+            found = regex.search(self.output[since:].decode("utf-8", "replace"))
             if found:
                 await self.ack()
                 return found

@@ -2,17 +2,229 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import psutil
+import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.agent.conftest import Tokens
+from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
+from tests.support.wait import async_wait_for
+from workspace_agent.app import CONTEXT
+from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.viewer import READ_SIZE, Viewer
+
+Client = TestClient[Any, Any]
 
 
-async def test_type_a_command_and_see_its_output(agent: TestClient[Any, Any], tokens: Tokens) -> None:
+def viewers(client: Client) -> list[Viewer]:
+    return client.server.app[CONTEXT].registry.viewers()
+
+
+async def test_type_a_command_and_see_its_output(agent: Client, tokens: Tokens) -> None:
     term = await Terminal.open(agent, 1, tokens.learner(1))
     assert term.hello == {"type": "hello", "seat": 1, "readonly": False, "window": 256 * 1024}
+    assert term.ws.protocol == "clarateach.terminal.v1"  # the token is never echoed back
     await term.type("echo $((6 * 7))-answer\r")
     await term.read_until(r"42-answer")
     await term.close()
+
+
+async def test_reconnect_shows_what_ran_while_away_and_the_shell_survives(
+    agent: Client, tokens: Tokens, settings: AgentSettings
+) -> None:
+    gate = settings.state_dir / "gate"
+    os.mkfifo(gate)
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    # The command blocks on a FIFO we control, so its output happens while no one watches.
+    started = settings.workspace(1) / "started"
+    await term.type(f"KEEP=kept-$((40+2)); touch started; cat {gate}; "
+                    f"echo while-away-$((100+1))\r")  # fmt: skip
+    await async_wait_for(started.exists, message="command running")
+    await term.close()
+    await async_wait_for(lambda: not viewers(agent), message="viewer closed")
+
+    def release_gate() -> bool:
+        try:
+            fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until `cat` opened it
+        except OSError:
+            return False
+        os.write(fd, b"go\n")
+        os.close(fd)
+        return True
+
+    await async_wait_for(release_gate, message="cat reading the FIFO")
+    back = await Terminal.open(agent, 1, tokens.learner(1))
+    await back.read_until(r"while-away-101")
+    await back.type("echo $KEEP\r")
+    await back.read_until(r"kept-42")  # same shell, same variables
+    await back.close()
+
+
+async def test_two_viewers_see_the_same_output(agent: Client, tokens: Tokens) -> None:
+    first = await Terminal.open(agent, 2, tokens.learner(2))
+    second = await Terminal.open(agent, 2, tokens.learner(2))
+    await first.type("echo shared-$((7*6))\r")
+    await first.read_until(r"shared-42")
+    await second.read_until(r"shared-42")
+    await first.close()
+    await second.close()
+
+
+async def test_instructor_shadows_read_only(
+    agent: Client, tokens: Tokens, settings: AgentSettings
+) -> None:
+    learner = await Terminal.open(agent, 1, tokens.learner(1))
+    shadow = await Terminal.open(agent, 1, tokens.instructor())
+    assert shadow.hello["readonly"] is True
+    await shadow.type("touch shadow-was-here\r")
+    await learner.type("echo learner-$((2+2))\r")
+    await shadow.read_until(r"learner-4")  # the instructor sees the learner's work
+    await learner.read_until(r"learner-4")
+    assert "shadow-was-here" not in learner.text
+    assert not (settings.workspace(1) / "shadow-was-here").exists()
+    await learner.close()
+    await shadow.close()
+
+
+async def test_resize_is_honoured_and_clamped(agent: Client, tokens: Tokens) -> None:
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    # SIGWINCH reaches tmux asynchronously: the shell waits for the size (bounded by read_until).
+    await term.resize(123, 45)
+    await term.type('until [ "$(stty size)" = "45 123" ]; do sleep 0.02; done; echo ok-$((1+1))\r')
+    await term.read_until(r"ok-2")
+    await term.resize(10**9, 10**9)
+    await term.type('until [ "$(stty size)" = "200 500" ]; do sleep 0.02; done; echo ok-$((2+2))\r')
+    await term.read_until(r"ok-4")
+    await term.close()
+
+
+async def test_malformed_control_messages_are_ignored(agent: Client, tokens: Tokens) -> None:
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    for junk in ["not json", "[]", "null", '{"type": "resize", "cols": "x", "rows": 3}',
+                 '{"type": "ack", "bytes": -5}', '{"type": "ack", "bytes": true}',
+                 '{"type": "nope"}', "{" * 10000]:  # fmt: skip
+        await term.ws.send_str(junk)
+    await term.type("echo still-$((1+1))\r")
+    await term.read_until(r"still-2")
+    assert not term.controls  # no error frames, no tracebacks
+    await term.close()
+
+
+async def test_oversized_input_frame_closes_with_1009(agent: Client, tokens: Tokens) -> None:
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    await term.ws.send_bytes(b"x" * (64 * 1024 + 1))
+    while await term.pump(timeout=10):
+        pass
+    assert term.ws.close_code == 1009
+
+
+async def test_invalid_utf8_and_a_big_burst_do_not_hurt(agent: Client, tokens: Tokens) -> None:
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    other = await Terminal.open(agent, 2, tokens.learner(2))
+    await term.ws.send_bytes(b"echo \xff\xfe\xc3\xed\xa0\x80 bad-$((2+1))\r")  # invalid UTF-8 in
+    await term.read_until(r"bad-3")
+    # Random bytes minus C0 controls: invalid UTF-8 galore, but no escape that reprograms the
+    # terminal (charset switches would garble the marker we wait for).
+    await term.type(
+        "head -c 10000000 /dev/urandom | tr -d '\\000-\\037'; echo; echo burst-$((5*5))\r"
+    )
+    await other.type("echo other-seat-$((3*3))\r")
+    await other.read_until(r"other-seat-9")  # a flood on seat 1 does not block seat 2
+    term.ack_every = 64 * 1024
+    await term.read_until(r"burst-25", timeout=60)
+    await term.close()
+    await other.close()
+
+
+async def test_slow_reader_pauses_the_pty_and_recovers(agent: Client, tokens: Tokens) -> None:
+    term = await Terminal.open(agent, 1, tokens.learner(1))
+    (viewer,) = viewers(agent)
+    term.ack_every = 1 << 60  # never ack: a stalled xterm.js
+    await term.type("yes flood\r")
+    await async_wait_for(lambda: viewer.sent - viewer.acked > viewer.window, message="window full")
+    rss = psutil.Process().memory_info().rss
+    sent = viewer.sent
+    # Keep the client stalled while `yes` keeps writing: the agent must not read more.
+    for _ in range(50):
+        await asyncio.sleep(0)
+    await async_wait_for(lambda: not viewer._reading, message="PTY reads paused")
+    assert viewer.sent - viewer.acked <= viewer.window + READ_SIZE
+    assert viewer.sent == sent
+    assert psutil.Process().memory_info().rss - rss < 5 * 1024 * 1024
+    # Recovery: the client catches up and acks; output flows again.
+    term.ack_every = 16 * 1024
+    await term.ack()
+    while viewer.sent <= sent + 2 * viewer.window:  # more than another window flows
+        assert await term.pump(timeout=10)
+    await term.read_until(r"flood", since=len(term.output) - 1000)
+    await term.ws.send_bytes(b"\x03")
+    await term.type("echo stopped-$((8*8))\r")
+    await term.read_until(r"stopped-64", timeout=30)
+    await term.close()
+
+
+async def test_token_expiry_closes_the_socket_with_4401(agent: Client, tokens: Tokens) -> None:
+    token = tokens.learner(1, now=int(time.time()) - 3599, ttl_seconds=3600)  # expires in ~1 s
+    term = await Terminal.open(agent, 1, token)
+    while await term.pump(timeout=10):
+        pass
+    assert term.ws.close_code == 4401
+    assert {"type": "error", "code": "token_expired", "message": "token_expired"} in term.controls
+
+
+async def test_socket_caps_refuse_before_upgrade(
+    make_agent: AgentFactory, tokens: Tokens, settings: AgentSettings
+) -> None:
+    client = await make_agent(dataclasses.replace(settings, max_viewers_per_seat=2))
+    first = await Terminal.open(client, 1, tokens.learner(1))
+    second = await Terminal.open(client, 1, tokens.learner(1))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await Terminal.open(client, 1, tokens.learner(1))
+    assert refused.value.status == 429
+    await first.close()
+    await second.close()
+
+
+async def test_connect_disconnect_cycles_leak_nothing(agent: Client, tokens: Tokens) -> None:
+    me = psutil.Process()
+    token = tokens.learner(1)
+    warm = await Terminal.open(agent, 1, token)
+    await warm.close()
+    await async_wait_for(lambda: not viewers(agent))
+    baseline = (me.num_fds(), len(me.children(recursive=True)))
+    for _ in range(30):
+        term = await Terminal.open(agent, 1, token)
+        await term.close()
+
+    def settled() -> bool:
+        return not viewers(agent) and (me.num_fds(), len(me.children(recursive=True))) == baseline
+
+    await async_wait_for(settled, timeout=20, message=f"fds/children back to {baseline}")
+
+
+async def test_session_ended_by_exit_is_recreated_on_reconnect(
+    agent: Client, tokens: Tokens, settings: AgentSettings
+) -> None:
+    term = await Terminal.open(agent, 2, tokens.learner(2))
+    await term.type("exit\r")
+    while await term.pump(timeout=10):
+        pass
+    assert term.ws.close_code == 1000
+    again = await Terminal.open(agent, 2, tokens.learner(2))
+    await again.type("echo fresh-$((9+9)) $PWD\r")
+    await again.read_until(r"fresh-18 " + str(Path(settings.workspace(2)).resolve()))
+    await again.close()
+
+
+def test_hello_is_json_text() -> None:
+    hello = {"type": "hello", "seat": 1, "readonly": False, "window": 1}
+    assert json.loads(json.dumps(hello)) == hello

@@ -50,12 +50,11 @@ locals {
 resource "google_storage_bucket_object" "web_files" {
   for_each = local.web_files
 
-  bucket         = google_storage_bucket.web.name
-  name           = each.value
-  source         = "${var.web_dist_dir}/${each.value}"
-  detect_md5hash = filemd5("${var.web_dist_dir}/${each.value}")
-  content_type   = lookup(local.web_content_types, lower(regex("[^.]*$", each.value)), "application/octet-stream")
-  cache_control  = startswith(each.value, "assets/") ? "public, max-age=31536000, immutable" : "no-cache"
+  bucket        = google_storage_bucket.web.name
+  name          = each.value
+  source        = "${var.web_dist_dir}/${each.value}"
+  content_type  = lookup(local.web_content_types, lower(regex("[^.]*$", each.value)), "application/octet-stream")
+  cache_control = startswith(each.value, "assets/") ? "public, max-age=31536000, immutable" : "no-cache"
 }
 
 # Runtime configuration read by web/src/config.ts: learners join through the public join URL.

@@ -176,3 +176,20 @@ def test_seat_env_points_claude_code_at_the_gateway(tmp_path: Path) -> None:
     }
     with pytest.raises(KeyError):
         handle.seat_env(3)
+
+
+def test_an_invalid_policy_starts_the_gateway_paused_instead_of_failing_the_agent(
+    tmp_path: Path,
+) -> None:
+    from aiohttp import web
+
+    from workspace_agent.gateway import setup_gateway
+
+    (tmp_path / "gateway").mkdir(mode=0o700)
+    (tmp_path / "gateway" / "access.json").write_text('{"paused": false}')  # resumed earlier
+    settings = AgentSettings(workshop_id="w3", seats=(1,), state_dir=tmp_path,
+                             model_policy='{"defaults": {"budget_usd": "lots"}}')  # fmt: skip
+    handle = setup_gateway(web.Application(), settings)
+
+    assert handle.paused
+    assert handle.governor.policy == ModelPolicy()

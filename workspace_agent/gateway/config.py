@@ -8,6 +8,7 @@ from any settings object carrying the documented attribute names.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class GatewayConfigError(ValueError):
     """The gateway configuration is unusable; the message names the variable."""
 
 
+class InvalidPolicy(GatewayConfigError):
+    """``CLARATEACH_AGENT_MODEL_POLICY`` is not a valid ``ModelPolicy``."""
+
+
 def _parse_seats(raw: str) -> tuple[int, int]:
     first, sep, last = raw.strip().partition("-")
     try:
@@ -61,7 +66,7 @@ def _parse_policy(raw: str | None) -> ModelPolicy:
         return ModelPolicy.model_validate_json(raw)
     except ValidationError as exc:
         count = exc.error_count()
-        raise GatewayConfigError(f"{ENV_MODEL_POLICY}: {count} invalid field(s)") from exc
+        raise InvalidPolicy(f"{ENV_MODEL_POLICY}: {count} invalid field(s)") from exc
 
 
 def _truthy(raw: str | None) -> bool:
@@ -158,11 +163,11 @@ class GatewayConfig:
         a ``ModelPolicy``), ``model_paused, model_upstream`` and optionally ``gateway_url``.
         """
         first, last = _seat_range_of(settings)
-        policy = getattr(settings, "model_policy", None)
+        policy = overrides.get("policy") or getattr(settings, "model_policy", None)
         if isinstance(policy, str | bytes) or policy is None:
             policy = _parse_policy(policy.decode() if isinstance(policy, bytes) else policy)
         elif isinstance(policy, dict):
-            policy = ModelPolicy.model_validate(policy)
+            policy = _parse_policy(json.dumps(policy))
         runtime = str(getattr(settings, "runtime", "local"))
         values: dict[str, Any] = {
             "workshop_id": str(settings.workshop_id),

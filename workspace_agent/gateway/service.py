@@ -21,9 +21,10 @@ import aiohttp
 from aiohttp import web
 
 from shared.domain.events import HOST_USAGE, Event
+from shared.domain.model_policy import ModelPolicy
 from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
-from workspace_agent.gateway.config import GatewayConfig
+from workspace_agent.gateway.config import GatewayConfig, InvalidPolicy
 from workspace_agent.gateway.control import InstructorCheck, control_routes
 from workspace_agent.gateway.files import ensure_private_dir, read_json, write_private_json
 from workspace_agent.gateway.limits import Governor
@@ -201,14 +202,18 @@ def setup_gateway(
     if given, else the gateway owns one. Without ``instructor_check`` the control routes are
     not added (the agent must then route them itself through the handle).
     """
-    config = config or GatewayConfig.from_agent_settings(settings)
+    policy_valid = True
+    if config is None:
+        config, policy_valid = _config_from(settings)
     directory = ensure_private_dir(config.gateway_dir)
     ledger = UsageLedger.load(directory, config.seats)
+    # An invalid policy keeps access paused even if an earlier run was resumed.
+    paused = _initial_paused(config) or not policy_valid
     handle = GatewayHandle(
         config=config,
         tokens=SeatTokens.load_or_create(directory, config.seats),
         ledger=ledger,
-        governor=Governor(config.policy, ledger, paused=_initial_paused(config)),
+        governor=Governor(config.policy, ledger, paused=paused),
         publish=publish or _default_publisher(settings),
         agent_port=config.agent_port,
     )
@@ -225,6 +230,17 @@ def setup_gateway(
         app.router.add_routes(control_routes(handle, instructor_check))
     app.cleanup_ctx.append(_lifecycle(handle, settings, secrets, session))
     return handle
+
+
+def _config_from(settings: Any) -> tuple[GatewayConfig, bool]:
+    """The agent's gateway config, and whether its model policy was valid. An invalid policy
+    fails *closed* for model access (the gateway starts paused and logs why) instead of
+    taking the agent's terminals down with it."""
+    try:
+        return GatewayConfig.from_agent_settings(settings), True
+    except InvalidPolicy as exc:
+        log_event(log, "model_policy_invalid", level=logging.ERROR, error=str(exc))
+        return GatewayConfig.from_agent_settings(settings, policy=ModelPolicy(), paused=True), False
 
 
 def _default_publisher(settings: Any) -> UsagePublisher | None:

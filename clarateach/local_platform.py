@@ -31,8 +31,10 @@ import errno
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +88,7 @@ def run(options: LocalOptions, console: Console | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
         return 130
     except Exception as exc:  # never a traceback on the terminal; the log has it
-        log.exception("local platform crashed")
+        log.exception("local platform crashed", extra={"terminal": False})
         console.print(
             f"[bold red]error:[/] the platform stopped unexpectedly: {type(exc).__name__}: {exc}. "
             f"Details: {options.state_dir / 'logs' / 'platform.log'}",
@@ -212,7 +214,7 @@ class LocalPlatform:
             soft_wrap=True,
         )
         c.print(
-            "  CLI:              clarateach workshop list   (finds this server and token)",
+            f"  CLI:              {cli_command()} workshop list   (finds this server and token)",
             soft_wrap=True,
         )
         if not built:
@@ -229,7 +231,7 @@ class LocalPlatform:
             )
         if not self.options.demo:
             c.print(
-                "  Create a workshop: clarateach workshop create --name NAME --seats 10",
+                f"  Create a workshop: {cli_command()} workshop create --name NAME --seats 10",
                 soft_wrap=True,
             )
         c.print("Press Ctrl-C to stop everything.")
@@ -256,16 +258,17 @@ class LocalPlatform:
         c.print()
         c.print(f"[bold]Join code:[/]  [bold magenta]{code}[/]", soft_wrap=True)
         c.print(f"[bold]Join link:[/]  {url}/?code={code}", soft_wrap=True)
+        cli = cli_command()
         c.print(
             f"Open the link (or {url} and type the code) to get a terminal. "
-            f"{DEMO_SEATS} seats; `clarateach workshop seats {workshop['id']}` shows who joined.",
+            f"{DEMO_SEATS} seats; `{cli} workshop seats {workshop['id']}` shows who joined.",
             soft_wrap=True,
         )
         if not real:
             c.print(
                 "[yellow]Note:[/] the demo uses a placeholder API key, so Claude Code in its "
                 "seats cannot reach the model. Set ANTHROPIC_API_KEY before `local up --demo`, "
-                "or create a workshop with a real key: clarateach workshop create --name NAME "
+                f"or create a workshop with a real key: {cli} workshop create --name NAME "
                 "--seats 5 --api-key-file PATH.",
                 soft_wrap=True,
             )
@@ -310,6 +313,20 @@ class LocalPlatform:
 
 
 # ------------------------------------------------------------------------- helpers
+def cli_command() -> str:
+    """How the user can run this CLI: ``clarateach`` if that is on PATH, else its full path.
+
+    Under ``./dev up`` (nox) the CLI lives in ``.nox/dev/bin``, which is not on the user's PATH.
+    """
+    beside = Path(sys.executable).with_name("clarateach")
+    on_path = shutil.which("clarateach")
+    if on_path is not None and (not beside.exists() or Path(on_path).resolve() == beside.resolve()):
+        return "clarateach"
+    if beside.exists():
+        return str(beside)
+    return f"{sys.executable} -m clarateach.cli"
+
+
 class DemoFailed(Exception):
     pass
 
@@ -432,6 +449,7 @@ def _configure_logging(state_dir: Path, verbose: bool) -> None:
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.INFO if verbose else logging.WARNING)
     terminal.addFilter(RedactingFilter())
+    terminal.addFilter(lambda record: getattr(record, "terminal", True))
     terminal.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(terminal)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own API calls

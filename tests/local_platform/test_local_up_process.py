@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -128,3 +131,65 @@ def test_agents_left_by_a_killed_platform_are_cleaned_up_on_the_next_start(
     assert refused.value.code == 404
     assert restarted.finish(signal.SIGTERM) == 0
     assert processes_using(state_dir) == []
+
+
+def _cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``clarateach <args>`` as a user types it: no URL, no token (found via the state dir)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLARATEACH_")}
+    env.update({"CLARATEACH_STATE_DIR": str(state_dir), "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "clarateach.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_cli_drives_a_running_platform_end_to_end(
+    state_dir: Path, started: list[LocalUp], tmp_path: Path
+) -> None:
+    run = LocalUp(state_dir, "--port", "0")
+    started.append(run)
+    run.wait_for_line(URL_RE, timeout=30)
+    key = tmp_path / "key"
+    key.write_text("sk-ant-api03-" + "x" * 40)
+    key.chmod(0o600)
+
+    created = _cli(
+        state_dir,
+        "workshop",
+        "create",
+        "-n",
+        "CLI e2e",
+        "-s",
+        "3",
+        "--api-key-file",
+        str(key),
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    workshop_id = json.loads(created.stdout)["workshop"]["id"]
+
+    started_ws = _cli(state_dir, "workshop", "start", workshop_id, "--wait", "--json")
+    assert started_ws.returncode == 0, started_ws.stderr
+    running = json.loads(started_ws.stdout)["workshop"]
+    assert running["status"] == "running"
+    assert running["hosts"][0]["endpoint"].startswith("http://127.0.0.1:")
+    assert _agents_and_tmux(state_dir)[0], "the workshop's agent is running"
+
+    stopped = _cli(state_dir, "workshop", "stop", workshop_id)
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(
+        lambda: (
+            json.loads(_cli(state_dir, "workshop", "info", workshop_id, "--json").stdout)[
+                "workshop"
+            ]["status"]
+            == "stopped"
+        ),
+        timeout=30,
+        message="workshop stopped",
+    )
+    wait_for(lambda: _agents_and_tmux(state_dir) == ([], []), timeout=10, message="agent gone")
+    assert run.finish(signal.SIGTERM) == 0

@@ -32,6 +32,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from clarateach import render
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
@@ -127,14 +128,8 @@ def _fail(
         body = error or {"error": {"code": error_code, "message": message}}
         sys.stderr.write(json.dumps(body) + "\n")
     else:
-        stderr.print(f"[bold red]error:[/] {_escape(message)}")
+        stderr.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @contextmanager
@@ -300,7 +295,7 @@ def start(
             stdout.print(render.workshop_view(workshop))
             stdout.print(
                 f"[bold green]Running.[/] Learners join with code "
-                f"[bold magenta]{_escape(str(workshop.get('code')))}[/]"
+                f"[bold magenta]{escape(str(workshop.get('code')))}[/]"
             )
         else:
             stdout.print(render.progress_line(workshop))
@@ -329,7 +324,7 @@ def wait_until_running(
                 if host.get("status") == "ready" and host.get("index") not in ready_seen:
                     ready_seen.add(host.get("index"))
                     if spinner is not None:
-                        endpoint = _escape(str(host.get("endpoint")))
+                        endpoint = escape(str(host.get("endpoint")))
                         stderr.print(f"  host {host.get('index')} ready: {endpoint}")
             if spinner is not None:
                 spinner.update(render.progress_line(workshop))
@@ -513,7 +508,7 @@ def main() -> None:
         if os.environ.get("CLARATEACH_DEBUG"):
             raise
         stderr.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {_escape(str(exc))} "
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc))} "
             "(set CLARATEACH_DEBUG=1 for details)"
         )
         sys.exit(EXIT_INTERNAL)

@@ -72,10 +72,13 @@ class Instructor:
     def close(self) -> None:
         self._client.close()
 
-    def create_workshop(self, name: str, seats: int) -> dict[str, Any]:
-        response = self._client.post(
-            "/api/workshops", json={"name": name, "seats": seats, "api_key": FAKE_API_KEY}
-        )
+    def create_workshop(
+        self, name: str, seats: int, seats_per_host: int | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "seats": seats, "api_key": FAKE_API_KEY}
+        if seats_per_host is not None:
+            body["seats_per_host"] = seats_per_host
+        response = self._client.post("/api/workshops", json=body)
         response.raise_for_status()
         return dict(response.json()["workshop"])
 
@@ -92,8 +95,10 @@ class Instructor:
         self._client.post(f"/api/workshops/{workshop_id}/stop").raise_for_status()
         return self._wait_status(workshop_id, "stopped")
 
-    def running_workshop(self, name: str, seats: int) -> dict[str, Any]:
-        return self.start(self.create_workshop(name, seats)["id"])
+    def running_workshop(
+        self, name: str, seats: int, seats_per_host: int | None = None
+    ) -> dict[str, Any]:
+        return self.start(self.create_workshop(name, seats, seats_per_host)["id"])
 
     def _wait_status(self, workshop_id: str, status: str) -> dict[str, Any]:
         def settled() -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.e2e.learner import LearnerPage
 from tests.e2e.platform_process import Instructor, PlatformUnderTest
@@ -50,3 +52,55 @@ def test_full_workshop_says_it_is_full(
     learner.open()
     learner.join(workshop["code"])
     assert "This workshop is full" in learner.join_error()
+
+
+def test_wrong_reconnect_code_is_explained(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = LearnerPage(context.new_page(), platform.url)
+    learner.open()
+    learner.rejoin(workshop["code"], "ZZZZZZ")
+    error = learner.page.locator("#rejoin-error")
+    expect(error).to_contain_text("reconnect code doesn't match")
+
+
+def test_rate_limiting_shows_how_long_to_wait(platform: PlatformUnderTest, context) -> None:
+    """The server's 429 is hard to provoke without locking out the other tests' client
+    address, so the browser gets the exact response the protocol defines."""
+    page = context.new_page()
+    page.route(
+        "**/api/join",
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "42", "Content-Type": "application/json"},
+            body=json.dumps({"error": {"code": "rate_limited", "message": "slow down"}}),
+        ),
+    )
+    learner = LearnerPage(page, platform.url)
+    learner.open()
+    learner.join("CLAUDE-ABCD")
+    assert "wait 42 seconds" in learner.join_error()
+
+
+def test_network_failure_is_explained_and_the_retry_reuses_the_nonce(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    page = context.new_page()
+    nonces: list[str] = []
+
+    def fail_once(route: Route) -> None:
+        nonces.append(json.loads(route.request.post_data or "{}").get("client_nonce", ""))
+        if len(nonces) == 1:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/api/join", fail_once)
+    learner = LearnerPage(page, platform.url)
+    learner.open()
+    learner.join(workshop["code"])
+    assert "Can't reach ClaraTeach" in learner.join_error()
+    page.get_by_role("button", name="Join workshop").click()
+    learner.wait_connected()
+    assert len(nonces) == 2
+    assert nonces[0] and nonces[0] == nonces[1]

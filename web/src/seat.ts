@@ -3,16 +3,14 @@
  *
  * The terminal and the files client both ask `seat.token()` before talking to the agent and
  * call `seat.refresh()` when the agent says the token is no longer good (HTTP 401, close 4401).
- * Refresh re-joins with the reconnect code, which returns the same seat with a fresh token.
+ * Refresh re-joins with the reconnect code, which returns the same seat with a fresh token
+ * (and the current endpoint: readers take `seat.session` afresh on every connect/request).
  */
 import { ApiClient, JoinError } from "./api";
 import { needsRefresh, sessionFromJoin, type SeatSession, SessionStore } from "./session";
 
-export type SeatListener = (session: SeatSession) => void;
-
 export class Seat {
   private inflight: Promise<SeatSession> | null = null;
-  private listeners: SeatListener[] = [];
 
   constructor(
     private current: SeatSession,
@@ -22,11 +20,6 @@ export class Seat {
 
   get session(): SeatSession {
     return this.current;
-  }
-
-  /** Notified after every refresh (e.g. the endpoint moved). */
-  onChange(listener: SeatListener): void {
-    this.listeners.push(listener);
   }
 
   /** A token that is valid for at least a couple of minutes, refreshing first if needed. */
@@ -47,7 +40,6 @@ export class Seat {
           const next = sessionFromJoin(this.current.code, result);
           this.current = next;
           this.store.save(next);
-          for (const listener of this.listeners) listener(next);
           return next;
         })
         .finally(() => {

@@ -84,6 +84,8 @@ export class TerminalConnection {
   private refreshBeforeNext = false;
   private retryTimer: unknown = null;
   private stopped = false;
+  /** The agent's last `error` control message; explains the close that follows it. */
+  private lastServerError = "";
   private size: { cols: number; rows: number } | null = null;
   private readonly acks: AckBatcher;
   private readonly timers: Timers;
@@ -195,8 +197,6 @@ export class TerminalConnection {
       /* always followed by close, which decides what to do */
     };
   }
-
-  private lastServerError = "";
 
   private handleControl(text: string): void {
     const message = parseServerControl(text);

@@ -27,8 +27,8 @@ resource "google_storage_bucket" "functions_source" {
 # The object name carries the archive's hash, so a new archive forces a new build.
 resource "google_storage_bucket_object" "functions_source" {
   bucket = google_storage_bucket.functions_source.name
-  name   = "functions-source-${filesha256(var.functions_source_zip)}.zip"
-  source = var.functions_source_zip
+  name   = "functions-source-${filesha256(local.functions_source_zip)}.zip"
+  source = local.functions_source_zip
 }
 
 resource "google_artifact_registry_repository" "function_builds" {

@@ -40,6 +40,10 @@ locals {
   # Host VMs are named ct-<workshop id>-h<index> (shared.domain.model.host_name).
   host_name_prefix = "ct-"
 
+  # Paths default to this repository's build outputs, wherever terraform is run from.
+  web_dist_dir         = coalesce(var.web_dist_dir, "${path.module}/../web/dist")
+  functions_source_zip = coalesce(var.functions_source_zip, "${path.module}/../dist/functions-source.zip")
+
   seat_image = coalesce(var.seat_image, "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.seats.repository_id}/seat:latest")
   host_image = coalesce(var.host_image, "projects/debian-cloud/global/images/family/debian-12")
 

@@ -135,15 +135,15 @@ variable "web_origins" {
 }
 
 variable "web_dist_dir" {
-  description = "Built web client (npm run build in web/). Terraform uploads every file in it except config.json, which it writes itself."
+  description = "Built web client (npm run build in web/). Terraform uploads every file in it except config.json, which it writes itself. Empty: web/dist of this repository."
   type        = string
-  default     = "../web/dist"
+  default     = ""
 }
 
 variable "functions_source_zip" {
-  description = "Archive made by `nox -s package`."
+  description = "Archive made by `nox -s package`. Empty: dist/functions-source.zip of this repository."
   type        = string
-  default     = "../dist/functions-source.zip"
+  default     = ""
 }
 
 variable "functions_runtime" {

@@ -42,7 +42,7 @@ locals {
     wasm  = "application/wasm"
   }
   # config.json is written below from Terraform values, never uploaded from the build.
-  web_files = setsubtract(fileset(var.web_dist_dir, "**"), ["config.json"])
+  web_files = setsubtract(fileset(local.web_dist_dir, "**"), ["config.json"])
 }
 
 # Publishing the client is part of `terraform apply` (build web/ first). Hashed asset names
@@ -52,7 +52,7 @@ resource "google_storage_bucket_object" "web_files" {
 
   bucket        = google_storage_bucket.web.name
   name          = each.value
-  source        = "${var.web_dist_dir}/${each.value}"
+  source        = "${local.web_dist_dir}/${each.value}"
   content_type  = lookup(local.web_content_types, lower(regex("[^.]*$", each.value)), "application/octet-stream")
   cache_control = startswith(each.value, "assets/") ? "public, max-age=31536000, immutable" : "no-cache"
 }

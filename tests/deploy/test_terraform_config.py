@@ -82,7 +82,7 @@ def test_every_entry_point_is_deployed_from_the_source_archive(tf: Config) -> No
 
 def test_source_object_name_carries_the_archive_hash(tf: Config) -> None:
     obj = tf.resource("google_storage_bucket_object.functions_source")
-    assert "filesha256(var.functions_source_zip)" in obj.attr("name").source  # type: ignore[union-attr]
+    assert "filesha256(local.functions_source_zip)" in obj.attr("name").source  # type: ignore[union-attr]
 
 
 def test_each_function_runs_as_the_control_plane_account_it_needs(tf: Config) -> None:

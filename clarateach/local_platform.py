@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import secrets
@@ -40,13 +41,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 from rich.console import Console
 
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach.credentials import remove_server_record, write_server_record
+from clarateach.credentials import (
+    read_server_record,
+    remove_server_record,
+    write_server_record,
+)
 from clarateach.provisioner_server import ProvisionerServer
 from shared.bootstrap import Platform
 from shared.settings import Settings, default_state_dir
@@ -105,12 +110,14 @@ class LocalPlatform:
         self._force = False
         self._first_signal_at = 0.0
         self._demo_thread: threading.Thread | None = None
+        self._lock: IO[bytes] | None = None
 
     # ------------------------------------------------------------------- main
     async def serve(self) -> int:
         opts = self.options
         state_dir = opts.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = _lock_state_dir(state_dir)  # held (by the open file) until we exit
         _configure_logging(state_dir, opts.verbose)
         self._install_signal_handlers()
         sock = _bind(opts.host, opts.port)
@@ -139,6 +146,7 @@ class LocalPlatform:
             await self._stop.wait()
         finally:
             await self._shutdown(platform, runner, provisioner)
+            self._lock.close()  # releases the state-directory lock
         return 0
 
     # ------------------------------------------------------------- start-up
@@ -408,6 +416,26 @@ def _wait_until(done: Callable[[], bool], timeout: float) -> bool:
             return False
         time.sleep(0.05)  # poll interval of a deadline-bounded wait
     return True
+
+
+def _lock_state_dir(state_dir: Path) -> IO[bytes]:
+    """Exclusive ``flock`` on ``<state_dir>/local-up.lock`` for this process's lifetime.
+
+    A second platform on the same state directory would "clean up" the first one's agents
+    and stop its workshops. The kernel drops the lock when the process dies, even on SIGKILL.
+    """
+    handle = (state_dir / "local-up.lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        record = read_server_record(state_dir)
+        where = f" at {record[0]} (pid {record[1]})" if record else ""
+        raise StartupError(
+            f"another `clarateach local up` is already running{where} with state directory "
+            f"{state_dir}. Stop it first, or pass a different --state-dir."
+        ) from None
+    return handle
 
 
 def _bind(host: str, port: int) -> socket.socket:

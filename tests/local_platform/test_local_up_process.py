@@ -193,3 +193,20 @@ def test_the_cli_drives_a_running_platform_end_to_end(
     )
     wait_for(lambda: _agents_and_tmux(state_dir) == ([], []), timeout=10, message="agent gone")
     assert run.finish(signal.SIGTERM) == 0
+
+
+def test_a_second_platform_on_the_same_state_dir_is_refused(
+    state_dir: Path, started: list[LocalUp]
+) -> None:
+    first = LocalUp(state_dir, "--demo", "--port", "0")
+    started.append(first)
+    url = first.wait_for_line(URL_RE, timeout=30).group(1)
+    first.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT)
+    agents_before = _agents_and_tmux(state_dir)[0]
+
+    second = LocalUp(state_dir, "--port", "0")
+    started.append(second)
+    assert second.proc.wait(timeout=30) == 1
+    second.wait_for_line(re.compile(re.escape(f"already running at {url}")), timeout=5)
+    assert alive(agents_before) == agents_before  # the first platform's agents untouched
+    assert first.finish(signal.SIGTERM) == 0

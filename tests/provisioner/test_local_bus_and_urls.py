@@ -33,7 +33,7 @@ class _Endpoint(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -55,7 +55,7 @@ def test_a_failing_workshop_does_not_hold_up_other_workshops(endpoint: str) -> N
 
     wait_for(lambda: len(_Endpoint.accepted) == 1, timeout=10, message="healthy event delivered")
     assert bus.drain(timeout=0) is False, "the blocked lane is still retrying"
-    bus._closed.set()  # noqa: SLF001 - stop retrying without waiting out the drain
+    bus._closed.set()
     assert bus.drain(timeout=10)
 
 

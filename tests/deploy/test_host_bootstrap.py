@@ -93,10 +93,16 @@ def test_containers_are_rejected_on_the_way_to_the_metadata_server(script: str) 
     assert all(" -j ACCEPT" not in line for line in chain[:reject].splitlines())
 
 
-def test_the_firewall_runs_before_the_agent_on_every_docker_start(script: str) -> None:
-    assert "Before=clarateach-agent.service caddy.service" in script
-    assert "PartOf=docker.service" in script
-    assert "Requires=docker.service clarateach-firewall.service" in script
+def test_the_firewall_is_in_place_before_docker_restarts_containers(script: str) -> None:
+    unit = script[script.index("Description=ClaraTeach firewall") :]
+    unit = unit[: unit.index("UNIT\n")]
+    assert re.search(
+        r"^Before=docker\.service clarateach-agent\.service caddy\.service", unit, re.M
+    )
+    assert "After=docker.service" not in unit and "Requires=docker.service" not in unit
+    assert "PartOf=docker.service" in unit  # re-applied whenever Docker restarts
+    assert "WantedBy=multi-user.target docker.service" in unit
+    assert "Requires=docker.service clarateach-firewall.service" in script  # the agent's unit
 
 
 def test_host_refuses_to_start_without_disabled_legacy_metadata(script: str) -> None:

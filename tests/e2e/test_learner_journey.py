@@ -113,6 +113,31 @@ def test_reload_keeps_the_seat_and_the_screen(
     expect(learner.page.get_by_role("button", name="Join workshop")).to_have_count(0)
 
 
+def test_returning_with_an_expired_token_rejoins_the_same_seat(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    seat = learner.seat()
+    # Pretend the stored token has lapsed: the client must re-join with the reconnect code.
+    learner.page.evaluate(
+        """() => {
+          const key = "clarateach.session.v1";
+          const session = JSON.parse(localStorage[key]);
+          localStorage[key] = JSON.stringify({ ...session, expiresAt: 0 });
+        }"""
+    )
+    with learner.page.expect_request("**/api/join") as join_request:
+        learner.page.reload()
+    body = json.loads(join_request.value.post_data or "{}")
+    assert body.get("reconnect_code") and body.get("code")
+    assert learner.seat() == seat
+    learner.wait_connected()
+    expires = learner.page.evaluate(
+        "() => JSON.parse(localStorage['clarateach.session.v1']).expiresAt"
+    )
+    assert expires > time.time() * 1000
+
+
 def test_a_second_learner_gets_a_different_seat(
     platform: PlatformUnderTest, workshop: dict[str, Any], browser
 ) -> None:

@@ -209,7 +209,7 @@ class SeatFS:
                     continue
                 if last:
                     return Located(stack, name, "")
-                stack.append(os.open(name, DIR_FLAGS, dir_fd=stack[-1]))
+                stack.append(_open_subdir(name, stack[-1]))
             return Located(stack, None, "")
         except OSError as exc:
             Located(stack, None, "").close()
@@ -439,6 +439,18 @@ class AtomicWriter:
                 self._tmp = ""
             self._loc.close()
             self._loc = None
+
+
+def _open_subdir(name: str, dir_fd: int) -> int:
+    """Open a directory we just saw; if it became a symlink meanwhile (a swap race), refuse."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except (NotADirectoryError, OSError) as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            now = _lstat_or_none(name, dir_fd)
+            if now is not None and stat_mod.S_ISLNK(now.st_mode):
+                raise FsError(403, "symlink_refused", "the path changed into a link") from None
+        raise
 
 
 def _lstat_or_none(name: str, dir_fd: int) -> os.stat_result | None:

@@ -81,17 +81,6 @@ variable "host_disk_gb" {
   default     = 50
 }
 
-variable "seats_per_host" {
-  description = "Seats served by one host VM by default; used for sizing and the cost estimate output."
-  type        = number
-  default     = 10
-
-  validation {
-    condition     = contains(range(1, 51), var.seats_per_host)
-    error_message = "seats_per_host must be between 1 and 50."
-  }
-}
-
 variable "max_seats" {
   description = "Upper bound on seats per workshop."
   type        = number

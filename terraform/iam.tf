@@ -1,7 +1,8 @@
 # Service accounts and every IAM grant, each as narrow as the API allows.
 #
 #   functions    api, workshops, join, jwks, health: Firestore, publish to the events topic,
-#                create/write (never read) workshop-* secrets, read/add the JWT signing key.
+#                create/write/delete (never read) workshop-* secrets, read/add the JWT
+#                signing key.
 #   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
 #                act as the host SA (that SA only), delete workshop-* secrets and grant the host
 #                SA read access to them, DNS records in one managed zone.
@@ -85,9 +86,10 @@ resource "google_project_iam_custom_role" "workshop_secret_writer" {
   project     = var.project
   role_id     = "${replace(var.name_prefix, "-", "_")}_workshopSecretWriter"
   title       = "ClaraTeach workshop secret writer"
-  description = "Create workshop API-key secrets and add versions. Cannot read them."
+  description = "Create workshop API-key secrets, add versions, delete one whose workshop was never stored. Cannot read them."
   permissions = [
     "secretmanager.secrets.create",
+    "secretmanager.secrets.delete",
     "secretmanager.secrets.get",
     "secretmanager.versions.add",
   ]

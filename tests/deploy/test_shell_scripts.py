@@ -29,12 +29,14 @@ def shellcheck() -> str:
 
 
 def shell_scripts() -> list[Path]:
+    """Every ``*.sh`` file and every extensionless file with a sh/bash shebang."""
     scripts = []
-    for path in REPO.rglob("*"):
-        if any(part in SKIP_DIRS for part in path.relative_to(REPO).parts) or not path.is_file():
-            continue
-        if path.suffix == ".sh" or _has_shell_shebang(path):
-            scripts.append(path)
+    for directory, subdirs, files in os.walk(REPO):
+        subdirs[:] = [d for d in subdirs if d not in SKIP_DIRS]  # never descend into these
+        for name in files:
+            path = Path(directory) / name
+            if path.suffix == ".sh" or _has_shell_shebang(path):
+                scripts.append(path)
     return sorted(scripts)
 
 

@@ -95,3 +95,43 @@ def test_stopping_the_workshop_disconnects_the_learner(
     expect(learner.page.locator("#connection-state")).to_have_attribute(
         "data-state", "disconnected", timeout=30_000
     )
+    # Either the agent's 4410 close or, if the host went first, the refused re-join says so.
+    learner.page.wait_for_function(
+        """() => /\\[ClaraTeach\\] (The instructor has stopped this workshop|"""
+        """This workshop is no longer running)/.test(window.__claraTerm.text())""",
+        timeout=30_000,
+    )
+
+
+def test_unsaved_changes_are_marked_and_guarded(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    name = f"draft-{secrets.token_hex(3)}.md"
+    learner.create_file(name)
+    learner.type_in_editor("# not saved yet")
+    expect(learner.tab(name).locator(".dirty-dot")).to_be_visible()
+    learner.page.on("dialog", lambda dialog: dialog.dismiss())  # stay on the page
+    with learner.page.expect_event("dialog") as leaving:
+        learner.page.close(run_before_unload=True)
+    assert leaving.value.type == "beforeunload"
+
+
+def test_the_file_tree_works_from_the_keyboard(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    folder = f"kbd-{secrets.token_hex(3)}"
+    learner.run(f"mkdir {folder} && echo inside > {folder}/inner.txt && echo made-{folder}")
+    learner.wait_for_line(f"made-{folder}")
+    page = learner.page
+    page.get_by_role("button", name="Refresh file list").click()
+    row = page.locator(f'[role=treeitem][data-path="{folder}"]')
+    expect(row).to_have_attribute("aria-expanded", "false")
+    row.locator(".tree-label").focus()
+    page.keyboard.press("ArrowRight")
+    expect(row).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(learner.tab(f"{folder}/inner.txt")).to_be_visible()
+    expect(page.locator(".cm-content")).to_contain_text("inside")

@@ -23,6 +23,8 @@ export class FileTree {
   private readonly list: HTMLElement;
   private readonly uploadInput: HTMLInputElement;
   private renderGeneration = 0;
+  /** Row to focus once the tree is re-rendered (keyboard expand/collapse). */
+  private focusAfterRefresh: string | null = null;
 
   constructor(
     host: HTMLElement,
@@ -44,6 +46,7 @@ export class FileTree {
       this.toolButton("Refresh file list", "↻", () => void this.refresh()),
     );
     this.list = h("ul", { class: "tree", role: "tree", "aria-label": "Workspace files" });
+    this.list.addEventListener("keydown", (event) => this.navigate(event));
     const dropHint = h("p", { class: "drop-hint" }, "Drop files here to upload");
     host.append(h("h2", { class: "pane-title" }, "Files"), toolbar, this.list, dropHint, this.uploadInput);
     this.enableDrop(host);
@@ -64,6 +67,14 @@ export class FileTree {
     this.list.append(...fresh.childNodes);
     if (!this.list.childElementCount) {
       this.list.append(h("li", { class: "tree-empty" }, "Your workspace is empty."));
+    }
+    if (this.focusAfterRefresh !== null) {
+      const path = this.focusAfterRefresh;
+      this.focusAfterRefresh = null;
+      [...this.list.querySelectorAll<HTMLElement>("[role=treeitem]")]
+        .find((el) => el.dataset.path === path)
+        ?.querySelector<HTMLButtonElement>(".tree-label")
+        ?.focus();
     }
   }
 
@@ -119,6 +130,24 @@ export class FileTree {
     });
     if (isDir) this.markDropTarget(item, entry.path);
     return item;
+  }
+
+  /** Arrow keys move between rows; Right/Left open/close folders (the ARIA tree pattern). */
+  private navigate(event: KeyboardEvent): void {
+    const labels = [...this.list.querySelectorAll<HTMLButtonElement>(".tree-label")];
+    const current = labels.indexOf(document.activeElement as HTMLButtonElement);
+    if (current < 0) return;
+    const item = labels[current]!.closest<HTMLElement>("[role=treeitem]")!;
+    const expanded = item.getAttribute("aria-expanded");
+    if (event.key === "ArrowDown") labels[Math.min(labels.length - 1, current + 1)]!.focus();
+    else if (event.key === "ArrowUp") labels[Math.max(0, current - 1)]!.focus();
+    else if (event.key === "Home") labels[0]!.focus();
+    else if (event.key === "End") labels.at(-1)!.focus();
+    else if ((event.key === "ArrowRight" && expanded === "false") || (event.key === "ArrowLeft" && expanded === "true")) {
+      labels[current]!.click();
+      this.focusAfterRefresh = item.dataset.path ?? null;
+    } else return;
+    event.preventDefault();
   }
 
   private select(entry: FileEntry, item: HTMLElement): void {

@@ -133,7 +133,7 @@ export class TerminalConnection {
     const socket = this.socket;
     this.socket = null;
     socket?.close(1000, "client leaving");
-    this.setState({ state: "disconnected", detail: "Disconnected." });
+    this.setState({ state: "disconnected" }); // the learner chose this: nothing to explain
   }
 
   private async connect(): Promise<void> {
@@ -147,7 +147,7 @@ export class TerminalConnection {
       token = await this.options.seat.token();
     } catch (error) {
       if (this.options.isPermanentLoss(error)) {
-        this.finish("This workshop is no longer running. Your files stay with your instructor's workshop.");
+        this.finish("This workshop is no longer running.");
       } else {
         this.scheduleRetry("Can't reach the ClaraTeach server.");
       }

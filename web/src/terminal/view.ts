@@ -50,7 +50,17 @@ export class TerminalView {
       reset: () => this.terminal.write("\x1bc"),
       write: (data, done) => this.terminal.write(data, done),
     };
-    this.connection = new TerminalConnection({ ...options, sink });
+    this.connection = new TerminalConnection({
+      ...options,
+      sink,
+      onState: (change) => {
+        // A final disconnect is also written into the terminal, where the learner is looking.
+        if (change.state === "disconnected" && change.detail) {
+          this.terminal.write(`\r\n\x1b[1;33m[ClaraTeach] ${change.detail}\x1b[0m\r\n`);
+        }
+        options.onState(change);
+      },
+    });
     this.terminal.onData((data) => this.connection.sendInput(encoder.encode(data)));
     // onBinary carries raw bytes as a "binary string" (e.g. some mouse reports): one char = one byte.
     this.terminal.onBinary((data) =>

@@ -375,3 +375,25 @@ def test_agent_configuration_carries_references_never_the_api_key(
     assert metadata["CLARATEACH_AGENT_SEATS"] == "1-10"
     assert metadata["CLARATEACH_AGENT_JWKS_URL"] == "http://127.0.0.1:8/api/jwks.json"
     assert metadata["CLARATEACH_AGENT_EVENTS"] == "local:http://127.0.0.1:9/"
+
+
+def test_start_grants_the_host_account_access_to_this_workshops_key_only(
+    make_platform: MakePlatform,
+) -> None:
+    from shared.adapters.local_secrets import LocalSecrets
+
+    grants: list[tuple[str, str]] = []
+
+    class RecordingSecrets(LocalSecrets):
+        def grant_access(self, ref: str, member: str) -> None:
+            grants.append((ref, member))
+
+    platform = make_platform(InMemoryCompute())
+    platform.settings = replace(platform.settings, host_service_account="host@proj.iam")
+    platform.secrets = RecordingSecrets(platform.settings.state_dir / "secrets")
+    workshop = new_workshop(platform, seats=10, per_host=10)
+    new_workshop(platform, seats=10, per_host=10)  # another workshop: its key stays private
+
+    handle(platform, start_event(workshop), delivery())
+
+    assert grants == [(workshop.api_key_ref, "serviceAccount:host@proj.iam")]

@@ -275,7 +275,8 @@ class LocalPlatform:
         if not real:
             c.print(
                 "[yellow]Note:[/] the demo uses a placeholder API key, so Claude Code in its "
-                "seats cannot reach the model. Set ANTHROPIC_API_KEY before `local up --demo`, "
+                "seats cannot reach the model (ANTHROPIC_API_KEY is unset or not a key). Set it "
+                "before `local up --demo`, "
                 f"or create a workshop with a real key: {cli} workshop create --name NAME "
                 "--seats 5 --api-key-file PATH.",
                 soft_wrap=True,

@@ -208,9 +208,12 @@ class GceCompute(Compute):
     # ------------------------------------------------------------ instance body
     def instance_body(self, spec: HostSpec) -> compute_v1.Instance:
         cfg = self.config
-        script = self._startup_script(
-            workshop_id=spec.workshop_id, host_index=spec.index, agent_config=spec.agent_config
-        )
+        try:
+            script = self._startup_script(
+                workshop_id=spec.workshop_id, host_index=spec.index, agent_config=spec.agent_config
+            )
+        except ValueError as exc:  # UnsafeBootstrapValue: names the variable, never the value
+            raise PermanentError(f"host {spec.index}: invalid host configuration: {exc}") from exc
         metadata = [
             *({"key": k, "value": v} for k, v in sorted(spec.agent_config.items())),
             {"key": "startup-script", "value": script},

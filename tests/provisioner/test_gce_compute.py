@@ -222,3 +222,58 @@ def test_a_refused_read_is_permanent(fake: FakeGce) -> None:
 def test_the_default_startup_script_is_the_host_bootstrap_template() -> None:
     gce = GceCompute(CONFIG, instances=object(), operations=object())  # type: ignore[arg-type]
     assert gce._startup_script is render_startup_script
+
+
+def test_the_real_bootstrap_template_renders_for_a_provisioner_configuration(fake: FakeGce) -> None:
+    from shared.domain.model import Workshop, plan_hosts
+    from shared.services.agent_config import agent_config
+    from shared.settings import Settings
+
+    settings = Settings(
+        mode="gcp",
+        gcp_project="proj",
+        public_api_url="https://api.example.com",
+        seat_image="europe-docker.pkg.dev/proj/seats/seat:1",
+    )
+    workshop = Workshop(
+        id="ws0real",
+        name="n",
+        code="CLAUDE-ABCD",
+        seats=20,
+        seats_per_host=10,
+        owner="t@example.com",
+        api_key_ref="projects/proj/secrets/ws0real-key",
+    )
+    host = plan_hosts(workshop)[1]
+    real = GceCompute.for_endpoint(CONFIG, fake.url, AnonymousCredentials())
+    real.create_host(
+        HostSpec(
+            workshop.id,
+            host.index,
+            host.name,
+            host.seat_first,
+            host.seat_last,
+            agent_config(settings, workshop, host),
+        )
+    )
+
+    items = {i["key"]: i["value"] for i in fake.inserts()[0].body["metadata"]["items"]}
+    assert items["startup-script"].startswith("#!")
+    assert items["disable-legacy-endpoints"] == "true"
+    assert items["CLARATEACH_AGENT_EVENTS"] == "pubsub:proj/workshop-events"
+    assert items["CLARATEACH_AGENT_SECRETS"] == "gcp:proj"
+
+
+def test_a_configuration_the_template_refuses_is_a_permanent_error(fake: FakeGce) -> None:
+    leaky = replace(
+        SPEC,
+        agent_config={
+            **AGENT_CONFIG,
+            "CLARATEACH_AGENT_MODEL_UPSTREAM": "sk-ant-api03-" + "x" * 40,
+        },
+    )
+    real = GceCompute.for_endpoint(CONFIG, fake.url, AnonymousCredentials())
+    with pytest.raises(PermanentError, match="invalid host configuration") as caught:
+        real.create_host(leaky)
+    assert "sk-ant" not in str(caught.value)
+    assert fake.inserts() == []

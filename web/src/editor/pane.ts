@@ -20,7 +20,8 @@ interface Tab {
   path: string;
   state: EditorState;
   saved: Text;
-  button: HTMLButtonElement;
+  /** The tab itself (role=tab); holds the name and a real close button. */
+  button: HTMLElement;
 }
 
 export class EditorPane {
@@ -82,9 +83,15 @@ export class EditorPane {
         EditorView.contentAttributes.of({ "aria-label": `Editor: ${path}` }),
       ],
     });
-    const button = h("button", { type: "button", class: "tab", role: "tab", title: path }) as HTMLButtonElement;
+    const button = h("div", { class: "tab", role: "tab", tabindex: "0", title: path });
     const tab: Tab = { path, state, saved: state.doc, button };
     button.addEventListener("click", () => this.activate(tab));
+    button.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        this.activate(tab);
+      }
+    });
     button.addEventListener("auxclick", (event) => {
       if (event.button === 1) void this.close(tab);
     });
@@ -191,7 +198,7 @@ export class EditorPane {
   }
 
   private closeButton(tab: Tab): HTMLElement {
-    const close = h("span", { class: "tab-close", role: "button", "aria-label": `Close ${tab.path}`, tabindex: "0" }, "×");
+    const close = h("button", { type: "button", class: "tab-close", "aria-label": `Close ${tab.path}` }, "×");
     close.addEventListener("click", (event) => {
       event.stopPropagation();
       void this.close(tab);

@@ -39,7 +39,7 @@ def main() -> None:
     server = ThreadingHTTPServer(
         (env["CLARATEACH_AGENT_BIND"], int(env["CLARATEACH_AGENT_PORT"])), _Health
     )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     child = subprocess.Popen(["sleep", "600"])  # stands in for the agent's seat processes
     spawn_log = env.get("CLARATEACH_STANDIN_SPAWN_LOG")
     if spawn_log:

@@ -155,13 +155,13 @@ def _bus_from_settings(settings: AgentSettings) -> EventBus | None:
     if not settings.events_url:
         return None
     try:
-        from shared.adapters import bus_from_url  # type: ignore[attr-defined]
+        from shared.adapters.urls import bus_from_url
     except ImportError:
         log_event(
             log,
             "events_unavailable",
             level=logging.WARNING,
-            reason="shared.adapters.bus_from_url is not installed",
+            reason="shared.adapters.urls is not installed",
         )
         return None
     return bus_from_url(settings.events_url)  # type: ignore[no-any-return]

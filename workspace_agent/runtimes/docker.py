@@ -49,6 +49,7 @@ class DockerRuntime(SeatRuntime):
         self._settings = settings
         self._docker = shutil.which("docker") or "docker"
         self._network_ready = False
+        self._network_lock = asyncio.Lock()  # seats come up concurrently; create it once
         self._seat_env: dict[int, dict[str, str]] = {}
 
     def container(self, seat: int) -> str:
@@ -165,6 +166,10 @@ class DockerRuntime(SeatRuntime):
         return [*argv, s.seat_image, "sleep", "infinity"]
 
     async def _ensure_network(self) -> None:
+        async with self._network_lock:
+            await self._create_network_once()
+
+    async def _create_network_once(self) -> None:
         if self._network_ready:
             return
         if await self._docker_rc(["network", "inspect", self.network]) != 0:

@@ -1,0 +1,92 @@
+"""The docker seat runtime against a fake ``docker`` CLI that records every call."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent import fake_docker
+from tests.agent.conftest import AgentFactory, Tokens
+from tests.agent.terminal_client import Terminal
+from workspace_agent.runtimes.docker import DockerRuntime
+from workspace_agent.settings import AgentSettings
+
+SECRET = "sk-gw-very-secret-value-123"
+
+
+@pytest.fixture
+def docker_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "docker-calls.jsonl"
+    fake_docker.install(tmp_path / "bin", log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    return log
+
+
+@pytest.fixture
+def docker_settings(settings: AgentSettings) -> AgentSettings:
+    return dataclasses.replace(settings, runtime="docker", seats=(1, 2), seat_image="seat:test")
+
+
+def argvs(log: Path, first: str) -> list[list[str]]:
+    return [c["argv"] for c in fake_docker.calls(log) if c["argv"][:1] == [first]]  # type: ignore[index,misc]
+
+
+async def test_seat_container_is_locked_down_and_secrets_stay_out_of_argv(
+    docker_log: Path, docker_settings: AgentSettings
+) -> None:
+    runtime = DockerRuntime(docker_settings)
+    extra = {"ANTHROPIC_AUTH_TOKEN": SECRET, "ANTHROPIC_BASE_URL": "http://gw.test/seats/1/model"}
+    await runtime.ensure_seat(1, extra)
+    (run,) = argvs(docker_log, "run")
+    flags = " ".join(run)
+    for expected in ["--user 1000:1000", "--cap-drop=ALL", "--security-opt no-new-privileges",
+                     "--pids-limit 512", "--memory 2g", "--cpus 1",
+                     "--network ct-ws-test-seats", "--name ct-ws-test-seat1",
+                     f"{docker_settings.workspace(1).resolve()}:/home/learner/work"]:  # fmt: skip
+        assert expected in flags, expected
+    assert "docker.sock" not in flags and "--privileged" not in flags
+    assert run[run.index("-e", run.index("ANTHROPIC_AUTH_TOKEN") - 1) + 1] == "ANTHROPIC_AUTH_TOKEN"
+    assert run[-3:] == ["seat:test", "sleep", "infinity"]
+    (create,) = argvs(docker_log, "network")[1:]
+    assert "com.docker.network.bridge.enable_icc=false" in create
+    for call in fake_docker.calls(docker_log):
+        assert SECRET not in " ".join(call["argv"])  # type: ignore[arg-type]
+    run_call = next(c for c in fake_docker.calls(docker_log) if c["argv"][0] == "run")  # type: ignore[index]
+    assert run_call["env"]["ANTHROPIC_AUTH_TOKEN"] == SECRET  # type: ignore[index]
+    assert any("new-session" in a for a in argvs(docker_log, "exec"))
+
+
+async def test_ensure_seat_is_idempotent(docker_log: Path, docker_settings: AgentSettings) -> None:
+    runtime = DockerRuntime(docker_settings)
+    await runtime.ensure_seat(1, {})
+    await runtime.ensure_seat(1, {})
+    assert len(argvs(docker_log, "run")) == 1
+    assert sum("new-session" in a for a in argvs(docker_log, "exec")) == 1
+
+
+def test_attach_and_capture_commands(docker_settings: AgentSettings) -> None:
+    runtime = DockerRuntime(docker_settings)
+    learner = runtime.attach_command(1, readonly=False)
+    assert learner.argv[1:4] == ["exec", "-it", "-u"]
+    tail = learner.argv[learner.argv.index("ct-ws-test-seat1") + 1 :]
+    assert tail == ["tmux", "-f", "/etc/clarateach/tmux.conf", "new-session", "-A", "-s", "seat",
+                    "-c", "/home/learner/work"]  # fmt: skip
+    shadow = runtime.attach_command(1, readonly=True)
+    assert shadow.argv[-6:] == ["attach-session", "-r", "-f", "ignore-size", "-t", "seat"]
+    assert "capture-pane" in runtime.capture_command(1, 100).argv
+
+
+async def test_terminal_through_the_docker_runtime(
+    docker_log: Path, docker_settings: AgentSettings, make_agent: AgentFactory, tokens: Tokens
+) -> None:
+    client: Any = await make_agent(docker_settings)
+    term = await Terminal.open(client, 1, tokens.learner(1))
+    await term.type("through-docker\r")
+    # Once from the tty's echo, once from `cat` inside the fake `docker exec -it`.
+    await term.read_until(r"through-docker\r\n(.|\n)*through-docker")
+    await term.close()
+    assert any("-it" in a for a in argvs(docker_log, "exec"))

@@ -1,0 +1,104 @@
+"""host.ready retries until acknowledged; settings parse the documented variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.domain.errors import DomainError
+from shared.domain.events import HOST_READY, Event
+from shared.ports.event_bus import EventBus
+from tests.agent.conftest import AgentFactory
+from tests.support.wait import async_wait_for
+from workspace_agent.app import CONTEXT
+from workspace_agent.readiness import host_ready_event, publish_until_acknowledged
+from workspace_agent.settings import AgentSettings, parse_seat_range
+
+
+class FlakyBus(EventBus):
+    """Refuses the first ``failures`` publishes (a transport that is not up yet)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self.published: list[Event] = []
+
+    def publish(self, event: Event) -> str:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise DomainError("transport unavailable")
+        self.published.append(event)
+        return f"m{self.attempts}"
+
+
+async def test_host_ready_is_retried_until_acknowledged() -> None:
+    bus = FlakyBus(failures=3)
+    event = host_ready_event("ws", 2, "http://h:1", {"seats_ready_s": 0.5})
+    message_id = await publish_until_acknowledged(bus, event, first_delay=0.001)
+    assert message_id == "m4" and bus.published == [event]
+    assert event.type == HOST_READY
+    assert event.data == {"host_index": 2, "endpoint": "http://h:1",
+                          "timings": {"seats_ready_s": 0.5}}  # fmt: skip
+
+
+async def test_agent_publishes_host_ready_once_every_seat_is_ready(
+    make_agent: AgentFactory, settings: AgentSettings
+) -> None:
+    bus = FlakyBus(failures=0)
+    client: Any = await make_agent(settings, bus=bus)
+    ctx = client.server.app[CONTEXT]
+    await async_wait_for(lambda: bus.published, message="host.ready published")
+    assert ctx.readiness.report() == {"ready": True, "seats": {"1": "ready", "2": "ready",
+                                                               "10": "ready"}}  # fmt: skip
+    (event,) = bus.published
+    assert event.data["endpoint"] == settings.public_url
+    ready = await client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["ready"] is True
+    health = await client.get("/healthz")
+    assert await health.json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_until_keys_are_loaded(
+    make_agent: AgentFactory, settings: AgentSettings
+) -> None:
+    from dataclasses import replace
+
+    client: Any = await make_agent(replace(settings, jwks_url="http://127.0.0.1:9/none"), keys=None)
+    resp = await client.get("/readyz")
+    assert resp.status == 503 and (await resp.json())["keys"] is False
+
+
+def test_settings_from_env_reads_the_documented_names(tmp_path: Path) -> None:
+    env = {
+        "CLARATEACH_AGENT_WORKSHOP_ID": "w1", "CLARATEACH_AGENT_HOST_INDEX": "3",
+        "CLARATEACH_AGENT_SEATS": "11-20", "CLARATEACH_AGENT_ISSUER": "iss",
+        "CLARATEACH_AGENT_JWKS_URL": "http://api/jwks.json",
+        "CLARATEACH_AGENT_STATE_DIR": str(tmp_path), "CLARATEACH_AGENT_RUNTIME": "docker",
+        "CLARATEACH_AGENT_BIND": "0.0.0.0", "CLARATEACH_AGENT_PORT": "0",
+        "CLARATEACH_AGENT_PUBLIC_URL": "https://h.example", "CLARATEACH_AGENT_MODEL_PAUSED": "true",
+        "CLARATEACH_AGENT_ALLOWED_ORIGINS": "http://a.test, https://b.test/",
+        "CLARATEACH_AGENT_EVENTS": "local:http://p/push", "CLARATEACH_AGENT_SEAT_IMAGE": "img",
+    }  # fmt: skip
+    s = AgentSettings.from_env(env)
+    assert s.seats == tuple(range(11, 21)) and s.host_index == 3 and s.runtime == "docker"
+    assert s.allowed_origins == ("http://a.test", "https://b.test") and s.model_paused is True
+    assert s.state_dir == tmp_path and s.workspace(12) == tmp_path / "seats" / "12" / "work"
+    assert all(help_text for help_text in AgentSettings.env_vars().values())
+
+
+@pytest.mark.parametrize("bad", [{"CLARATEACH_AGENT_SEATS": "5-2"},
+                                 {"CLARATEACH_AGENT_PORT": "eighty"},
+                                 {"CLARATEACH_AGENT_RUNTIME": "podman"},
+                                 {"CLARATEACH_AGENT_MODEL_PAUSED": "maybe"}])  # fmt: skip
+def test_bad_settings_name_the_variable(bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError) as err:
+        AgentSettings.from_env(bad)
+    assert next(iter(bad)) in str(err.value)
+
+
+def test_seat_range() -> None:
+    assert parse_seat_range("7") == (7,)
+    with pytest.raises(ValueError):
+        parse_seat_range("0-3")

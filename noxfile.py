@@ -57,7 +57,16 @@ def lint(session: nox.Session) -> None:
 def dev(session: nox.Session) -> None:
     session.install("-e", ".")
     build_web(session)
-    session.run("clarateach", "local", "up", *session.posargs)
+    # Ctrl-C reaches the platform directly; give its graceful stop (workshops, agents,
+    # tmux servers) time before nox escalates to SIGTERM/SIGKILL.
+    session.run(
+        "clarateach",
+        "local",
+        "up",
+        *session.posargs,
+        interrupt_timeout=30,
+        terminate_timeout=10,
+    )
 
 
 @nox.session(python="3.11")

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from tests.e2e.learner import LearnerPage
 from tests.e2e.platform_process import Instructor, PlatformUnderTest
@@ -135,3 +137,68 @@ def test_the_file_tree_works_from_the_keyboard(
     page.keyboard.press("Enter")
     expect(learner.tab(f"{folder}/inner.txt")).to_be_visible()
     expect(page.locator(".cm-content")).to_contain_text("inside")
+
+
+def proxied_learner(
+    context, platform: PlatformUnderTest, workshop: dict[str, Any]
+) -> tuple[LearnerPage, list[WebSocketRoute]]:
+    """A joined learner whose terminal sockets pass through a proxy the test can cut."""
+    page = context.new_page()
+    routes: list[WebSocketRoute] = []
+
+    def through_the_test(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        routes.append(ws)
+
+    page.route_web_socket(re.compile(r"/seats/\d+/terminal$"), through_the_test)
+    learner = LearnerPage(page, platform.url)
+    learner.open()
+    learner.join(workshop["code"])
+    learner.wait_for_prompt()
+    page.evaluate(
+        """() => {
+          window.__states = [];
+          const badge = document.getElementById("connection-state");
+          new MutationObserver(() => window.__states.push(badge.dataset.state))
+            .observe(badge, { attributes: true, attributeFilter: ["data-state"] });
+        }"""
+    )
+    return learner, routes
+
+
+def test_a_dropped_connection_reconnects_by_itself_and_restores_the_screen(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner, routes = proxied_learner(context, platform, workshop)
+    page = learner.page
+    marker = f"before-drop-{secrets.token_hex(4)}"
+    learner.run(f"echo {marker}")
+    learner.wait_for_line(marker)
+
+    routes[0].close(code=4000, reason="network blip")
+    page.wait_for_function("() => window.__states.includes('connected')", timeout=15_000)
+    states = page.evaluate("() => window.__states")
+    assert states[0] == "reconnecting" and states[-1] == "connected", states
+    assert "disconnected" not in states
+    assert len(routes) == 2
+    learner.wait_for_line(marker)  # replayed after the reconnect
+    after = f"after-drop-{secrets.token_hex(4)}"
+    learner.run(f"echo {after}")
+    learner.wait_for_line(after)
+
+
+def test_an_expired_token_close_refreshes_the_token_and_reconnects(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner, routes = proxied_learner(context, platform, workshop)
+    page = learner.page
+    old_token = page.evaluate("() => JSON.parse(localStorage['clarateach.session.v1']).token")
+    with page.expect_request("**/api/join") as rejoin:
+        routes[0].close(code=4401, reason="token expired")
+    assert json.loads(rejoin.value.post_data or "{}").get("reconnect_code")
+    page.wait_for_function("() => window.__states.includes('connected')", timeout=15_000)
+    new_token = page.evaluate("() => JSON.parse(localStorage['clarateach.session.v1']).token")
+    assert new_token != old_token
+    marker = f"fresh-token-{secrets.token_hex(4)}"
+    learner.run(f"echo {marker}")
+    learner.wait_for_line(marker)

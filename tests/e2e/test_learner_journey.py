@@ -138,6 +138,20 @@ def test_returning_with_an_expired_token_rejoins_the_same_seat(
     assert expires > time.time() * 1000
 
 
+def test_join_links_resume_the_same_workshop_but_not_another(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    seat = learner.seat()
+    learner.open(f"?code={workshop['code'].lower()}")  # the same workshop's link: resume
+    assert learner.seat() == seat
+    expect(learner.page).to_have_url(f"{platform.url}/")  # the code is tidied out of the URL
+
+    learner.open("?code=CLAUDE-ZZZZ")  # another workshop's link: ask, don't resume
+    expect(learner.page.get_by_role("status")).to_contain_text(f"You still have seat {seat}")
+    expect(learner.page.locator("#join-code")).to_have_value("CLAUDE-ZZZZ")
+
+
 def test_a_second_learner_gets_a_different_seat(
     platform: PlatformUnderTest, workshop: dict[str, Any], browser
 ) -> None:

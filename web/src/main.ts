@@ -16,11 +16,12 @@ async function main(): Promise<void> {
   const api = new ApiClient(config.apiBaseUrl);
   const store = new SessionStore(window.localStorage);
 
+  const linkCode = takeCodeFromUrl();
   const showJoin = (notice?: string) =>
     renderJoinPage(root, {
       api,
       notice,
-      initialCode: takeCodeFromUrl(),
+      initialCode: linkCode,
       onJoined: (code, result, fresh) => {
         const session = sessionFromJoin(code, result);
         store.save(session);
@@ -42,6 +43,13 @@ async function main(): Promise<void> {
 
   const saved = store.load();
   if (!saved) return showJoin();
+  if (linkCode && !sameCode(linkCode, saved.code)) {
+    // A join link for another workshop: don't drop the learner into yesterday's seat.
+    return showJoin(
+      `You still have seat ${saved.seat} in ${saved.workshopName} (reconnect code ${saved.reconnectCode}). ` +
+        "Joining this workshop replaces it on this device.",
+    );
+  }
   if (!needsRefresh(saved)) return showWorkspace(saved, false);
 
   root.replaceChildren(h("main", { class: "join-page" }, h("p", { class: "notice", role: "status" }, `Resuming seat ${saved.seat}…`)));
@@ -56,6 +64,12 @@ async function main(): Promise<void> {
     // Offline or server hiccup: open the workspace anyway; it keeps retrying on its own.
   }
   showWorkspace(seat.session, false);
+}
+
+/** Loose comparison of two typed codes (the server is the authority on normalisation). */
+function sameCode(a: string, b: string): boolean {
+  const key = (code: string) => code.toUpperCase().replace(/[\s-]+/g, "");
+  return key(a) === key(b);
 }
 
 /** A join link carries the code as `?code=` (or `#code=`); prefill it and tidy the URL. */

@@ -84,13 +84,13 @@ def instructor(platform: PlatformUnderTest) -> Iterator[Instructor]:
 def workshop(platform: PlatformUnderTest, request: pytest.FixtureRequest) -> dict[str, Any]:
     """One running workshop shared by the browser tests; each test's learner takes a seat.
 
-    About 15 tests take a seat; 24 seats on two hosts leave room and put later learners on
+    About 20 tests take a seat; 30 seats on two hosts leave room and put later learners on
     the second host (a different agent endpoint), as in a real multi-host workshop.
     """
     if isinstance(platform, StubPlatform):
         return {"id": STUB_WORKSHOP_ID, "code": platform.code}
     instructor: Instructor = request.getfixturevalue("instructor")
-    return instructor.running_workshop("E2E journey", seats=24, seats_per_host=12)
+    return instructor.running_workshop("E2E journey", seats=30, seats_per_host=15)
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ class StubPlatform:
 
 
 @contextmanager
-def stub_platform(state_dir: Path, web_dist: Path, seats: int = 24) -> Iterator[StubPlatform]:
+def stub_platform(state_dir: Path, web_dist: Path, seats: int = 30) -> Iterator[StubPlatform]:
     """Serve the stub on a free port with a real agent for ``seats`` seats."""
     import asyncio
 

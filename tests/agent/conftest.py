@@ -41,9 +41,15 @@ class Tokens:
 
     def instructor(self, **kw: Any) -> str:
         return issue_token(
-            self.key, issuer=ISSUER, workshop_id=WORKSHOP, host=None, seat=None,
-            role="instructor", subject="instructor:teacher@example.com", **kw,
-        )  # fmt: skip
+            self.key,
+            issuer=ISSUER,
+            workshop_id=WORKSHOP,
+            host=None,
+            seat=None,
+            role="instructor",
+            subject="instructor:teacher@example.com",
+            **kw,
+        )
 
 
 @pytest.fixture

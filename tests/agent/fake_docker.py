@@ -18,7 +18,8 @@ args = sys.argv[1:]
 lock = open(STATE + ".lock", "w")
 fcntl.flock(lock, fcntl.LOCK_EX)  # seats come up concurrently: serialise state updates
 with open(LOG, "a") as f:
-    f.write(json.dumps({{"argv": args, "env": {{k: v for k, v in os.environ.items() if k != "PATH"}}}}) + "\n")
+    env = {{k: v for k, v in os.environ.items() if k != "PATH"}}
+    f.write(json.dumps({{"argv": args, "env": env}}) + "\n")
 try:
     state = json.load(open(STATE))
 except FileNotFoundError:

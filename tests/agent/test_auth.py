@@ -35,9 +35,18 @@ def _b64(data: bytes) -> str:
 
 def _claims(seat: int = 1, **over: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": f"clarateach:workshop:{WORKSHOP}", "sub": f"seat:{WORKSHOP}:1",
-              "workshop_id": WORKSHOP, "role": "learner", "seat": seat, "host": 0, "iat": now,
-              "exp": now + 600, "jti": "j1"}  # fmt: skip
+    claims = {
+        "iss": ISSUER,
+        "aud": f"clarateach:workshop:{WORKSHOP}",
+        "sub": f"seat:{WORKSHOP}:1",
+        "workshop_id": WORKSHOP,
+        "role": "learner",
+        "seat": seat,
+        "host": 0,
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j1",
+    }
     claims.update(over)
     return claims
 
@@ -72,13 +81,24 @@ def unknown_kid(key: SigningKey, other: SigningKey) -> str:
 
 
 def jku_header(key: SigningKey) -> str:
-    return jwt.encode(_claims(), key.private_key, algorithm="RS256",
-                      headers={"kid": key.kid, "jku": "https://evil.test/jwks.json"})  # fmt: skip
+    return jwt.encode(
+        _claims(),
+        key.private_key,
+        algorithm="RS256",
+        headers={"kid": key.kid, "jku": "https://evil.test/jwks.json"},
+    )
 
 
 def expired(key: SigningKey) -> str:
-    return issue_token(key, issuer=ISSUER, workshop_id=WORKSHOP, host=0, seat=1,
-                       now=int(time.time()) - 7200, ttl_seconds=3600)  # fmt: skip
+    return issue_token(
+        key,
+        issuer=ISSUER,
+        workshop_id=WORKSHOP,
+        host=0,
+        seat=1,
+        now=int(time.time()) - 7200,
+        ttl_seconds=3600,
+    )
 
 
 def wrong_audience(key: SigningKey) -> str:
@@ -145,8 +165,9 @@ async def test_token_in_url_is_never_accepted(agent: Client, tokens: Tokens) -> 
         resp = await agent.get(f"/seats/1/files?{name}={token}")
         assert resp.status == 401, name
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await agent.ws_connect(f"/seats/1/terminal?{name}={token}",
-                                   protocols=subprotocols(None))  # fmt: skip
+            await agent.ws_connect(
+                f"/seats/1/terminal?{name}={token}", protocols=subprotocols(None)
+            )
         assert refused.value.status == 401
 
 
@@ -164,13 +185,16 @@ async def test_seat_in_path_must_match_the_token(agent: Client, tokens: Tokens) 
 
 async def test_unknown_seat_is_404(agent: Client, tokens: Tokens) -> None:
     for seat in ("3", "0", "-1", "01x", "9999999"):
-        resp = await agent.get(f"/seats/{seat}/files",
-                               headers={"Authorization": f"Bearer {tokens.learner(1)}"})  # fmt: skip
+        resp = await agent.get(
+            f"/seats/{seat}/files", headers={"Authorization": f"Bearer {tokens.learner(1)}"}
+        )
         assert resp.status == 404, seat
 
 
-@pytest.mark.parametrize("origin", ["http://evil.test", "null", WEB_ORIGIN + ".evil.test",
-                                    WEB_ORIGIN.replace("http", "https")])  # fmt: skip
+@pytest.mark.parametrize(
+    "origin",
+    ["http://evil.test", "null", WEB_ORIGIN + ".evil.test", WEB_ORIGIN.replace("http", "https")],
+)
 async def test_foreign_origin_is_refused_before_upgrade(
     agent: Client, tokens: Tokens, origin: str
 ) -> None:
@@ -190,28 +214,35 @@ async def test_allowed_origin_may_open_a_terminal(agent: Client, tokens: Tokens)
 async def test_instructor_reads_files_but_never_writes(agent: Client, tokens: Tokens) -> None:
     learner = {"Authorization": f"Bearer {tokens.learner(1)}"}
     teacher = {"Authorization": f"Bearer {tokens.instructor()}"}
-    assert (await agent.put("/seats/1/files/content?path=a.txt", data=b"hi",
-                            headers=learner)).status == 200  # fmt: skip
+    assert (
+        await agent.put("/seats/1/files/content?path=a.txt", data=b"hi", headers=learner)
+    ).status == 200
     read = await agent.get("/seats/1/files/content?path=a.txt", headers=teacher)
     assert read.status == 200 and await read.read() == b"hi"
-    for method, url in [("PUT", "/seats/1/files/content?path=b.txt"),
-                        ("POST", "/seats/1/files/mkdir?path=d"),
-                        ("DELETE", "/seats/1/files?path=a.txt")]:  # fmt: skip
+    for method, url in [
+        ("PUT", "/seats/1/files/content?path=b.txt"),
+        ("POST", "/seats/1/files/mkdir?path=d"),
+        ("DELETE", "/seats/1/files?path=a.txt"),
+    ]:
         resp = await agent.request(method, url, data=b"x", headers=teacher)
         assert resp.status == 403, url
         assert (await resp.json())["error"]["code"] == "read_only"
 
 
 async def test_cors_exact_allowlist(agent: Client, tokens: Tokens) -> None:
-    preflight = {"Origin": WEB_ORIGIN, "Access-Control-Request-Method": "PUT",
-                 "Access-Control-Request-Headers": "authorization, content-type"}  # fmt: skip
+    preflight = {
+        "Origin": WEB_ORIGIN,
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
     ok = await agent.options("/seats/1/files/content", headers=preflight)
     assert ok.status == 204
     assert ok.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
     assert "Authorization" in ok.headers["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in ok.headers
-    evil = await agent.options("/seats/1/files/content",
-                               headers={**preflight, "Origin": "http://evil.test"})  # fmt: skip
+    evil = await agent.options(
+        "/seats/1/files/content", headers={**preflight, "Origin": "http://evil.test"}
+    )
     assert evil.status == 403 and "Access-Control-Allow-Origin" not in evil.headers
     auth = {"Authorization": f"Bearer {tokens.learner(1)}"}
     got = await agent.get("/seats/1/files", headers={**auth, "Origin": WEB_ORIGIN})
@@ -250,8 +281,9 @@ async def test_keys_are_refetched_on_unknown_kid_rate_limited(
             await store.verify(rotated, issuer=ISSUER, workshop_id=WORKSHOP, now=int(time.time()))
         assert len(hits) == fetches
         monkeypatch.setattr(auth_module, "REFETCH_MIN_INTERVAL", 0.0)
-        claims = await store.verify(rotated, issuer=ISSUER, workshop_id=WORKSHOP,
-                                    now=int(time.time()))  # fmt: skip
+        claims = await store.verify(
+            rotated, issuer=ISSUER, workshop_id=WORKSHOP, now=int(time.time())
+        )
         assert claims.seat == 1 and len(hits) == fetches + 1
     finally:
         with pytest.raises(StopAsyncIteration):
@@ -272,8 +304,9 @@ async def test_agent_loads_keys_from_jwks_url(
             return (await client.get("/readyz")).status == 200
 
         await async_wait_for(ready, message="keys loaded and seats ready")
-        resp = await client.get("/seats/1/files",
-                                headers={"Authorization": f"Bearer {tokens.learner(1)}"})  # fmt: skip
+        resp = await client.get(
+            "/seats/1/files", headers={"Authorization": f"Bearer {tokens.learner(1)}"}
+        )
         assert resp.status == 200
     finally:
         await server.close()

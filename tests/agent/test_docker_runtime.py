@@ -43,10 +43,17 @@ async def test_seat_container_is_locked_down_and_secrets_stay_out_of_argv(
     await runtime.ensure_seat(1, extra)
     (run,) = argvs(docker_log, "run")
     flags = " ".join(run)
-    for expected in ["--user 1000:1000", "--cap-drop=ALL", "--security-opt no-new-privileges",
-                     "--pids-limit 512", "--memory 2g", "--cpus 1",
-                     "--network ct-ws-test-seats", "--name ct-ws-test-seat1",
-                     f"{docker_settings.workspace(1).resolve()}:/home/learner/work"]:  # fmt: skip
+    for expected in [
+        "--user 1000:1000",
+        "--cap-drop=ALL",
+        "--security-opt no-new-privileges",
+        "--pids-limit 512",
+        "--memory 2g",
+        "--cpus 1",
+        "--network ct-ws-test-seats",
+        "--name ct-ws-test-seat1",
+        f"{docker_settings.workspace(1).resolve()}:/home/learner/work",
+    ]:
         assert expected in flags, expected
     assert "docker.sock" not in flags and "--privileged" not in flags
     assert run[run.index("-e", run.index("ANTHROPIC_AUTH_TOKEN") - 1) + 1] == "ANTHROPIC_AUTH_TOKEN"
@@ -73,8 +80,17 @@ def test_attach_and_capture_commands(docker_settings: AgentSettings) -> None:
     learner = runtime.attach_command(1, readonly=False)
     assert learner.argv[1:4] == ["exec", "-it", "-u"]
     tail = learner.argv[learner.argv.index("ct-ws-test-seat1") + 1 :]
-    assert tail == ["tmux", "-f", "/etc/clarateach/tmux.conf", "new-session", "-A", "-s", "seat",
-                    "-c", "/home/learner/work"]  # fmt: skip
+    assert tail == [
+        "tmux",
+        "-f",
+        "/etc/clarateach/tmux.conf",
+        "new-session",
+        "-A",
+        "-s",
+        "seat",
+        "-c",
+        "/home/learner/work",
+    ]
     shadow = runtime.attach_command(1, readonly=True)
     assert shadow.argv[-6:] == ["attach-session", "-r", "-f", "ignore-size", "-t", "seat"]
     assert "capture-pane" in runtime.capture_command(1, 100).argv

@@ -38,8 +38,9 @@ async def test_write_read_stat_and_list(agent: Client, auth: dict[str, str]) -> 
     read = await agent.get("/seats/1/files/content", params={"path": "src/main.py"}, headers=auth)
     assert await read.read() == b"print('hi')\n"
     assert read.headers["X-Content-Type-Options"] == "nosniff"
-    stat = await (await agent.get("/seats/1/files/stat", params={"path": "src/main.py"},
-                                  headers=auth)).json()  # fmt: skip
+    stat = await (
+        await agent.get("/seats/1/files/stat", params={"path": "src/main.py"}, headers=auth)
+    ).json()
     assert stat["type"] == "file" and stat["size"] == 12 and stat["name"] == "main.py"
     listing = await (await agent.get("/seats/1/files", params={"path": "src"}, headers=auth)).json()
     assert listing["path"] == "src"
@@ -72,8 +73,10 @@ async def test_html_and_svg_are_downloads_with_sandbox_csp(
         assert "sandbox" in resp.headers["Content-Security-Policy"]
 
 
-@pytest.mark.parametrize("name", ["line\nbreak", "semi;colon", "$(touch pwned)", "-rf", "~user",
-                                  "%2e%2e", "sp ace", "ünïcødé"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    ["line\nbreak", "semi;colon", "$(touch pwned)", "-rf", "~user", "%2e%2e", "sp ace", "ünïcødé"],
+)
 async def test_odd_names_are_stored_literally(
     agent: Client, auth: dict[str, str], settings: AgentSettings, name: str
 ) -> None:
@@ -97,8 +100,12 @@ async def test_rename_respects_overwrite(agent: Client, auth: dict[str, str]) ->
     assert moved.status == 200 and (await moved.json())["path"] == "b.txt"
     gone = await agent.get("/seats/1/files/stat", params={"path": "a.txt"}, headers=auth)
     assert gone.status == 404
-    for bad in [[], {"from": 1, "to": "x"}, {"from": "b.txt"}, {"from": "b.txt", "to": "c",
-                                                                "overwrite": "yes"}]:  # fmt: skip
+    for bad in [
+        [],
+        {"from": 1, "to": "x"},
+        {"from": "b.txt"},
+        {"from": "b.txt", "to": "c", "overwrite": "yes"},
+    ]:
         resp = await agent.post("/seats/1/files/rename", json=bad, headers=auth)
         assert resp.status == 400, bad
     junk = await agent.post("/seats/1/files/rename", data=b"{nope", headers=auth)
@@ -123,8 +130,9 @@ async def test_deleting_the_root_is_refused(
     agent: Client, auth: dict[str, str], settings: AgentSettings, path: str
 ) -> None:
     await put(agent, auth, "keep.txt", b"k")
-    resp = await agent.delete("/seats/1/files", params={"path": path, "recursive": "1"},
-                              headers=auth)  # fmt: skip
+    resp = await agent.delete(
+        "/seats/1/files", params={"path": path, "recursive": "1"}, headers=auth
+    )
     assert resp.status == 400
     assert (settings.workspace(1) / "keep.txt").exists()
 
@@ -150,8 +158,9 @@ async def test_size_limits_give_413(
         for _ in range(settings.max_write_bytes // 65536 + 2):
             yield b"y" * 65536
 
-    streamed = await agent.put("/seats/1/files/content", params={"path": "big2.bin"},
-                               data=chunked(), headers=auth)  # fmt: skip
+    streamed = await agent.put(
+        "/seats/1/files/content", params={"path": "big2.bin"}, data=chunked(), headers=auth
+    )
     assert streamed.status == 413
     form = aiohttp.FormData()
     form.add_field("file", big, filename="up.bin")
@@ -172,10 +181,16 @@ async def test_upload_and_archive(
     assert up.status == 201
     assert [e["path"] for e in (await up.json())["entries"]] == ["in/1.txt", "in/2.txt"]
     for evil in ("../escape.txt", "sub/dir.txt", "/abs.txt", ".."):
-        body = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="'
-                + evil.encode() + b'"\r\n\r\nx\r\n--B--\r\n')  # fmt: skip
-        sneaky = await agent.post("/seats/1/files/upload", data=body,
-                                  headers={**auth, "Content-Type": "multipart/form-data; boundary=B"})  # fmt: skip
+        body = (
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="'
+            + evil.encode()
+            + b'"\r\n\r\nx\r\n--B--\r\n'
+        )
+        sneaky = await agent.post(
+            "/seats/1/files/upload",
+            data=body,
+            headers={**auth, "Content-Type": "multipart/form-data; boundary=B"},
+        )
         if sneaky.status == 201:  # aiohttp already reduced it to a plain name: stays inside
             (entry,) = (await sneaky.json())["entries"]
             assert "/" not in entry["path"] and ".." not in entry["path"], evil
@@ -189,10 +204,12 @@ async def test_upload_and_archive(
 
 
 async def test_errors_are_json_never_500(agent: Client, auth: dict[str, str]) -> None:
-    cases = [("GET", "/seats/1/files/content", {"path": "nope"}, 404),
-             ("GET", "/seats/1/files/content", {"path": ""}, 400),
-             ("GET", "/seats/1/files", {"path": "nope"}, 404),
-             ("POST", "/seats/1/files/upload", {}, 400)]  # fmt: skip
+    cases = [
+        ("GET", "/seats/1/files/content", {"path": "nope"}, 404),
+        ("GET", "/seats/1/files/content", {"path": ""}, 400),
+        ("GET", "/seats/1/files", {"path": "nope"}, 404),
+        ("POST", "/seats/1/files/upload", {}, 400),
+    ]
     for method, url, params, status in cases:
         resp = await agent.request(method, url, params=params, headers=auth)
         assert resp.status == status, (url, params)

@@ -20,12 +20,25 @@ Client = TestClient[Any, Any]
 
 # Raw query values, sent exactly as written (the server decodes them once).
 TRAVERSALS = [
-    "..", "../outside.txt", "../../outside.txt", "a/../../outside.txt", "./../outside.txt",
-    "%2e%2e/outside.txt", "%2e%2e%2f%2e%2e%2foutside.txt", "%252e%252e%252foutside.txt",
-    "..%5c..%5coutside.txt", "%5c..%5coutside.txt", "%2fetc%2fpasswd", "/etc/passwd",
-    "~root/.bashrc", "~/../outside.txt", "%00", "ok.txt%00.png", "....//outside.txt",
+    "..",
+    "../outside.txt",
+    "../../outside.txt",
+    "a/../../outside.txt",
+    "./../outside.txt",
+    "%2e%2e/outside.txt",
+    "%2e%2e%2f%2e%2e%2foutside.txt",
+    "%252e%252e%252foutside.txt",
+    "..%5c..%5coutside.txt",
+    "%5c..%5coutside.txt",
+    "%2fetc%2fpasswd",
+    "/etc/passwd",
+    "~root/.bashrc",
+    "~/../outside.txt",
+    "%00",
+    "ok.txt%00.png",
+    "....//outside.txt",
     "..%2f..%2f..%2f..%2fetc%2fpasswd",
-]  # fmt: skip
+]
 
 
 # These decode to literal names: "~root" is no home directory, "%2e%2e%2f" no parent.
@@ -50,12 +63,19 @@ def layout(settings: AgentSettings) -> dict[str, Path]:
     (work / "sub").mkdir()
     (work / "sub" / "ok.txt").write_text("ok")
     links = {
-        "etc": "/etc", "passwd": "/etc/passwd", "sib": str(sibling.resolve()),
-        "sibrel": "../../10/work", "outlink": str(outside.resolve()),
-        "outdir": str(outside_dir.resolve()), "inside": "sub",
-        "abs_inside": str((work / "sub").resolve()), "broken": "does-not-exist",
-        "loop1": "loop2", "loop2": "loop1", "sneaky": "sub/../../../outside.txt",
-    }  # fmt: skip
+        "etc": "/etc",
+        "passwd": "/etc/passwd",
+        "sib": str(sibling.resolve()),
+        "sibrel": "../../10/work",
+        "outlink": str(outside.resolve()),
+        "outdir": str(outside_dir.resolve()),
+        "inside": "sub",
+        "abs_inside": str((work / "sub").resolve()),
+        "broken": "does-not-exist",
+        "loop1": "loop2",
+        "loop2": "loop1",
+        "sneaky": "sub/../../../outside.txt",
+    }
     for name, target in links.items():
         os.symlink(target, work / name)
     return {"work": work, "sibling": sibling, "outside": outside, "outside_dir": outside_dir}
@@ -110,8 +130,18 @@ async def test_traversal_matrix_touches_nothing_outside(
     assert layout["outside"].read_text() == "outside"
 
 
-@pytest.mark.parametrize("path", ["passwd", "etc/hostname", "sib/secret.txt", "sibrel/secret.txt",
-                                  "outlink", "sneaky", "outdir/keep.txt"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "passwd",
+        "etc/hostname",
+        "sib/secret.txt",
+        "sibrel/secret.txt",
+        "outlink",
+        "sneaky",
+        "outdir/keep.txt",
+    ],
+)
 async def test_links_leading_out_are_refused_for_read_and_stat(
     agent: Client, auth: dict[str, str], layout: dict[str, Path], path: str
 ) -> None:
@@ -130,13 +160,15 @@ async def test_listing_through_links_leading_out_is_refused(
     assert resp.status == 403
 
 
-@pytest.mark.parametrize("path", ["outlink", "sib/new.txt", "outdir/keep.txt", "outdir/new.txt",
-                                  "inside/new.txt"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["outlink", "sib/new.txt", "outdir/keep.txt", "outdir/new.txt", "inside/new.txt"]
+)
 async def test_writes_never_follow_learner_links(
     agent: Client, auth: dict[str, str], layout: dict[str, Path], path: str
 ) -> None:
-    resp = await agent.put("/seats/1/files/content", params={"path": path}, data=b"pwned",
-                           headers=auth)  # fmt: skip
+    resp = await agent.put(
+        "/seats/1/files/content", params={"path": path}, data=b"pwned", headers=auth
+    )
     assert resp.status == 403
     assert layout["outside"].read_text() == "outside"
     assert (layout["outside_dir"] / "keep.txt").read_text() == "keep"
@@ -148,8 +180,9 @@ async def test_delete_removes_links_not_targets(
     agent: Client, auth: dict[str, str], layout: dict[str, Path]
 ) -> None:
     for link in ("outlink", "outdir", "sib"):
-        resp = await agent.delete("/seats/1/files", params={"path": link, "recursive": "1"},
-                                  headers=auth)  # fmt: skip
+        resp = await agent.delete(
+            "/seats/1/files", params={"path": link, "recursive": "1"}, headers=auth
+        )
         assert resp.status == 204
         assert not (layout["work"] / link).is_symlink()
     through = await agent.delete("/seats/1/files", params={"path": "etc/hostname"}, headers=auth)
@@ -166,8 +199,9 @@ async def test_recursive_delete_does_not_cross_links(
     nest.mkdir()
     os.symlink(layout["outside_dir"].resolve(), nest / "escape")
     os.symlink(layout["sibling"].resolve(), nest / "sibling")
-    resp = await agent.delete("/seats/1/files", params={"path": "nest", "recursive": "1"},
-                              headers=auth)  # fmt: skip
+    resp = await agent.delete(
+        "/seats/1/files", params={"path": "nest", "recursive": "1"}, headers=auth
+    )
     assert resp.status == 204 and not nest.exists()
     assert (layout["outside_dir"] / "keep.txt").read_text() == "keep"
     assert (layout["sibling"] / "secret.txt").exists()
@@ -176,11 +210,15 @@ async def test_recursive_delete_does_not_cross_links(
 async def test_rename_cannot_move_through_links(
     agent: Client, auth: dict[str, str], layout: dict[str, Path]
 ) -> None:
-    steal = await agent.post("/seats/1/files/rename", json={"from": "sib/secret.txt",
-                             "to": "stolen.txt"}, headers=auth)  # fmt: skip
+    steal = await agent.post(
+        "/seats/1/files/rename", json={"from": "sib/secret.txt", "to": "stolen.txt"}, headers=auth
+    )
     assert steal.status == 403
-    plant = await agent.post("/seats/1/files/rename", json={"from": "sub/ok.txt",
-                             "to": "outdir/planted.txt"}, headers=auth)  # fmt: skip
+    plant = await agent.post(
+        "/seats/1/files/rename",
+        json={"from": "sub/ok.txt", "to": "outdir/planted.txt"},
+        headers=auth,
+    )
     assert plant.status == 403
     assert not (layout["outside_dir"] / "planted.txt").exists()
 

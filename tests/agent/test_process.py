@@ -87,12 +87,20 @@ async def agent_process(tmp_path: Path, platform: Platform) -> AsyncIterator[Age
         "CLARATEACH_AGENT_GATEWAY": "false",
     }
     log = (tmp_path / "agent.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "workspace_agent"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; a long-running server
+        [sys.executable, "-m", "workspace_agent"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     marker = state / "agent-endpoint"
     try:
-        await async_wait_for(lambda: marker.exists() or proc.poll() is not None, timeout=30,
-                             message="agent endpoint file")  # fmt: skip
+        await async_wait_for(
+            lambda: marker.exists() or proc.poll() is not None,
+            timeout=30,
+            message="agent endpoint file",
+        )
         assert proc.poll() is None, (tmp_path / "agent.log").read_text()
         agent = AgentProcess(proc, marker.read_text().strip(), state)
 
@@ -149,14 +157,17 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
             now = (ps.num_fds(), live_children(ps))
             return now if baseline is None else now == baseline
 
-        await async_wait_for(lambda: len(live_children(ps, recursive=False)) == 2,
-                             message="only the two tmux servers")  # fmt: skip
+        await async_wait_for(
+            lambda: len(live_children(ps, recursive=False)) == 2,
+            message="only the two tmux servers",
+        )
         baseline = settled_to()
         for _ in range(100):
             ws = await connect(session, agent_process.url, token)
             await ws.close()
-        await async_wait_for(lambda: settled_to(baseline), timeout=20,
-                             message=f"agent back to {baseline}")  # fmt: skip
+        await async_wait_for(
+            lambda: settled_to(baseline), timeout=20, message=f"agent back to {baseline}"
+        )
 
 
 async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
@@ -167,7 +178,7 @@ async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, agent_process.url, tokens.learner(1))
         agent_process.proc.send_signal(signal.SIGTERM)
-        while (message := await ws.receive(timeout=10)).type not in (
+        while (await ws.receive(timeout=10)).type not in (
             aiohttp.WSMsgType.CLOSE,
             aiohttp.WSMsgType.CLOSED,
             aiohttp.WSMsgType.CLOSING,
@@ -175,9 +186,16 @@ async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
             pass
         assert ws.close_code == 1001
     assert agent_process.proc.wait(timeout=15) == 0
-    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status()
-                             != psutil.STATUS_ZOMBIE for p in tmux_servers),
-             timeout=10, message="tmux servers gone")  # fmt: skip
+    wait_for(
+        lambda: (
+            not any(
+                psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                for p in tmux_servers
+            )
+        ),
+        timeout=10,
+        message="tmux servers gone",
+    )
     sock = agent_process.state / "seats" / "1" / "tmux.sock"
-    probe = subprocess.run(["tmux", "-S", str(sock), "has-session"], capture_output=True)
+    probe = subprocess.run(["tmux", "-S", str(sock), "has-session"], capture_output=True)  # noqa: ASYNC221
     assert probe.returncode != 0

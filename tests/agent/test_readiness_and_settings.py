@@ -39,8 +39,11 @@ async def test_host_ready_is_retried_until_acknowledged() -> None:
     message_id = await publish_until_acknowledged(bus, event, first_delay=0.001)
     assert message_id == "m4" and bus.published == [event]
     assert event.type == HOST_READY
-    assert event.data == {"host_index": 2, "endpoint": "http://h:1",
-                          "timings": {"seats_ready_s": 0.5}}  # fmt: skip
+    assert event.data == {
+        "host_index": 2,
+        "endpoint": "http://h:1",
+        "timings": {"seats_ready_s": 0.5},
+    }
 
 
 async def test_agent_publishes_host_ready_once_every_seat_is_ready(
@@ -50,8 +53,10 @@ async def test_agent_publishes_host_ready_once_every_seat_is_ready(
     client: Any = await make_agent(settings, bus=bus)
     ctx = client.server.app[CONTEXT]
     await async_wait_for(lambda: bus.published, message="host.ready published")
-    assert ctx.readiness.report() == {"ready": True, "seats": {"1": "ready", "2": "ready",
-                                                               "10": "ready"}}  # fmt: skip
+    assert ctx.readiness.report() == {
+        "ready": True,
+        "seats": {"1": "ready", "2": "ready", "10": "ready"},
+    }
     (event,) = bus.published
     assert event.data["endpoint"] == settings.public_url
     ready = await client.get("/readyz")
@@ -72,15 +77,21 @@ async def test_readyz_is_503_until_keys_are_loaded(
 
 def test_settings_from_env_reads_the_documented_names(tmp_path: Path) -> None:
     env = {
-        "CLARATEACH_AGENT_WORKSHOP_ID": "w1", "CLARATEACH_AGENT_HOST_INDEX": "3",
-        "CLARATEACH_AGENT_SEATS": "11-20", "CLARATEACH_AGENT_ISSUER": "iss",
+        "CLARATEACH_AGENT_WORKSHOP_ID": "w1",
+        "CLARATEACH_AGENT_HOST_INDEX": "3",
+        "CLARATEACH_AGENT_SEATS": "11-20",
+        "CLARATEACH_AGENT_ISSUER": "iss",
         "CLARATEACH_AGENT_JWKS_URL": "http://api/jwks.json",
-        "CLARATEACH_AGENT_STATE_DIR": str(tmp_path), "CLARATEACH_AGENT_RUNTIME": "docker",
-        "CLARATEACH_AGENT_BIND": "0.0.0.0", "CLARATEACH_AGENT_PORT": "0",
-        "CLARATEACH_AGENT_PUBLIC_URL": "https://h.example", "CLARATEACH_AGENT_MODEL_PAUSED": "true",
+        "CLARATEACH_AGENT_STATE_DIR": str(tmp_path),
+        "CLARATEACH_AGENT_RUNTIME": "docker",
+        "CLARATEACH_AGENT_BIND": "0.0.0.0",
+        "CLARATEACH_AGENT_PORT": "0",
+        "CLARATEACH_AGENT_PUBLIC_URL": "https://h.example",
+        "CLARATEACH_AGENT_MODEL_PAUSED": "true",
         "CLARATEACH_AGENT_ALLOWED_ORIGINS": "http://a.test, https://b.test/",
-        "CLARATEACH_AGENT_EVENTS": "local:http://p/push", "CLARATEACH_AGENT_SEAT_IMAGE": "img",
-    }  # fmt: skip
+        "CLARATEACH_AGENT_EVENTS": "local:http://p/push",
+        "CLARATEACH_AGENT_SEAT_IMAGE": "img",
+    }
     s = AgentSettings.from_env(env)
     assert s.seats == tuple(range(11, 21)) and s.host_index == 3 and s.runtime == "docker"
     assert s.allowed_origins == ("http://a.test", "https://b.test") and s.model_paused is True
@@ -88,10 +99,15 @@ def test_settings_from_env_reads_the_documented_names(tmp_path: Path) -> None:
     assert all(help_text for help_text in AgentSettings.env_vars().values())
 
 
-@pytest.mark.parametrize("bad", [{"CLARATEACH_AGENT_SEATS": "5-2"},
-                                 {"CLARATEACH_AGENT_PORT": "eighty"},
-                                 {"CLARATEACH_AGENT_RUNTIME": "podman"},
-                                 {"CLARATEACH_AGENT_MODEL_PAUSED": "maybe"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"CLARATEACH_AGENT_SEATS": "5-2"},
+        {"CLARATEACH_AGENT_PORT": "eighty"},
+        {"CLARATEACH_AGENT_RUNTIME": "podman"},
+        {"CLARATEACH_AGENT_MODEL_PAUSED": "maybe"},
+    ],
+)
 def test_bad_settings_name_the_variable(bad: dict[str, str]) -> None:
     with pytest.raises(ValueError) as err:
         AgentSettings.from_env(bad)

@@ -22,7 +22,12 @@ from tests.e2e.platform_process import (
     RunningPlatform,
     local_platform,
 )
-from tests.e2e.stub_platform import STUB_WORKSHOP_ID, StubPlatform, stub_platform
+from tests.e2e.stub_platform import (
+    STUB_WORKSHOP_ID,
+    STUB_WORKSHOP_NAME,
+    StubPlatform,
+    stub_platform,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "web"
@@ -88,7 +93,7 @@ def workshop(platform: PlatformUnderTest, request: pytest.FixtureRequest) -> dic
     the second host (a different agent endpoint), as in a real multi-host workshop.
     """
     if isinstance(platform, StubPlatform):
-        return {"id": STUB_WORKSHOP_ID, "code": platform.code}
+        return {"id": STUB_WORKSHOP_ID, "code": platform.code, "name": STUB_WORKSHOP_NAME}
     instructor: Instructor = request.getfixturevalue("instructor")
     return instructor.running_workshop("E2E journey", seats=30, seats_per_host=15)
 

@@ -30,6 +30,7 @@ from tests.support.wait import wait_for
 
 STUB_CODE = "CLAUDE-STUB"
 STUB_WORKSHOP_ID = "wstubstub22"
+STUB_WORKSHOP_NAME = "Stub workshop"
 ISSUER = "clarateach-stub"
 
 
@@ -95,7 +96,7 @@ def create_stub_app(
                 "endpoint": agent_url[0],
                 "seat": seat,
                 "reconnect_code": reconnect,
-                "workshop": {"id": STUB_WORKSHOP_ID, "name": "Stub workshop"},
+                "workshop": {"id": STUB_WORKSHOP_ID, "name": STUB_WORKSHOP_NAME},
             }
         )
 

@@ -56,6 +56,7 @@ def test_join_reaches_a_prompt_and_runs_a_command(
 
     expect(learner.page.locator("#seat-banner")).to_be_visible()
     assert learner.seat() >= 1
+    expect(learner.page).to_have_title(f"Seat {learner.seat()} · {workshop['name']} — ClaraTeach")
     assert learner.reconnect_code()
     marker = f"hello-{secrets.token_hex(4)}"
     learner.run(f"echo {marker}")

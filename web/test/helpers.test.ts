@@ -60,6 +60,15 @@ describe("AckBatcher", () => {
     expect(acks).toEqual([110, 5]);
   });
 
+  it("never holds back more than a quarter of a small window", () => {
+    const acks: number[] = [];
+    const { scheduler } = manualScheduler();
+    const batcher = new AckBatcher((n) => acks.push(n), 16 * 1024, 20, scheduler);
+    batcher.adaptToWindow(4096);
+    batcher.processed(1024);
+    expect(acks).toEqual([1024]);
+  });
+
   it("drops pending bytes on reset (they belonged to the old socket)", () => {
     const acks: number[] = [];
     const { scheduler } = manualScheduler();

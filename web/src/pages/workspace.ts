@@ -97,6 +97,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     right,
   );
   root.replaceChildren(h("div", { class: "app" }, header, banner, layout));
+  document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   function showState(change: StateChange): void {
     status.dataset.state = change.state;
@@ -156,6 +157,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   void tree.refresh();
 
   function dispose(): void {
+    document.title = "ClaraTeach";
     window.removeEventListener("beforeunload", beforeUnload);
     window.removeEventListener("online", online);
     terminal.dispose();

@@ -201,6 +201,7 @@ export class TerminalConnection {
   private handleControl(text: string): void {
     const message = parseServerControl(text);
     if (message?.type === "hello") {
+      this.acks.adaptToWindow(message.window);
       this.setState({ state: "connected", readonly: message.readonly });
     } else if (message?.type === "error") {
       this.lastServerError = message.message || message.code;

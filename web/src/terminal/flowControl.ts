@@ -22,10 +22,18 @@ export class AckBatcher {
 
   constructor(
     private readonly sendAck: (bytes: number) => void,
-    private readonly threshold = 16 * 1024,
+    private threshold = 16 * 1024,
     private readonly delayMs = 20,
     private readonly scheduler: AckScheduler = realScheduler,
   ) {}
+
+  /**
+   * Fit the batch size to the agent's window (from `hello`): never hold back more than a
+   * quarter of it, so a small window cannot stall on acks waiting for the timer.
+   */
+  adaptToWindow(windowBytes: number): void {
+    if (windowBytes > 0) this.threshold = Math.max(1, Math.min(this.threshold, Math.floor(windowBytes / 4)));
+  }
 
   /** Record that xterm finished processing `bytes` more output bytes. */
   processed(bytes: number): void {

@@ -145,6 +145,24 @@ describe("TerminalConnection", () => {
     expect(h.sockets[1]!.protocols).toContain("bearer.tok-2");
   });
 
+  it("backs off when a fresh token is refused again before any hello", async () => {
+    const h = harness();
+    h.connection.start();
+    await h.settle();
+    h.sockets[0]!.open();
+    h.sockets[0]!.serverClose(4401);
+    await h.settle();
+    h.sockets[1]!.open();
+    h.sockets[1]!.serverClose(4401);
+    await h.settle();
+    expect(h.sockets).toHaveLength(2);
+    expect(h.states.at(-1)).toMatchObject({ state: "reconnecting" });
+    h.timers.shift()!();
+    await h.settle();
+    expect(h.seat.refreshes).toBe(2);
+    expect(h.sockets).toHaveLength(3);
+  });
+
   it("re-joins after repeated refused upgrades (a 401 before upgrade looks like 1006)", async () => {
     const h = harness();
     h.connection.start();

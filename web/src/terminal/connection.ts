@@ -84,6 +84,8 @@ export class TerminalConnection {
   private refreshBeforeNext = false;
   private retryTimer: unknown = null;
   private stopped = false;
+  /** A 4401 reconnects at once only the first time after a good hello (no tight loop). */
+  private refreshedSinceHello = false;
   /** The agent's last `error` control message; explains the close that follows it. */
   private lastServerError = "";
   private size: { cols: number; rows: number } | null = null;
@@ -202,6 +204,7 @@ export class TerminalConnection {
     const message = parseServerControl(text);
     if (message?.type === "hello") {
       this.acks.adaptToWindow(message.window);
+      this.refreshedSinceHello = false;
       this.setState({ state: "connected", readonly: message.readonly });
     } else if (message?.type === "error") {
       this.lastServerError = message.message || message.code;
@@ -217,9 +220,12 @@ export class TerminalConnection {
     }
     if (code === CLOSE_TOKEN_EXPIRED) {
       this.refreshBeforeNext = true;
-      this.attempt = 0;
-      void this.connect();
-      return;
+      if (!this.refreshedSinceHello) {
+        this.refreshedSinceHello = true;
+        this.attempt = 0;
+        void this.connect();
+        return;
+      }
     }
     if (code === CLOSE_FORBIDDEN) this.refreshBeforeNext = true;
     if (!opened) {

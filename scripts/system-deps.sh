@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages ClaraTeach needs, only if they are missing.
-#   runtime: tmux (learner terminals on the local platform)
+#   runtime: tmux (learner terminals), Node.js + npm (to bundle the web client)
 #   test:    runtime + chromium (browser e2e) + shellcheck (bootstrap scripts)
+# Each entry is "command:package".
 set -euo pipefail
-want=(tmux)
+want=(tmux:tmux node:nodejs npm:npm)
 if [ "${1:-runtime}" = "test" ]; then
-  want+=(chromium shellcheck)
+  want+=(chromium:chromium shellcheck:shellcheck)
 fi
 missing=()
-for pkg in "${want[@]}"; do
-  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for entry in "${want[@]}"; do
+  command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""

@@ -8,9 +8,11 @@ Google client libraries and vice versa.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from shared.adapters.no_dns import NoDns
 from shared.ports.compute import Compute
+from shared.ports.dns import HostRecords
 from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
 from shared.ports.store import WorkshopStore
@@ -26,9 +28,11 @@ class Platform:
     bus: EventBus
     compute: Compute
     secrets: Secrets
+    #: Host A records (``<host>.<workshop domain>``); ``NoDns`` unless a DNS zone is configured.
+    dns: HostRecords = field(default_factory=NoDns)
 
     def close(self) -> None:
-        for part in (self.bus, self.compute, self.store):
+        for part in (self.bus, self.compute, self.store, self.dns):
             part.close()
 
 
@@ -39,6 +43,7 @@ def bootstrap(
     bus: EventBus | None = None,
     compute: Compute | None = None,
     secrets: Secrets | None = None,
+    dns: HostRecords | None = None,
 ) -> Platform:
     """Build a ``Platform``; any adapter passed in is used as is (tests, local platform)."""
     if settings.mode == "local":
@@ -50,6 +55,7 @@ def bootstrap(
         bus=bus or build_bus(settings),
         compute=compute or build_compute(settings, secrets),
         secrets=secrets,
+        dns=dns or build_dns(settings),
     )
 
 
@@ -91,3 +97,16 @@ def build_secrets(settings: Settings) -> Secrets:
     from shared.adapters.local_secrets import LocalSecrets
 
     return LocalSecrets(settings.state_dir / "secrets")
+
+
+def build_dns(settings: Settings) -> HostRecords:
+    """Cloud DNS when GCP hosts get ``<host>.<workshop_domain>`` names, else ``NoDns``.
+
+    Both ``workshop_domain`` and ``dns_zone`` are needed: without a zone the provisioner could
+    not publish the names, so hosts fall back to trial-mode ``<ip>.sslip.io`` endpoints.
+    """
+    if settings.host_domain:
+        from shared.adapters.cloud_dns import CloudDnsRecords
+
+        return CloudDnsRecords.from_settings(settings)
+    return NoDns()

@@ -158,7 +158,16 @@ class Settings:
         default="",
         metadata=_env(
             "CLARATEACH_WORKSHOP_DOMAIN",
-            "DNS zone for host endpoints (<host>.<domain>); empty means IP-based endpoints.",
+            "Domain of host endpoints (https://<host>.<domain>); used with CLARATEACH_DNS_ZONE.",
+        ),
+    )
+    dns_zone: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_DNS_ZONE",
+            "Cloud DNS managed zone (its name, not its domain) serving workshop_domain; the"
+            " provisioner keeps one A record per host in it. Empty: trial mode, hosts are"
+            " reached at https://<ip>.sslip.io and no DNS record is managed.",
         ),
     )
     seat_image: str = field(
@@ -191,6 +200,17 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.state_dir / "state.db"
+
+    @property
+    def host_domain(self) -> str:
+        """The domain under which the provisioner publishes ``<host>.<domain>`` A records.
+
+        Empty unless in gcp mode with both ``workshop_domain`` and ``dns_zone`` set: without a
+        zone nobody could publish the names, so hosts use trial-mode ``<ip>.sslip.io``.
+        """
+        if self.mode == "gcp" and self.workshop_domain.strip(" .") and self.dns_zone:
+            return self.workshop_domain.strip(" .").lower()
+        return ""
 
 
 def _parse(type_name: Any, raw: str, env_name: str) -> Any:

@@ -279,17 +279,25 @@ class GceCompute(Compute):
 
 
 def _info(instance: compute_v1.Instance) -> HostInfo:
-    address = None
-    for interface in instance.network_interfaces:
-        for access in interface.access_configs:
-            address = access.nat_i_p or address
-        address = address or interface.network_i_p or None
     return HostInfo(
         name=instance.name,
         state=_STATE.get(instance.status, "provisioning"),
         labels=dict(instance.labels),
-        address=address,
+        address=_external_ip(instance),
     )
+
+
+def _external_ip(instance: compute_v1.Instance) -> str | None:
+    """The first external (one-to-one NAT) IP: what learners reach and DNS points at.
+
+    Never the internal ``networkIP``: publishing a private address would be useless to
+    learners. ``None`` while GCE has not assigned one yet.
+    """
+    for interface in instance.network_interfaces:
+        for access in interface.access_configs:
+            if access.nat_i_p:
+                return str(access.nat_i_p)
+    return None
 
 
 def _permanent(code: str, detail: str, what: str) -> PermanentError | None:

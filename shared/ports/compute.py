@@ -34,7 +34,8 @@ class HostInfo:
     #: ``provisioning`` | ``running`` | ``stopping`` | ``terminated`` (adapter-normalised).
     state: str
     labels: dict[str, str] = field(default_factory=dict)
-    #: Reachable address if known (an IP or URL); readiness still comes from ``host.ready``.
+    #: Reachable address if known: GCE gives the external (NAT) IP, which the provisioner
+    #: publishes as ``<host>.<domain>``; readiness still comes from ``host.ready``.
     address: str | None = None
 
 

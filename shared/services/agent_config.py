@@ -11,6 +11,7 @@ import json
 
 from shared.adapters.urls import events_url_for, secrets_url_for
 from shared.domain.model import Host, Workshop
+from shared.services.host_dns import public_url
 from shared.settings import Settings
 
 
@@ -31,4 +32,7 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
     }
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
+    if url := public_url(settings, host.name):
+        # Published by the provisioner as an A record; without it the host computes its own.
+        config["CLARATEACH_AGENT_PUBLIC_URL"] = url
     return config

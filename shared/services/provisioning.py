@@ -50,6 +50,7 @@ from shared.domain.model import (
 )
 from shared.ports.compute import HostSpec
 from shared.services.agent_config import agent_config
+from shared.services.host_dns import delete_host_and_record, publish_host_record
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,8 @@ def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> N
             seat_last=host.seat_last,
             agent_config=agent_config(settings, workshop, host),
         )
-        platform.compute.create_host(spec)
+        info = platform.compute.create_host(spec)
+        publish_host_record(platform, info)  # <host>.<domain> -> its IP, when a domain is managed
         return host
 
     errors = _in_parallel(
@@ -271,8 +273,8 @@ def fail_workshop(platform: Platform, workshop_id: str, reason: str) -> bool:
 
 
 def delete_hosts(platform: Platform, names: Iterable[str], workshop_id: str) -> list[BaseException]:
-    """Delete hosts in parallel; return the errors (a missing host is not one)."""
-    errors = _in_parallel(platform.compute.delete_host, list(names))
+    """Delete hosts and their DNS records in parallel; return the errors (missing is not one)."""
+    errors = _in_parallel(lambda name: delete_host_and_record(platform, name), list(names))
     for error in errors:
         log.warning("host delete failed: %s", error, extra={"workshop_id": workshop_id})
     return errors

@@ -9,7 +9,8 @@ Each pass, over every workshop (paginated through ``store.list_workshops``):
 * ``running`` with a ready host whose VM or process is gone -> that host is marked ``lost``;
 * ``stopping`` for longer than ``stop_grace_seconds`` -> the stop is run again;
 
-and over every labelled host: a host whose workshop is missing or not live is deleted (orphan).
+and over every labelled host: a host whose workshop is missing or not live is deleted (orphan),
+with its DNS record when host names are published (``shared.services.host_dns``).
 
 Every step is idempotent and safe to run concurrently with the provisioner: transitions are
 compare-and-set and host creation/deletion is by deterministic name.
@@ -26,6 +27,7 @@ from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, PermanentError, TransientError
 from shared.domain.model import LIVE_STATUSES, HostStatus, Workshop, WorkshopStatus, utcnow
 from shared.services import provisioning
+from shared.services.host_dns import delete_host_and_record
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ def _delete_orphans(platform: Platform, live: set[str], report: Report) -> None:
         if current is not None and current.status in LIVE_STATUSES:
             continue  # went live after our pass over workshops started
         try:
-            platform.compute.delete_host(host.name)
+            delete_host_and_record(platform, host.name)
         except (TransientError, PermanentError) as exc:
             report.errors.append(f"{host.name}: {exc}")
             continue

@@ -49,10 +49,13 @@ class FakeGce:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     operations_pending: bool = False
+    #: Whether new instances get an external IP (203.0.113.7, .8, ... in creation order).
+    external_ips: bool = True
     url: str = ""
     _http_failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _operation_failures: list[tuple[str, str, int]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _addresses: Iterator[int] = field(default_factory=lambda: itertools.count(7))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------- injection
@@ -72,6 +75,11 @@ class FakeGce:
 
     def deletes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method == "DELETE"]
+
+    def external_ip(self, name: str) -> str | None:
+        with self._lock:
+            access = self.instances[name]["networkInterfaces"][0]["accessConfigs"][0]
+            return access.get("natIP")
 
     def created_count(self, name: str) -> int:
         """How many inserts of ``name`` actually created an instance (not 409s)."""
@@ -145,15 +153,14 @@ class FakeGce:
             op["httpErrorStatusCode"] = http_status
             op["httpErrorMessage"] = "FORBIDDEN" if http_status == 403 else "ERROR"
             return 200, op
+        access = {"natIP": f"203.0.113.{next(self._addresses)}"} if self.external_ips else {}
         self.instances[name] = {
             **body,
             "status": "RUNNING",
             "id": str(next(self._ids)),
             "selfLink": target,
             "zone": f"{link}",
-            "networkInterfaces": [
-                {"networkIP": "10.0.0.2", "accessConfigs": [{"natIP": "203.0.113.7"}]}
-            ],
+            "networkInterfaces": [{"networkIP": "10.0.0.2", "accessConfigs": [access]}],
         }
         return 200, self._operation("insert", target, zone)
 

@@ -1,0 +1,31 @@
+"""The DNS port: one A record per host, so its agent is reachable at ``<host>.<domain>``.
+
+Adapters: ``shared.adapters.cloud_dns.CloudDnsRecords`` (a Cloud DNS managed zone) and
+``shared.adapters.no_dns.NoDns`` (local mode, and GCP trial mode where hosts are reached at
+``https://<ip>.sslip.io``, so nothing needs a record). Names are derived from deterministic
+host names, so every call is idempotent and needs no stored state.
+"""
+
+from __future__ import annotations
+
+import abc
+
+
+class HostRecords(abc.ABC):
+    @abc.abstractmethod
+    def upsert_a_record(self, name: str, ip: str, ttl: int) -> None:
+        """Make ``name`` resolve to exactly ``ip`` (IPv4) with ``ttl`` seconds.
+
+        ``name`` is a fully qualified domain name; a trailing dot is optional. Creates the
+        record, or replaces an existing record of that name, so repeating it is success.
+        Raises ``TransientError`` when a retry may succeed and ``PermanentError`` (with a
+        message an operator can act on: unknown zone, permission denied, name outside the
+        zone) when it will not.
+        """
+
+    @abc.abstractmethod
+    def delete_record(self, name: str) -> None:
+        """Remove the A record of ``name``. A missing record is success. Errors as above."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources. Optional."""

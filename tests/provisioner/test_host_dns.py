@@ -1,0 +1,288 @@
+"""Host DNS records through the provisioner and reconciler: GceCompute on the Compute fake and
+CloudDnsRecords on the Cloud DNS fake, both through their real HTTP clients.
+
+With a domain and a DNS zone, every host gets ``<host name>.<domain>`` -> its external IP as
+soon as its instance exists, its agent is told to announce ``https://<host name>.<domain>``,
+and the record goes whenever the host goes (stop, failure, orphan sweep). Trial mode (no zone)
+touches no DNS at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from shared.adapters.cloud_dns import CloudDnsRecords
+from shared.adapters.gce_compute import GceCompute, GceHostConfig
+from shared.adapters.local_secrets import LocalSecrets
+from shared.adapters.sqlite_store import SqliteStore
+from shared.bootstrap import Platform, bootstrap
+from shared.domain.errors import TransientError
+from shared.domain.events import WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, Event
+from shared.domain.model import Workshop, WorkshopStatus
+from shared.ports.compute import Compute, HostInfo, HostSpec
+from shared.services.host_dns import RECORD_TTL_SECONDS
+from shared.services.provisioning import Outcome, handle
+from shared.services.reconcile import reconcile
+from shared.settings import Settings
+from tests.provisioner.conftest import RecordingBus, fake_startup_script, new_workshop
+from tests.support.fake_cloud_dns import FakeCloudDns, running_fake_cloud_dns
+from tests.support.fake_gce import FakeGce, running_fake_gce
+
+S = WorkshopStatus
+ZONE = "clarateach-hosts"
+DOMAIN = "ws.example.com"
+RRSETS = f"/dns/v1/projects/proj/managedZones/{ZONE}/rrsets"
+
+
+@dataclass
+class Cloud:
+    gce: FakeGce
+    dns: FakeCloudDns
+    make: Callable[..., Platform]
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    store = SqliteStore(tmp_path / "state.db")
+    with running_fake_gce() as gce, running_fake_cloud_dns({ZONE: f"{DOMAIN}."}) as dns:
+
+        def make(
+            dns_zone: str = ZONE, wrap: Callable[[Compute], Compute] | None = None
+        ) -> Platform:
+            settings = Settings(
+                mode="gcp",
+                gcp_project="proj",
+                state_dir=tmp_path / "state",
+                public_api_url="https://api.example.com",
+                workshop_domain=DOMAIN,
+                dns_zone=dns_zone,
+            )
+            compute: Compute = GceCompute.for_endpoint(
+                GceHostConfig("proj", "us-central1-a", "e2-standard-4", "images/family/host"),
+                gce.url,
+                AnonymousCredentials(),
+                startup_script=fake_startup_script,
+            )
+            return bootstrap(
+                settings,
+                store=store,
+                bus=RecordingBus(),
+                compute=wrap(compute) if wrap else compute,
+                secrets=LocalSecrets(tmp_path / "secrets"),
+                dns=CloudDnsRecords.for_endpoint("proj", ZONE, dns.url, AnonymousCredentials()),
+            )
+
+        yield Cloud(gce, dns, make)
+    store.close()
+
+
+def start(platform: Platform, workshop: Workshop) -> Outcome:
+    event = Event(WORKSHOP_START_REQUESTED, workshop.id, {"attempt": workshop.attempt})
+    return handle(platform, event, uuid.uuid4().hex)
+
+
+def stop(platform: Platform, workshop: Workshop) -> Outcome:
+    platform.store.transition(workshop.id, S.PROVISIONING, S.STOPPING)
+    return handle(platform, Event(WORKSHOP_STOP_REQUESTED, workshop.id), uuid.uuid4().hex)
+
+
+def fqdn(host_name: str) -> str:
+    return f"{host_name}.{DOMAIN}."
+
+
+def expected_records(cloud: Cloud, workshop: Workshop) -> dict[str, list[str]]:
+    """Every planned host's name -> the external IP its VM really got."""
+    names = [f"ct-{workshop.id}-h{i}" for i in range(workshop.host_count)]
+    return {fqdn(n): [ip] for n in names if (ip := cloud.gce.external_ip(n))}
+
+
+def metadata(cloud: Cloud, host_name: str) -> dict[str, str]:
+    [insert] = [r for r in cloud.gce.inserts() if r.body["name"] == host_name]
+    return {item["key"]: item["value"] for item in insert.body["metadata"]["items"]}
+
+
+# ------------------------------------------------------------------- start
+def test_start_publishes_one_a_record_per_host_and_the_agent_announces_it(cloud: Cloud) -> None:
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=30, per_host=10)
+
+    assert start(platform, workshop) is Outcome.HANDLED
+
+    records = expected_records(cloud, workshop)
+    assert len(records) == 3 and len({ip for [ip] in records.values()}) == 3
+    assert cloud.dns.a_records() == records
+    creates = sorted(cloud.dns.calls("POST"), key=lambda r: r.body["name"])
+    assert [(c.path, c.body) for c in creates] == [
+        (RRSETS, {"name": name, "type": "A", "ttl": RECORD_TTL_SECONDS, "rrdatas": ips})
+        for name, ips in sorted(records.items())
+    ]
+    for index in range(3):
+        name = f"ct-{workshop.id}-h{index}"
+        assert metadata(cloud, name)["CLARATEACH_AGENT_PUBLIC_URL"] == f"https://{name}.{DOMAIN}"
+
+
+def test_duplicate_and_repeated_start_events_leave_one_record_per_host(cloud: Cloud) -> None:
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=20, per_host=10)
+    event = Event(WORKSHOP_START_REQUESTED, workshop.id, {"attempt": workshop.attempt})
+
+    assert handle(platform, event, "delivery-1") is Outcome.HANDLED
+    assert handle(platform, event, "delivery-1") is Outcome.DUPLICATE
+    assert handle(platform, event, "delivery-2") is Outcome.HANDLED  # republished start
+
+    assert cloud.dns.a_records() == expected_records(cloud, workshop)
+    assert len(cloud.dns.records) == 2
+    assert all(cloud.gce.created_count(f"ct-{workshop.id}-h{i}") == 1 for i in range(2))
+
+
+def test_a_host_without_an_external_ip_yet_is_retried_not_published(cloud: Cloud) -> None:
+    cloud.gce.external_ips = False
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=10, per_host=10)
+
+    with pytest.raises(TransientError):
+        start(platform, workshop)  # the transport redelivers
+    assert cloud.dns.requests == []
+
+
+def test_a_dns_outage_at_start_is_retried_and_converges(cloud: Cloud) -> None:
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=10, per_host=10)
+    cloud.dns.fail_next(503)
+
+    with pytest.raises(TransientError):
+        start(platform, workshop)
+    assert start(platform, workshop) is Outcome.HANDLED  # the redelivery
+
+    assert cloud.dns.a_records() == expected_records(cloud, workshop) != {}
+    assert cloud.gce.created_count(f"ct-{workshop.id}-h0") == 1
+
+
+# -------------------------------------------------------------------- stop
+def test_stop_deletes_every_record_with_its_host(cloud: Cloud) -> None:
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=30, per_host=10)
+    start(platform, workshop)
+    assert len(cloud.dns.a_records()) == 3
+
+    assert stop(platform, workshop) is Outcome.HANDLED
+
+    assert cloud.dns.a_records() == {}
+    assert cloud.gce.instances == {}
+    deleted = sorted(r.path for r in cloud.dns.calls("DELETE"))
+    assert deleted == [f"{RRSETS}/{fqdn(f'ct-{workshop.id}-h{i}')}/A" for i in range(3)]
+
+
+def test_a_dns_outage_at_stop_keeps_the_host_until_its_record_is_gone(cloud: Cloud) -> None:
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=10, per_host=10)
+    start(platform, workshop)
+    host = f"ct-{workshop.id}-h0"
+    cloud.dns.fail_next(503)
+
+    with pytest.raises(TransientError):
+        stop(platform, workshop)
+    assert host in cloud.gce.instances, "a host must not be deleted before its record"
+
+    redelivered = Event(WORKSHOP_STOP_REQUESTED, workshop.id)
+    assert handle(platform, redelivered, uuid.uuid4().hex) is Outcome.HANDLED
+    assert cloud.dns.a_records() == {} and cloud.gce.instances == {}
+
+
+def test_stop_landing_while_hosts_are_being_created_leaves_no_record(cloud: Cloud) -> None:
+    """The stop runs (in another delivery) after the first instance exists, before the rest."""
+    stop_once = threading.Lock()
+    holder: dict[str, Platform] = {}
+
+    class StopMidway(Compute):
+        def __init__(self, inner: Compute) -> None:
+            self.inner = inner
+
+        def create_host(self, spec: HostSpec) -> HostInfo:
+            info = self.inner.create_host(spec)
+            if stop_once.acquire(blocking=False):
+                workshop = holder["platform"].store.get_workshop(spec.workshop_id)
+                assert workshop is not None
+                stop(holder["platform"], workshop)
+            return info
+
+        def delete_host(self, name: str) -> None:
+            self.inner.delete_host(name)
+
+        def get_host(self, name: str) -> HostInfo | None:
+            return self.inner.get_host(name)
+
+        def list_hosts(self, labels: dict[str, str] | None = None) -> list[HostInfo]:
+            return self.inner.list_hosts(labels)
+
+    platform = holder["platform"] = cloud.make(wrap=StopMidway)
+    workshop = new_workshop(platform, seats=30, per_host=10)
+
+    start(platform, workshop)
+
+    current = platform.store.get_workshop(workshop.id)
+    assert current is not None and current.status is S.STOPPED
+    assert cloud.gce.instances == {}
+    assert cloud.dns.a_records() == {}
+    assert cloud.dns.calls("POST"), "records were published during the start"
+
+
+# -------------------------------------------------------------- reconciler
+def test_the_reconciler_removes_an_orphans_record_with_it(cloud: Cloud) -> None:
+    platform = cloud.make()
+    live = new_workshop(platform, seats=10, per_host=10)
+    start(platform, live)
+    orphan = HostSpec("gone0000ws", 0, "ct-gone0000ws-h0", 1, 10)  # its workshop never existed
+    info = platform.compute.create_host(orphan)
+    platform.dns.upsert_a_record(fqdn(orphan.name), info.address or "", 60)
+
+    report = reconcile(platform)
+
+    assert report.orphans_deleted == [orphan.name]
+    assert cloud.dns.a_records() == expected_records(cloud, live)
+    assert fqdn(orphan.name) not in cloud.dns.a_records()
+    assert orphan.name not in cloud.gce.instances
+
+
+def test_the_reconciler_retries_an_orphan_whose_record_could_not_be_deleted(cloud: Cloud) -> None:
+    platform = cloud.make()
+    orphan = HostSpec("gone0000ws", 0, "ct-gone0000ws-h0", 1, 10)
+    info = platform.compute.create_host(orphan)
+    platform.dns.upsert_a_record(fqdn(orphan.name), info.address or "", 60)
+    cloud.dns.fail_next(503)
+
+    first = reconcile(platform)
+    assert first.orphans_deleted == [] and len(first.errors) == 1
+    assert orphan.name in cloud.gce.instances  # kept, so the next pass finds it again
+
+    second = reconcile(platform)
+    assert second.orphans_deleted == [orphan.name]
+    assert cloud.dns.a_records() == {} and cloud.gce.instances == {}
+
+
+# -------------------------------------------------------------- trial mode
+def test_trial_mode_makes_no_dns_calls_and_lets_the_host_pick_its_url(cloud: Cloud) -> None:
+    platform = cloud.make(dns_zone="")
+    workshop = new_workshop(platform, seats=20, per_host=10)
+
+    start(platform, workshop)
+    reconcile(platform)
+    stop(platform, workshop)
+
+    assert cloud.dns.requests == []
+    for index in range(2):
+        assert "CLARATEACH_AGENT_PUBLIC_URL" not in metadata(cloud, f"ct-{workshop.id}-h{index}")
+    assert cloud.gce.inserts() and cloud.gce.instances == {}
+
+
+def test_local_settings_never_name_hosts_under_a_domain(tmp_path: Path) -> None:
+    local = Settings(state_dir=tmp_path, workshop_domain=DOMAIN, dns_zone=ZONE)
+    assert local.host_domain == ""
+    assert replace(local, mode="gcp").host_domain == DOMAIN

@@ -30,6 +30,7 @@ from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop
+from shared.services import host_credentials
 from shared.services import join as join_service
 from shared.services import usage as usage_service
 from shared.services import workshops as workshop_service
@@ -49,6 +50,8 @@ class Call:
     request: ApiRequest
     params: dict[str, str] = field(default_factory=dict)
     instructor: Instructor | None = None
+    #: Replaces google-auth's ID-token verifier (tests); ``None``: the real one.
+    verify_id_token: IdTokenVerifier | None = None
 
     @property
     def caller(self) -> Instructor:
@@ -130,6 +133,18 @@ def _join(call: Call) -> ApiResponse:
     request = join_service.JoinRequest(body.code, body.reconnect_code, body.client_nonce)
     grant = join_service.join(call.platform, request, call.request.client_ip or "unknown")
     return json_response(200, views.join_view(grant))
+
+
+def _host_credentials(call: Call) -> ApiResponse:
+    """The calling host VM's workshop API key: the one response that carries a key, to a VM
+    that proved which instance it is (``shared.services.host_credentials``). Never cached."""
+    key = host_credentials.issue_api_key(
+        call.platform,
+        call.request.header("Authorization"),
+        call.request.client_ip or "unknown",
+        call.verify_id_token,
+    )
+    return json_response(200, {"api_key": key}, {"Cache-Control": "no-store"})
 
 
 def _create(call: Call) -> ApiResponse:
@@ -226,6 +241,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jwks.json", "jwks", "jwks", False, _jwks),
     Route("GET", "/api/openapi.json", "openapi", "workshops", False, _openapi),
     Route("POST", "/api/join", "join", "join", False, _join),
+    # Public like join (its own check is a Google-signed instance identity token).
+    Route("POST", "/api/hosts/credentials", "host_credentials", "join", False, _host_credentials),
     Route("POST", "/api/workshops", "create_workshop", "workshops", True, _create),
     Route("GET", "/api/workshops", "list_workshops", "workshops", True, _list),
     Route("GET", W, "get_workshop", "workshops", True, _get),
@@ -259,7 +276,7 @@ def handle(
         return ApiResponse(204, b"", preflight_headers(origin, allowed))
     started = time.perf_counter()
     route: Route | None = None
-    call = Call(platform, request)
+    call = Call(platform, request, verify_id_token=verify_id_token)
     try:
         route, call.params = _match(request, groups)
         if route.instructor:

@@ -141,6 +141,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
+    "HostCredentials": _object(
+        {
+            "api_key": {
+                **STR,
+                "description": "the calling host's workshop Anthropic key (only ever here)",
+            }
+        }
+    ),
     "Jwks": _object({"keys": {"type": "array", "items": {"type": "object"}}}),
     "Health": _object({"status": {"const": "ok"}}),
     "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
@@ -157,6 +165,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "JoinGrant",
         (400, 404, 409, 429, 503),
+    ),
+    "host_credentials": (
+        "A host VM's workshop API key, for a GCE instance identity token (hosts only)",
+        None,
+        200,
+        "HostCredentials",
+        (401, 403, 404, 429, 503),
     ),
     "create_workshop": ("Create a workshop", CreateWorkshop, 201, "WorkshopEnvelope", (400, 503)),
     "list_workshops": (
@@ -201,7 +216,8 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid request (the field is named)",
-    401: "Missing, invalid or expired instructor token",
+    401: "Missing, invalid or expired token",
+    403: "A valid token, but not for a ClaraTeach host of this deployment",
     404: "Not found (or not yours)",
     405: "Method not allowed",
     409: "Wrong state (current status given) or workshop full",
@@ -243,6 +259,8 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.instructor:
         operation["security"] = [{"bearer": []}]
+    if route.name == "host_credentials":
+        operation["security"] = [{"hostIdentity": []}]
     if body_model is not None:
         operation["requestBody"] = {
             "required": True,
@@ -297,7 +315,13 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Local: the admin token. GCP: a Google ID token.",
-                }
+                },
+                "hostIdentity": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A GCE instance identity token (format=full) whose "
+                    "audience is the host-credentials URL; host VMs only.",
+                },
             },
         },
     }

@@ -68,6 +68,14 @@ class Settings:
             "CLARATEACH_API_URL", "Public base URL of the API; hosts fetch <url>/api/jwks.json."
         ),
     )
+    host_credentials_url: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_HOST_CREDENTIALS_URL",
+            "Public base URL serving POST /api/hosts/credentials (GCP: the join function); "
+            "hosts' identity-token audience. Empty: CLARATEACH_API_URL.",
+        ),
+    )
     jwt_issuer: str = field(
         default="clarateach",
         metadata=_env("CLARATEACH_JWT_ISSUER", "`iss` claim of learner tokens."),
@@ -196,6 +204,11 @@ class Settings:
     def env_vars(cls) -> dict[str, str]:
         """Map every environment variable name to the help text of the field it sets."""
         return {f.metadata["env"]: f.metadata["help"] for f in fields(cls)}
+
+    @property
+    def host_credentials_base(self) -> str:
+        """Where hosts fetch their workshop's API key: ``host_credentials_url`` or the API URL."""
+        return (self.host_credentials_url or self.public_api_url).rstrip("/")
 
     @property
     def database_path(self) -> Path:

@@ -2,7 +2,9 @@
 #
 # URLs: every function serves its routes under /api on its own URL, and `api` serves every
 # route. Instructors (CLI) use the `api` URL; learners' browsers use the public `join` URL
-# (the web client's config.json apiBaseUrl); hosts fetch keys from the public `jwks` URL.
+# (the web client's config.json apiBaseUrl); hosts fetch token keys from the public `jwks`
+# URL and their workshop's API key from `join` (POST /api/hosts/credentials, authenticated by
+# the VM's instance identity token; CLARATEACH_HOST_CREDENTIALS_URL is that token's audience).
 
 resource "google_storage_bucket" "functions_source" {
   project                     = var.project
@@ -49,6 +51,7 @@ locals {
     CLARATEACH_FIRESTORE_DATABASE    = google_firestore_database.main.name
     CLARATEACH_EVENTS_TOPIC          = google_pubsub_topic.workshop_events.name
     CLARATEACH_API_URL               = local.function_urls["jwks"]
+    CLARATEACH_HOST_CREDENTIALS_URL  = local.function_urls["join"]
     CLARATEACH_JWT_ISSUER            = var.jwt_issuer
     CLARATEACH_JWT_KEY_SECRET        = google_secret_manager_secret.jwt_signing_key.secret_id
     CLARATEACH_INSTRUCTOR_AUDIENCE   = var.instructor_token_audience

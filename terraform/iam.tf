@@ -1,13 +1,15 @@
 # Service accounts and every IAM grant, each as narrow as the API allows.
 #
 #   functions    api, workshops, join, jwks, health: Firestore, publish to the events topic,
-#                create/write/delete (never read) workshop-* secrets, read/add the JWT
+#                create/write/delete workshop-* secrets and read them (join hands each host
+#                VM its own workshop's key, for its identity token), read/add the JWT
 #                signing key.
 #   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
-#                act as the host SA (that SA only), delete workshop-* secrets and grant the host
-#                SA read access to them, DNS records in one managed zone.
-#   host         VMs: publish to the events topic, pull seat images. Nothing project-wide; read
-#                access to a workshop's own secret is granted per secret at runtime.
+#                act as the host SA (that SA only), delete workshop-* secrets (never read them,
+#                never change their IAM policy), DNS records in one managed zone.
+#   host         VMs: publish to the events topic, pull seat images. No Secret Manager access
+#                at all: each VM gets its own workshop's key from the join function
+#                (POST /api/hosts/credentials) by presenting its instance identity token.
 #   scheduler    may invoke the reconciler, nothing else.
 #   pubsub-push  may invoke the provisioner, nothing else.
 #   build        Cloud Build for function deploys: logs, one Artifact Registry repository, the
@@ -107,16 +109,39 @@ resource "google_project_iam_member" "functions_write_workshop_secrets" {
   }
 }
 
+# Reading a workshop key: only the functions, to answer POST /api/hosts/credentials for a host
+# VM that proved with its instance identity token which workshop it serves. Secret versions
+# (projects/N/secrets/workshop-x/versions/v) carry the secret's name as prefix.
+resource "google_project_iam_custom_role" "workshop_secret_reader" {
+  project     = var.project
+  role_id     = "${replace(var.name_prefix, "-", "_")}_workshopSecretReader"
+  title       = "ClaraTeach workshop secret reader"
+  description = "Read workshop API-key secrets, to hand each host VM its own workshop's key."
+  permissions = [
+    "secretmanager.versions.access",
+  ]
+}
+
+resource "google_project_iam_member" "functions_read_workshop_secrets" {
+  project = var.project
+  role    = google_project_iam_custom_role.workshop_secret_reader.id
+  member  = "serviceAccount:${google_service_account.functions.email}"
+
+  condition {
+    title       = "workshop secrets only"
+    description = "Secrets named workshop-* and their versions; never the project."
+    expression  = "resource.name.startsWith(\"${local.workshop_secret_names}\")"
+  }
+}
+
 resource "google_project_iam_custom_role" "workshop_secret_janitor" {
   project     = var.project
   role_id     = "${replace(var.name_prefix, "-", "_")}_workshopSecretJanitor"
   title       = "ClaraTeach workshop secret janitor"
-  description = "Grant a host read access to its workshop's secret; delete the secret at stop. Cannot read it."
+  description = "Delete a workshop's secret at stop. Cannot read it or change who can."
   permissions = [
     "secretmanager.secrets.delete",
     "secretmanager.secrets.get",
-    "secretmanager.secrets.getIamPolicy",
-    "secretmanager.secrets.setIamPolicy",
   ]
 }
 
@@ -125,11 +150,10 @@ resource "google_project_iam_member" "provisioner_manage_workshop_secrets" {
   role    = google_project_iam_custom_role.workshop_secret_janitor.id
   member  = "serviceAccount:${google_service_account.provisioner.email}"
 
-  # Also caps what setIamPolicy may hand out to the accessor role (IAM "modifiable roles").
   condition {
-    title       = "workshop secrets only, accessor grants only"
-    description = "Secrets named workshop-*; policy changes may only touch secretAccessor."
-    expression  = "resource.name.startsWith(\"${local.workshop_secret_names}\") && api.getAttribute(\"iam.googleapis.com/modifiedGrantsByRole\", []).hasOnly([\"roles/secretmanager.secretAccessor\"])"
+    title       = "workshop secrets only"
+    description = "Secrets named workshop-*."
+    expression  = "resource.name.startsWith(\"${local.workshop_secret_names}\")"
   }
 }
 

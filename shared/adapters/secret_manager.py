@@ -1,11 +1,11 @@
-"""Secrets in Google Secret Manager: one secret per name, labelled, with secret-level IAM.
+"""Secrets in Google Secret Manager: one secret per name, labelled.
 
 References are the secret's resource name, ``projects/<project>/secrets/<name>`` (safe to store
 and log: it names the secret, it is not the value). ``put`` creates the secret (automatic
 replication, the given labels) if needed and adds a version; ``access`` reads ``latest``;
-``delete`` removes the secret with every version; ``grant_access`` adds
-``roles/secretmanager.secretAccessor`` for one member on *that secret only* (``setIamPolicy``
-on the secret resource, never the project), retrying on a concurrent policy change.
+``delete`` removes the secret with every version. Nothing here changes a secret's IAM policy:
+only the functions' service account reads workshop keys (to hand each host VM its own, see
+``shared.services.host_credentials``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import secretmanager
-from google.iam.v1 import iam_policy_pb2, policy_pb2
 
 from shared.domain.errors import PermanentError, TransientError
 from shared.ports.secrets import Secrets
 
-ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _REF = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}$")
 
@@ -77,37 +75,6 @@ class SecretManagerSecrets(Secrets):
             return
         except gexc.GoogleAPIError as exc:
             raise _mapped(exc, "deleting a secret") from None
-
-    def grant_access(self, ref: str, member: str) -> None:
-        resource = _checked(ref)
-        for _ in range(5):
-            try:
-                policy = self._client.get_iam_policy(
-                    request=iam_policy_pb2.GetIamPolicyRequest(resource=resource)
-                )
-                if not _add_member(policy, member):
-                    return
-                self._client.set_iam_policy(
-                    request=iam_policy_pb2.SetIamPolicyRequest(resource=resource, policy=policy)
-                )
-                return
-            except (gexc.Aborted, gexc.Conflict):
-                continue  # etag mismatch: someone changed the policy; read it again
-            except gexc.GoogleAPIError as exc:
-                raise _mapped(exc, "granting access to a secret") from None
-        raise TransientError("the secret's IAM policy kept changing; try again")
-
-
-def _add_member(policy: policy_pb2.Policy, member: str) -> bool:
-    """Add ``member`` to the accessor binding; ``False`` if it was already there."""
-    for binding in policy.bindings:
-        if binding.role == ACCESSOR_ROLE and not binding.HasField("condition"):
-            if member in binding.members:
-                return False
-            binding.members.append(member)
-            return True
-    policy.bindings.add(role=ACCESSOR_ROLE, members=[member])
-    return True
 
 
 def _checked(ref: str) -> str:

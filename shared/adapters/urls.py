@@ -1,7 +1,9 @@
 """Build bus and secrets adapters from the one-line URLs agents receive (docs/protocol.md §5).
 
 ``CLARATEACH_AGENT_EVENTS``: ``local:<provisioner push URL>`` or ``pubsub:<project>/<topic>``.
-``CLARATEACH_AGENT_SECRETS``: ``local:<directory>`` or ``gcp:<project>``.
+``CLARATEACH_AGENT_SECRETS``: ``local:<directory>``, ``hostcred:<API base URL>`` (GCE hosts:
+the key is fetched with the VM's identity token, ``shared.adapters.host_credentials``) or
+``gcp:<project>`` (Secret Manager directly; control-plane tools, not hosts).
 The ``*_url_for`` functions are the inverse, used by the provisioner to configure hosts.
 """
 
@@ -40,7 +42,14 @@ def secrets_from_url(url: str) -> Secrets:
         from shared.adapters.secret_manager import SecretManagerSecrets
 
         return SecretManagerSecrets(project=rest)
-    raise ValueError(f"unsupported secrets URL {url!r}: use local:<directory> or gcp:<project>")
+    if scheme == "hostcred" and rest:
+        from shared.adapters.host_credentials import HostCredentialSecrets
+
+        return HostCredentialSecrets(rest)
+    raise ValueError(
+        f"unsupported secrets URL {url!r}: use local:<directory>, hostcred:<API URL> "
+        "or gcp:<project>"
+    )
 
 
 def events_url_for(settings: Settings) -> str:
@@ -50,6 +59,8 @@ def events_url_for(settings: Settings) -> str:
 
 
 def secrets_url_for(settings: Settings) -> str:
+    """How a host's agent reads its workshop's key: from the API with its VM identity on GCP
+    (hosts have no Secret Manager access), from the local secrets directory otherwise."""
     if settings.mode == "gcp":
-        return f"gcp:{settings.gcp_project}"
+        return f"hostcred:{settings.host_credentials_base}"
     return f"local:{settings.state_dir / 'secrets'}"

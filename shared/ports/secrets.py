@@ -1,7 +1,10 @@
 """The secrets port: per-workshop API keys and the platform's signing key.
 
-Adapters: ``shared.adapters.secret_manager.SecretManagerSecrets`` (GCP Secret Manager) and
-``shared.adapters.local_secrets.LocalSecrets`` (one 0600 file per secret). Values never
+Adapters: ``shared.adapters.secret_manager.SecretManagerSecrets`` (GCP Secret Manager),
+``shared.adapters.local_secrets.LocalSecrets`` (one 0600 file per secret) and, on host VMs,
+the read-only ``shared.adapters.host_credentials.HostCredentialSecrets`` (the workshop key from
+the API, for the VM's identity token). No adapter changes who may read a secret: hosts never
+get Secret Manager access (docs/events.md, "Host credentials"). Values never
 appear in logs, exceptions, or ``repr`` of anything these return.
 """
 
@@ -16,7 +19,7 @@ class Secrets(abc.ABC):
         """Create the secret if needed and store ``value`` as its newest version.
 
         ``name`` is 1-255 of ``[A-Za-z0-9_-]``. Returns a reference (adapter-specific string,
-        safe to store and log) that ``access``/``delete``/``grant_access`` accept.
+        safe to store and log) that ``access``/``delete`` accept.
         """
 
     def ref_for(self, name: str) -> str:
@@ -34,9 +37,3 @@ class Secrets(abc.ABC):
     @abc.abstractmethod
     def delete(self, ref: str) -> None:
         """Delete the secret and all versions. Missing is success."""
-
-    def grant_access(self, ref: str, member: str) -> None:  # noqa: B027 - GCP-only hook
-        """Let ``member`` (e.g. ``serviceAccount:host@...``) read this one secret.
-
-        No-op where access is not principal-based (local files).
-        """

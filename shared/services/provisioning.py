@@ -124,7 +124,6 @@ def _on_start_requested(platform: Platform, event: Event, now: datetime) -> Outc
         return Outcome.IGNORED  # a stop (or newer start) got in first
     to_create = [h for h in workshop.hosts if h.status in (HostStatus.PENDING, HostStatus.CREATING)]
     try:
-        grant_key_access(platform, workshop)
         create_hosts(platform, workshop, to_create)
     except PermanentError as exc:
         fail_workshop(platform, workshop.id, str(exc))
@@ -153,16 +152,6 @@ def _with_planned_hosts(current: Workshop, attempt: int, now: datetime) -> Works
         else:
             hosts.append(replace(planned, timings={"requested": _iso(now)}))
     return replace(current, hosts=tuple(hosts), error=None)
-
-
-def grant_key_access(platform: Platform, workshop: Workshop) -> None:
-    """Let the hosts' service account read this workshop's API key secret (that secret only).
-
-    Idempotent; a no-op without a configured host service account or for local secrets.
-    """
-    account = platform.settings.host_service_account
-    if account and workshop.api_key_ref:
-        platform.secrets.grant_access(workshop.api_key_ref, f"serviceAccount:{account}")
 
 
 def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> None:

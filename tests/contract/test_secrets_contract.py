@@ -16,7 +16,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import secretmanager
 
 from shared.adapters.local_secrets import LocalSecrets
-from shared.adapters.secret_manager import ACCESSOR_ROLE, SecretManagerSecrets
+from shared.adapters.secret_manager import SecretManagerSecrets
 from shared.domain.errors import TransientError
 from shared.ports.secrets import Secrets
 from tests.support.fake_secret_manager import FakeSecretManager, running_fake_secret_manager
@@ -84,13 +84,6 @@ def test_bad_names_are_refused(secrets: Secrets, name: str) -> None:
         secrets.put(name, "x")
 
 
-def test_grant_access_is_idempotent(secrets: Secrets) -> None:
-    ref = secrets.put("ws-abc-key", KEY)
-    secrets.grant_access(ref, "serviceAccount:host@proj.iam.gserviceaccount.com")
-    secrets.grant_access(ref, "serviceAccount:host@proj.iam.gserviceaccount.com")
-    assert secrets.access(ref) == KEY
-
-
 def test_foreign_references_are_refused(secrets: Secrets) -> None:
     for ref in ("local:../../etc/passwd", "projects/p/secrets/../../x", "gcp:whatever"):
         with pytest.raises(ValueError):
@@ -136,23 +129,14 @@ def test_secret_manager_requests_are_exactly_as_expected(fake_sm: FakeSecretMana
     assert ref == "projects/proj/secrets/ws-abc-key"
 
 
-def test_grant_access_binds_the_accessor_role_on_that_secret_only(
-    fake_sm: FakeSecretManager,
-) -> None:
+def test_the_adapter_never_changes_iam(fake_sm: FakeSecretManager) -> None:
+    """Hosts get their key from the API, so no secret's policy is ever read or written."""
     sm = secret_manager(fake_sm)
     ref = sm.put("ws-abc-key", KEY)
-    sm.put("ws-other-key", "other")
-    fake_sm.requests.clear()
-
-    sm.grant_access(ref, "serviceAccount:host@proj.iam.gserviceaccount.com")
-
-    set_calls = [r for r in fake_sm.requests if r.path.endswith(":setIamPolicy")]
-    assert [r.path for r in set_calls] == ["/v1/projects/proj/secrets/ws-abc-key:setIamPolicy"]
-    assert set_calls[0].body["policy"]["bindings"] == [
-        {"role": ACCESSOR_ROLE, "members": ["serviceAccount:host@proj.iam.gserviceaccount.com"]}
-    ]
-    assert "bindings" not in fake_sm.secrets["projects/proj/secrets/ws-other-key"]["policy"]
-    assert not any("projects/proj:" in r.path for r in fake_sm.requests), "never project-level IAM"
+    sm.access(ref)
+    sm.delete(ref)
+    assert not hasattr(sm, "grant_access")
+    assert not [r for r in fake_sm.requests if "IamPolicy" in r.path]
 
 
 def test_secret_manager_outages_are_transient_and_quote_no_value(

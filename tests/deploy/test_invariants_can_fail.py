@@ -31,6 +31,40 @@ MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
         checks.test_host_account_only_publishes_to_the_topic_and_pulls_seat_images,
     ),
     (
+        "host reads workshop secrets through a custom role",
+        'resource "google_project_iam_custom_role" "oops" {\n  project = var.project\n'
+        '  role_id = "oops"\n  title = "oops"\n'
+        '  permissions = ["secretmanager.versions.access"]\n}\n'
+        f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
+        f"  role    = google_project_iam_custom_role.oops.id\n"
+        f'  member  = "{HOST}"\n}}\n',
+        checks.test_the_host_account_has_no_secret_manager_permission_anywhere,
+    ),
+    (
+        "host reads one secret",
+        'resource "google_secret_manager_secret_iam_member" "oops" {\n  project = var.project\n'
+        "  secret_id = google_secret_manager_secret.jwt_signing_key.secret_id\n"
+        f'  role    = "roles/secretmanager.viewer"\n  member  = "{HOST}"\n}}\n',
+        checks.test_the_host_account_has_no_secret_manager_permission_anywhere,
+    ),
+    (
+        "provisioner may change secret policies again",
+        'resource "google_project_iam_custom_role" "oops" {\n  project = var.project\n'
+        '  role_id = "oops"\n  title = "oops"\n'
+        '  permissions = ["secretmanager.secrets.setIamPolicy"]\n}\n'
+        'resource "google_project_iam_member" "oops" {\n  project = var.project\n'
+        "  role    = google_project_iam_custom_role.oops.id\n"
+        '  member  = "serviceAccount:${google_service_account.provisioner.email}"\n}\n',
+        checks.test_nobody_can_change_who_reads_a_secret,
+    ),
+    (
+        "another account reads workshop keys",
+        'resource "google_project_iam_member" "oops" {\n  project = var.project\n'
+        "  role    = google_project_iam_custom_role.workshop_secret_reader.id\n"
+        '  member  = "serviceAccount:${google_service_account.provisioner.email}"\n}\n',
+        checks.test_only_the_functions_read_workshop_keys_and_nothing_else,
+    ),
+    (
         "api made public",
         'resource "google_cloud_run_service_iam_member" "oops" {\n  for_each = toset(["api"])\n'
         "  project  = var.project\n  location = var.region\n"

@@ -42,6 +42,14 @@ FORBIDDEN_PROJECT_ROLES = {
     "roles/pubsub.admin",
     "roles/pubsub.publisher",
 }
+#: Predefined roles that can change a secret's IAM policy.
+SECRET_POLICY_ROLES = {
+    "roles/secretmanager.admin",
+    "roles/owner",
+    "roles/editor",
+    "roles/iam.securityAdmin",
+    "roles/resourcemanager.projectIamAdmin",
+}
 #: Permissions no custom role granted project-wide may contain.
 FORBIDDEN_PROJECT_PERMISSIONS = {
     "secretmanager.versions.access",
@@ -176,7 +184,37 @@ def test_project_wide_custom_roles_cannot_read_secrets_or_escalate(
     assert custom, "expected custom roles"
     for grant in custom:
         permissions = set(custom_role_permissions(tf, grant.role))
+        if grant == _workshop_key_reader(all_grants):
+            permissions -= {"secretmanager.versions.access"}  # checked in the next test
         assert not permissions & FORBIDDEN_PROJECT_PERMISSIONS, grant
+
+
+def _workshop_key_reader(all_grants: list[Grant]) -> Grant:
+    readers = [
+        g for g in all_grants if g.role == "google_project_iam_custom_role.workshop_secret_reader"
+    ]
+    assert len(readers) == 1, readers
+    return readers[0]
+
+
+def test_only_the_functions_read_workshop_keys_and_nothing_else(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """The join function hands each host VM its own workshop's key (POST
+    /api/hosts/credentials), so the functions account reads workshop-* secrets: that role has
+    that one permission, held by that one account, on those secrets only."""
+    readers = [
+        g
+        for g in all_grants
+        if g.role.startswith("google_")
+        and "secretmanager.versions.access" in custom_role_permissions(tf, g.role)
+    ]
+    assert readers == [_workshop_key_reader(all_grants)]
+    (reader,) = readers
+    assert reader.member == "sa:functions"
+    assert custom_role_permissions(tf, reader.role) == ["secretmanager.versions.access"]
+    expected = '"resource.name.startsWith(\\"${local.workshop_secret_names}\\")"'
+    assert reader.condition == expected, "the condition must admit workshop secrets only"
 
 
 def test_secret_permissions_are_limited_to_workshop_secrets(
@@ -200,15 +238,34 @@ def test_secret_permissions_are_limited_to_workshop_secrets(
     assert "local.project_number" in tf.local("workshop_secret_names").refs()
 
 
-def test_the_provisioner_can_only_grant_the_accessor_role_on_workshop_secrets(
-    all_grants: list[Grant],
+def test_nobody_can_change_who_reads_a_secret(tf: Config, all_grants: list[Grant]) -> None:
+    """Hosts get their key from the API, so no principal needs setIamPolicy on any secret:
+    not through a custom role, and not through a predefined role that includes it."""
+    for grant in all_grants:
+        if grant.role.startswith("google_"):
+            permissions = set(custom_role_permissions(tf, grant.role))
+            assert not {p for p in permissions if p.endswith("IamPolicy")} & {
+                "secretmanager.secrets.setIamPolicy",
+                "secretmanager.secrets.getIamPolicy",
+            }, grant
+        else:
+            assert grant.role not in SECRET_POLICY_ROLES, grant
+
+
+def test_the_host_account_has_no_secret_manager_permission_anywhere(
+    tf: Config, all_grants: list[Grant]
 ) -> None:
-    (janitor,) = [
-        g for g in all_grants if g.role == "google_project_iam_custom_role.workshop_secret_janitor"
-    ]
-    assert janitor.member == "sa:provisioner"
-    assert "modifiedGrantsByRole" in (janitor.condition or "")
-    assert 'hasOnly([\\"roles/secretmanager.secretAccessor\\"])' in (janitor.condition or "")
+    """No predefined secretmanager role and no custom role with a secretmanager permission,
+    on the project or on any secret: a VM proves its identity to the API instead."""
+    for grant in grants_to(all_grants, "sa:host"):
+        assert not grant.role.startswith("roles/secretmanager."), grant
+        assert grant.scope != "google_secret_manager_secret_iam_member", grant
+        if grant.role.startswith("google_"):
+            permissions = custom_role_permissions(tf, grant.role)
+            assert not [p for p in permissions if p.startswith("secretmanager.")], grant
+    # Grants to computed members (for_each over accounts) are resolved to sa:<name>; a
+    # member the parser could not resolve must not be able to hide the host account.
+    assert not [g for g in all_grants if "google_service_account.host" in g.member]
 
 
 def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list[Grant]) -> None:

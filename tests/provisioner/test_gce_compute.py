@@ -261,7 +261,8 @@ def test_the_real_bootstrap_template_renders_for_a_provisioner_configuration(fak
     assert items["startup-script"].startswith("#!")
     assert items["disable-legacy-endpoints"] == "true"
     assert items["CLARATEACH_AGENT_EVENTS"] == "pubsub:proj/workshop-events"
-    assert items["CLARATEACH_AGENT_SECRETS"] == "gcp:proj"
+    # The VM reads its key from the API with its identity token, never from Secret Manager.
+    assert items["CLARATEACH_AGENT_SECRETS"] == "hostcred:https://api.example.com"
 
 
 def test_a_configuration_the_template_refuses_is_a_permanent_error(fake: FakeGce) -> None:

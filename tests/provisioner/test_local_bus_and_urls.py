@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from shared.adapters.host_credentials import HostCredentialSecrets
 from shared.adapters.local_bus import LocalBus
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.pubsub_bus import PubSubBus
@@ -90,7 +92,10 @@ def test_bad_bus_urls_are_refused(url: str) -> None:
 def test_secrets_from_url(tmp_path: Path) -> None:
     local = secrets_from_url(f"local:{tmp_path}")
     assert isinstance(local, LocalSecrets) and local.directory == tmp_path
-    for bad in ("", "local:", "gcp:", "gcp:a/b", "vault:x"):
+    host = secrets_from_url("hostcred:https://api.example.com/")
+    assert isinstance(host, HostCredentialSecrets)
+    assert host.api_base_url == "https://api.example.com"
+    for bad in ("", "local:", "gcp:", "gcp:a/b", "vault:x", "hostcred:", "hostcred:ftp://x"):
         with pytest.raises(ValueError):
             secrets_from_url(bad)
 
@@ -99,6 +104,10 @@ def test_urls_for_settings_round_trip(tmp_path: Path) -> None:
     local = Settings(mode="local", state_dir=tmp_path, provisioner_url="http://127.0.0.1:7/")
     assert events_url_for(local) == "local:http://127.0.0.1:7/"
     assert secrets_url_for(local) == f"local:{tmp_path / 'secrets'}"
-    gcp = Settings(mode="gcp", gcp_project="proj", events_topic="events")
+    gcp = Settings(
+        mode="gcp", gcp_project="proj", events_topic="events", public_api_url="https://a.x/"
+    )
     assert events_url_for(gcp) == "pubsub:proj/events"
-    assert secrets_url_for(gcp) == "gcp:proj"
+    assert secrets_url_for(gcp) == "hostcred:https://a.x"
+    join_url = replace(gcp, host_credentials_url="https://join.x")
+    assert secrets_url_for(join_url) == "hostcred:https://join.x"

@@ -377,23 +377,24 @@ def test_agent_configuration_carries_references_never_the_api_key(
     assert metadata["CLARATEACH_AGENT_EVENTS"] == "local:http://127.0.0.1:9/"
 
 
-def test_start_grants_the_host_account_access_to_this_workshops_key_only(
-    make_platform: MakePlatform,
-) -> None:
+def test_start_never_touches_the_secrets_port(make_platform: MakePlatform) -> None:
+    """Hosts fetch their key with their VM identity (POST /api/hosts/credentials): the
+    provisioner neither reads a key nor changes who may read one."""
     from shared.adapters.local_secrets import LocalSecrets
 
-    grants: list[tuple[str, str]] = []
+    calls: list[str] = []
 
     class RecordingSecrets(LocalSecrets):
-        def grant_access(self, ref: str, member: str) -> None:
-            grants.append((ref, member))
+        def __getattribute__(self, name: str) -> object:
+            if not name.startswith("_") and name not in ("directory", "ref_for"):
+                calls.append(name)
+            return super().__getattribute__(name)
 
     platform = make_platform(InMemoryCompute())
     platform.settings = replace(platform.settings, host_service_account="host@proj.iam")
-    platform.secrets = RecordingSecrets(platform.settings.state_dir / "secrets")
     workshop = new_workshop(platform, seats=10, per_host=10)
-    new_workshop(platform, seats=10, per_host=10)  # another workshop: its key stays private
+    platform.secrets = RecordingSecrets(platform.settings.state_dir / "secrets")
 
-    handle(platform, start_event(workshop), delivery())
+    assert handle(platform, start_event(workshop), delivery()) is Outcome.HANDLED
 
-    assert grants == [(workshop.api_key_ref, "serviceAccount:host@proj.iam")]
+    assert calls == []

@@ -1,0 +1,126 @@
+"""Hand a verified host VM its workshop's Anthropic API key (``POST /api/hosts/credentials``).
+
+This is the only place the platform ever returns an API key, and only to a VM that proved with
+a Google-signed instance identity token (``shared.auth.host``) that it *is* host ``index`` of
+workshop ``workshop_id``; the API serves it over TLS with ``Cache-Control: no-store``. A VM can
+therefore read its own workshop's key and no other, and the hosts' shared service account needs
+no Secret Manager permission at all.
+
+Checks after the token: the workshop exists, is live (``provisioning`` or ``running``: a host
+fetches the key while booting, before ``host.ready``), and ``index`` is one of its planned
+hosts. Unknown, stopped and out-of-plan all get the same 404, so a caller learns nothing about
+other workshops.
+
+Rate limiting: every refused request (bad token, foreign instance, unknown workshop) spends
+budget per client IP and overall, as failed joins do; an exhausted budget is refused (429)
+before the token is even verified. Budgets are separate from the join budgets, so a flood of
+bad host requests cannot lock learners out. Logs carry the instance name and the outcome, never
+the token or the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+from shared.auth.host import HostIdentity, authenticate_host
+from shared.auth.instructor import IdTokenVerifier
+from shared.bootstrap import Platform
+from shared.domain.errors import DomainError, NotFound, RateLimited
+from shared.domain.model import WorkshopStatus, plan_hosts
+from shared.services.errors import Unavailable
+from shared.services.ratelimit import Budget, Clock, TokenBuckets
+
+log = logging.getLogger(__name__)
+
+LIVE = (WorkshopStatus.PROVISIONING, WorkshopStatus.RUNNING)
+_OVERALL = "*"
+#: A host asks once per agent start; these only ever bind a misbehaving or hostile caller.
+PER_CLIENT = Budget(capacity=10, per_minute=10)
+OVERALL = Budget(capacity=120, per_minute=120)
+
+
+class HostCredentialLimiter:
+    """Failure budgets for host-credential requests: per client IP and overall."""
+
+    def __init__(
+        self,
+        per_client: Budget = PER_CLIENT,
+        overall: Budget = OVERALL,
+        clock: Clock = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self._clients = TokenBuckets(per_client, clock, max_keys)
+        self._overall = TokenBuckets(overall, clock, 1)
+
+    def check(self, client: str) -> None:
+        wait = self._clients.retry_after(client) or self._overall.retry_after(_OVERALL)
+        if wait:
+            raise RateLimited("too many refused host credential requests", retry_after=wait)
+
+    def failed(self, client: str) -> None:
+        self._clients.spend(client)
+        self._overall.spend(_OVERALL)
+
+
+# One limiter per platform, keyed by its store (as shared.services.ratelimit does for joins).
+_limiters: weakref.WeakKeyDictionary[object, HostCredentialLimiter] = weakref.WeakKeyDictionary()
+_limiters_lock = threading.Lock()
+
+
+def limiter_for(owner: object) -> HostCredentialLimiter:
+    with _limiters_lock:
+        limiter = _limiters.get(owner)
+        if limiter is None:
+            limiter = _limiters[owner] = HostCredentialLimiter()
+        return limiter
+
+
+def install_limiter(owner: object, limiter: HostCredentialLimiter) -> HostCredentialLimiter:
+    """Attach ``limiter`` to ``owner`` (tests: small budgets or a fake clock)."""
+    with _limiters_lock:
+        _limiters[owner] = limiter
+    return limiter
+
+
+def issue_api_key(
+    platform: Platform,
+    authorization: str | None,
+    client: str,
+    verify_id_token: IdTokenVerifier | None = None,
+) -> str:
+    """The API key of the calling host's workshop. Raises ``Unauthorized`` (401),
+    ``Forbidden`` (403), ``NotFound`` (404), ``RateLimited`` (429) or ``Unavailable`` (503)."""
+    limiter = limiter_for(platform.store)
+    limiter.check(client)
+    try:
+        host = authenticate_host(platform.settings, authorization, verify_id_token)
+        key = _key_for(platform, host)
+    except DomainError as exc:
+        if not isinstance(exc, Unavailable):  # Google unreachable is not the caller's fault
+            limiter.failed(client)
+        log.warning(
+            "host credentials refused",
+            extra={"reason": type(exc).__name__, "client_ip": client},
+        )
+        raise
+    log.info(
+        "host credentials issued",
+        extra={"workshop_id": host.workshop_id, "host_index": host.index},
+    )
+    return key
+
+
+def _key_for(platform: Platform, host: HostIdentity) -> str:
+    unavailable = NotFound("no live workshop has this host")
+    workshop = platform.store.get_workshop(host.workshop_id)
+    if workshop is None or workshop.status not in LIVE or not workshop.api_key_ref:
+        raise unavailable
+    if host.index not in {h.index for h in plan_hosts(workshop)}:
+        raise unavailable
+    key = platform.secrets.access(workshop.api_key_ref)
+    if not key:
+        raise unavailable
+    return key

@@ -71,6 +71,7 @@ locals {
     CLARATEACH_GCE_SPOT              = tostring(var.spot)
     CLARATEACH_HOST_SERVICE_ACCOUNT  = google_service_account.host.email
     CLARATEACH_WORKSHOP_DOMAIN       = var.workshop_domain
+    CLARATEACH_DNS_ZONE              = var.dns_managed_zone
     CLARATEACH_SEAT_IMAGE            = local.seat_image
   }
 
@@ -113,6 +114,14 @@ resource "google_cloudfunctions2_function" "fn" {
     all_traffic_on_latest_revision   = true
     environment_variables            = local.function_env
   }
+
+  lifecycle {
+    # Host names need both: the domain in the agents' URLs and the zone the provisioner writes
+    # their A records to. Neither is trial mode (https://<ip>.sslip.io endpoints).
+    precondition {
+      condition     = contains([0, 2], length(compact([var.workshop_domain, var.dns_managed_zone])))
+      error_message = "Set workshop_domain and dns_managed_zone together (or neither, for trial mode)."
+    }
 
   depends_on = [
     google_project_service.apis,

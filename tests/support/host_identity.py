@@ -13,17 +13,24 @@ import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import functions_framework
+import pytest
 from werkzeug.serving import make_server
 
 from functions import runtime
-from shared.bootstrap import Platform
+from shared.adapters.sqlite_store import SqliteStore
+from shared.auth.instructor import Instructor
+from shared.bootstrap import Platform, bootstrap
+from shared.domain.model import Workshop, WorkshopStatus, host_name, plan_hosts
+from shared.services.workshops import create_workshop
+from shared.settings import Settings
+from tests.support.fakes import MemorySecrets, NullCompute, RecordingBus
 
 PROJECT = "proj-test"
 ZONE = "europe-west1-b"
@@ -136,6 +143,55 @@ def fake_metadata_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@dataclass
+class CredentialsApi:
+    """The real ``join`` function over loopback in GCP mode, with one running workshop."""
+
+    url: str
+    platform: Platform
+    workshop: Workshop
+    tokens: IdentityTokens
+
+    def instance(self, index: int) -> str:
+        return host_name(self.workshop.id, index)
+
+
+@contextmanager
+def credentials_api(
+    state_dir: Path, api_key: str, monkeypatch: pytest.MonkeyPatch, *, seats: int = 4
+) -> Iterator[CredentialsApi]:
+    """Serve ``POST /api/hosts/credentials`` for a running ``seats``-seat workshop (one host
+    per 2 seats) whose key is ``api_key``. Google's verifier is replaced by ``IdentityTokens``;
+    everything else (framework app, router, service, SQLite store) is the production code."""
+    tokens = IdentityTokens()
+    monkeypatch.setattr("shared.auth.host.google_id_token_verifier", lambda: tokens.verify)
+    settings = Settings(mode="local", state_dir=state_dir)
+    store = SqliteStore(settings.database_path)
+    platform = bootstrap(
+        settings, store=store, bus=RecordingBus(), compute=NullCompute(), secrets=MemorySecrets()
+    )
+    created = create_workshop(
+        platform, Instructor("t@example.org"), name="w", seats=seats, api_key=api_key,
+        seats_per_host=2,
+    )  # fmt: skip
+    workshop = store.update_workshop(
+        created.id, lambda w: replace(w, status=WorkshopStatus.RUNNING, hosts=plan_hosts(w))
+    )
+    try:
+        with served_function(platform, "join") as url:
+            platform.settings = replace(
+                settings,
+                mode="gcp",
+                gcp_project=PROJECT,
+                gce_zone=ZONE,
+                host_service_account=HOST_ACCOUNT,
+                host_credentials_url=url,
+            )
+            yield CredentialsApi(url, platform, workshop, tokens)
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -122,6 +122,7 @@ resource "google_cloudfunctions2_function" "fn" {
       condition     = contains([0, 2], length(compact([var.workshop_domain, var.dns_managed_zone])))
       error_message = "Set workshop_domain and dns_managed_zone together (or neither, for trial mode)."
     }
+  }
 
   depends_on = [
     google_project_service.apis,

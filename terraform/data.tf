@@ -12,6 +12,54 @@ resource "google_firestore_database" "main" {
   depends_on = [google_project_service.apis]
 }
 
+# Composite indexes for list_workshops (newest first, id as tie-breaker), with and without the
+# owner filter: shared/adapters/firestore_store.py REQUIRED_INDEXES (tests/deploy compare them).
+resource "google_firestore_index" "workshops_by_owner_newest" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "workshops"
+
+  fields {
+    field_path = "owner"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "id"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "workshops_newest" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "workshops"
+
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "id"
+    order      = "DESCENDING"
+  }
+}
+
+# Processed-event markers (the provisioner's at-least-once guard) expire by themselves once
+# Pub/Sub can no longer redeliver them. Nothing queries expire_at, so it is not indexed.
+resource "google_firestore_field" "processed_events_ttl" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "processed_events"
+  field      = "expire_at"
+
+  index_config {}
+  ttl_config {}
+}
+
 # The container only; the functions write the first key version on first use (or an operator
 # seeds one, see docs/deployment.md). Its value never passes through Terraform state.
 resource "google_secret_manager_secret" "jwt_signing_key" {

@@ -22,8 +22,9 @@ the emulator serialises contending transactions on locks):
   This is the same compare-and-set a transaction gives, without server-side locks: 20
   contending increments take ~0.2 s here instead of failing after 40 s as transactions did.
 
-Production needs composite indexes for ``list_workshops`` (see ``REQUIRED_INDEXES``) and may
-set a TTL policy on ``processed_events.expire_at``.
+Production needs composite indexes for ``list_workshops`` (``REQUIRED_INDEXES``) and a TTL
+policy on ``processed_events.expire_at`` (``EVENT_TTL_FIELD``); terraform/data.tf declares both
+and tests/deploy check that they match these constants.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ CONFLICT_DEADLINE_S = 30.0
 #: Processed-event markers may be removed by a TTL policy after this long; Pub/Sub never
 #: redelivers a message older than its 7-day maximum retention.
 EVENT_RETENTION = timedelta(days=30)
+#: The processed-events field Firestore's TTL policy deletes documents by.
+EVENT_TTL_FIELD = "expire_at"
 
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.AlreadyExists)
 _random = secrets.SystemRandom()
@@ -313,7 +316,7 @@ class FirestoreStore(WorkshopStore):
         now = utcnow()
         try:
             self._event_ref(event_id).create(
-                {"event_id": event_id, "recorded_at": now, "expire_at": now + EVENT_RETENTION}
+                {"event_id": event_id, "recorded_at": now, EVENT_TTL_FIELD: now + EVENT_RETENTION}
             )
         except gexc.AlreadyExists:
             return False

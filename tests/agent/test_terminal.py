@@ -234,3 +234,28 @@ async def test_session_ended_by_exit_is_recreated_on_reconnect(
 def test_hello_is_json_text() -> None:
     hello = {"type": "hello", "seat": 1, "readonly": False, "window": 1}
     assert json.loads(json.dumps(hello)) == hello
+
+
+async def test_a_client_that_stops_reading_is_bounded_by_the_socket_buffer(
+    make_agent: AgentFactory, tokens: Tokens, settings: AgentSettings
+) -> None:
+    """A client that acks without reading (or a huge window): the transport's write buffer,
+    not the window, must stop PTY reads; reads resume once the socket drains."""
+    client = await make_agent(dataclasses.replace(settings, flow_window=1 << 30))
+    term = await Terminal.open(client, 1, tokens.learner(1))
+    (viewer,) = viewers(client)
+    transport = viewer._transport
+    await term.type("yes flood\r")  # and now the client reads nothing at all
+    await async_wait_for(lambda: not viewer._reading and viewer.sent > 1 << 20,
+                         timeout=30, message="paused on a full socket")  # fmt: skip
+    assert transport.get_write_buffer_size() <= 2 * READ_SIZE + 256 * 1024
+    sent = viewer.sent
+    for _ in range(50):  # let the loop run while the client stays stalled
+        await asyncio.sleep(0)
+    assert viewer.sent == sent
+    # Reading again drains the socket; the transport resumes writing and PTY reads restart
+    # long before the client has caught up with what the kernel buffered.
+    while viewer.sent < sent + 64 * 1024:
+        assert await term.pump(timeout=10)
+    await term.ws.send_bytes(b"\x03")
+    await term.close()

@@ -65,7 +65,14 @@ async def terminal(request: web.Request) -> web.StreamResponse:
     finally:
         viewer.close()
         ctx.registry.remove(viewer)
-        log_event(log, "terminal_closed", seat=seat, sent=viewer.sent)
+        log_event(
+            log,
+            "terminal_closed",
+            seat=seat,
+            sent=viewer.sent,
+            code=ws.close_code,
+            error=repr(ws.exception()) if ws.exception() else None,
+        )
     return ws
 
 

@@ -4,14 +4,14 @@ The instance is described entirely by ``GceHostConfig`` (from settings) and the 
 machine type, boot image or family, disk, network and tags, a service account with minimal
 OAuth scopes, optional Spot scheduling, labels from ``HostSpec.labels``, and metadata holding
 the agent configuration, ``startup-script`` and ``disable-legacy-endpoints``. Nothing secret is
-ever put on the instance: the agent resolves the API key reference itself.
+ever put on the instance: the agent fetches the API key from the API with the VM's instance
+identity token (``shared.adapters.host_credentials``; docs/events.md, "Host credentials").
 
 Service-account scopes (``HOST_SCOPES``). Scopes only cap what the VM's token may do; the real
-boundary is IAM (the host account may read its workshop's secret and publish events, nothing
-else). The agent needs: Pub/Sub publish (``host.ready``/``host.usage``), Cloud Logging writes,
-Cloud Monitoring writes. ``cloud-platform`` is deliberately absent. Caveat: Secret Manager only
-accepts the ``cloud-platform`` scope, so with these scopes the VM's metadata-server token cannot
-read the workshop secret; see docs/events.md ("Host credentials") for the options.
+boundary is IAM (the host account may publish events and pull seat images, nothing else; it has
+no Secret Manager access). The agent needs: Pub/Sub publish (``host.ready``/``host.usage``),
+Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is deliberately absent, and
+nothing needs it: identity tokens (for the workshop key) take no scope.
 
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a

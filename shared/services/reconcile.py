@@ -5,7 +5,8 @@ Each pass, over every workshop (paginated through ``store.list_workshops``):
 * ``provisioning`` past ``settings.provisioning_deadline_seconds`` -> ``failed`` with a reason
   saying how many hosts became ready; its hosts are deleted;
 * ``provisioning`` with planned hosts missing from compute (a crash between the store write and
-  the insert, or a lost start event) -> the missing hosts are created again (idempotent);
+  the insert, or a lost start event) -> the missing hosts are created again (idempotent), and
+  the DNS records of the existing ones are written again (idempotent);
 * ``running`` with a ready host whose VM or process is gone -> that host is marked ``lost``;
 * ``stopping`` for longer than ``stop_grace_seconds`` -> the stop is run again;
 
@@ -27,7 +28,7 @@ from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, PermanentError, TransientError
 from shared.domain.model import LIVE_STATUSES, HostStatus, Workshop, WorkshopStatus, utcnow
 from shared.services import provisioning
-from shared.services.host_dns import delete_host_and_record
+from shared.services.host_dns import delete_host_and_record, publish_host_record
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,16 @@ def _provisioning_started(workshop: Workshop) -> datetime:
 
 
 def _recreate_missing_hosts(platform: Platform, workshop: Workshop, report: Report) -> None:
-    missing = [
-        h
-        for h in workshop.hosts
-        if h.status in (HostStatus.PENDING, HostStatus.CREATING)
-        and platform.compute.get_host(h.name) is None
-    ]
+    missing = []
+    for host in workshop.hosts:
+        if host.status not in (HostStatus.PENDING, HostStatus.CREATING):
+            continue
+        info = platform.compute.get_host(host.name)
+        if info is None:
+            missing.append(host)
+        else:
+            # Idempotent; repairs a DNS record that a start event given up on never wrote.
+            publish_host_record(platform, info)
     if not missing:
         return
     try:

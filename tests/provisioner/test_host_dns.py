@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,11 @@ from shared.adapters.sqlite_store import SqliteStore
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.errors import TransientError
 from shared.domain.events import WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, Event
-from shared.domain.model import Workshop, WorkshopStatus
+from shared.domain.model import Workshop, WorkshopStatus, utcnow
 from shared.ports.compute import Compute, HostInfo, HostSpec
 from shared.services.host_dns import RECORD_TTL_SECONDS
 from shared.services.provisioning import Outcome, handle
-from shared.services.reconcile import reconcile
+from shared.services.reconcile import REDRIVE_AFTER_SECONDS, reconcile
 from shared.settings import Settings
 from tests.provisioner.conftest import RecordingBus, fake_startup_script, new_workshop
 from tests.support.fake_cloud_dns import FakeCloudDns, running_fake_cloud_dns
@@ -286,3 +287,19 @@ def test_local_settings_never_name_hosts_under_a_domain(tmp_path: Path) -> None:
     local = Settings(state_dir=tmp_path, workshop_domain=DOMAIN, dns_zone=ZONE)
     assert local.host_domain == ""
     assert replace(local, mode="gcp").host_domain == DOMAIN
+
+
+def test_the_reconciler_rewrites_a_record_a_start_never_wrote(cloud: Cloud) -> None:
+    """E.g. the start event was dead-lettered after DNS kept failing: the hosts exist, unnamed."""
+    platform = cloud.make()
+    workshop = new_workshop(platform, seats=20, per_host=10)
+    start(platform, workshop)
+    lost = fqdn(f"ct-{workshop.id}-h1")
+    platform.dns.delete_record(lost)
+    later = utcnow() + timedelta(seconds=REDRIVE_AFTER_SECONDS + 1)
+
+    report = reconcile(platform, now=later)
+
+    assert report.errors == [] and report.hosts_recreated == []
+    assert cloud.dns.a_records() == expected_records(cloud, workshop)
+    assert lost in cloud.dns.a_records()

@@ -30,6 +30,7 @@ from workspace_agent.logs import log_event
 from workspace_agent.readiness import (
     Readiness,
     bring_up_seats,
+    host_failed_event,
     host_ready_event,
     publish_until_acknowledged,
 )
@@ -133,21 +134,21 @@ async def _seats_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _bring_up_and_announce(app: web.Application) -> None:
     ctx = app[CONTEXT]
+    settings = ctx.settings
     await bring_up_seats(ctx.readiness, ctx.runtime.ensure_seat, _seat_env(app))
-    if not ctx.readiness.ready:
-        log_event(log, "host_not_ready", level=logging.ERROR, seats=ctx.readiness.seats)
-        return
-    log_event(log, "host_ready", timings=ctx.readiness.timings)
-    bus = app[BUS] if app[BUS] is not None else _bus_from_settings(ctx.settings)
+    bus = app[BUS] if app[BUS] is not None else _bus_from_settings(settings)
     app[BUS] = bus
-    if bus is None:
-        ctx.readiness.announced.set()
-        return
-    endpoint = ctx.settings.public_url or f"http://127.0.0.1:{ctx.settings.port}"
-    event = host_ready_event(
-        ctx.settings.workshop_id, ctx.settings.host_index, endpoint, ctx.readiness.timings
-    )
-    await publish_until_acknowledged(bus, event)  # type: ignore[arg-type]
+    if ctx.readiness.ready:
+        log_event(log, "host_ready", timings=ctx.readiness.timings)
+        endpoint = settings.public_url or f"http://127.0.0.1:{settings.port}"
+        event = host_ready_event(
+            settings.workshop_id, settings.host_index, endpoint, ctx.readiness.timings
+        )
+    else:
+        log_event(log, "host_not_ready", level=logging.ERROR, seats=ctx.readiness.seats)
+        event = host_failed_event(settings.workshop_id, settings.host_index, ctx.readiness.seats)
+    if bus is not None:
+        await publish_until_acknowledged(bus, event)  # type: ignore[arg-type]
     ctx.readiness.announced.set()
 
 

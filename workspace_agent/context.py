@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,8 +35,6 @@ class AgentContext:
     @property
     def file_owner(self) -> tuple[int, int] | None:
         """Docker runtime with a root agent: files it creates belong to the learner UID."""
-        import os
-
         if self.settings.runtime == "docker" and os.geteuid() == 0:
             return (1000, 1000)
         return None

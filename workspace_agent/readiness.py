@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.domain.events import HOST_READY, Event
+from shared.domain.events import HOST_FAILED, HOST_READY, Event
 from shared.ports.event_bus import EventBus
 from workspace_agent.logs import log_event
 
@@ -89,6 +89,12 @@ async def publish_until_acknowledged(
             continue
         log_event(log, "host_ready_published", attempt=attempt, message_id=message_id)
         return str(message_id)
+
+
+def host_failed_event(workshop_id: str, host_index: int, seats: Mapping[int, str]) -> Event:
+    failed = sorted(seat for seat, state in seats.items() if state != "ready")
+    reason = f"seats failed to start: {', '.join(map(str, failed))}"
+    return Event(HOST_FAILED, workshop_id, {"host_index": host_index, "reason": reason})
 
 
 def host_ready_event(

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from shared.auth.tokens import SigningKey
 from shared.domain.errors import DomainError
-from shared.domain.events import HOST_READY, Event
+from shared.domain.events import HOST_FAILED, HOST_READY, Event
 from shared.ports.event_bus import EventBus
 from tests.agent.conftest import AgentFactory
 from tests.support.wait import async_wait_for
-from workspace_agent.app import CONTEXT
+from workspace_agent.app import CONTEXT, create_app
 from workspace_agent.readiness import host_ready_event, publish_until_acknowledged
+from workspace_agent.runtimes.local import LocalRuntime
 from workspace_agent.settings import AgentSettings, parse_seat_range
 
 
@@ -118,3 +122,32 @@ def test_seat_range() -> None:
     assert parse_seat_range("7") == (7,)
     with pytest.raises(ValueError):
         parse_seat_range("0-3")
+
+
+class SeatTwoNeverStarts(LocalRuntime):
+    """A named failure mode: seat 2's session cannot be created."""
+
+    async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
+        if seat == 2:
+            raise RuntimeError("tmux exploded")
+        await super().ensure_seat(seat, extra_env)
+
+
+async def test_a_seat_that_cannot_start_makes_the_host_fail_visibly(
+    settings: AgentSettings, signing_key: SigningKey
+) -> None:
+    bus = FlakyBus(failures=0)
+    app = create_app(
+        settings,
+        runtime=SeatTwoNeverStarts(settings),
+        bus=bus,
+        keys={signing_key.kid: signing_key.public_key},
+    )
+    async with TestClient(TestServer(app)) as client:
+        await async_wait_for(lambda: bus.published, message="host event published")
+        (event,) = bus.published
+        assert event.type == HOST_FAILED
+        assert event.data == {"host_index": 0, "reason": "seats failed to start: 2"}
+        ready = await client.get("/readyz")
+        assert ready.status == 503
+        assert (await ready.json())["seats"] == {"1": "ready", "2": "failed", "10": "ready"}

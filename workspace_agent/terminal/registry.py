@@ -24,6 +24,7 @@ class ViewerRegistry:
         self._by_seat: dict[int, set[Viewer]] = defaultdict(set)
         self._reserved: dict[int, int] = defaultdict(int)
         self._timers: dict[Viewer, asyncio.TimerHandle] = {}
+        self._closers: set[asyncio.Task[None]] = set()  # strong refs until they finish
         self.closing = False
 
     def total(self) -> int:
@@ -47,12 +48,12 @@ class ViewerRegistry:
         self.release_reservation(viewer.seat)
         self._by_seat[viewer.seat].add(viewer)
         loop = asyncio.get_running_loop()
-        self._timers[viewer] = loop.call_later(
-            max(0.0, expires_in),
-            lambda: asyncio.ensure_future(
-                viewer.close_socket(CLOSE_TOKEN_EXPIRED, "token_expired")
-            ),
-        )
+        self._timers[viewer] = loop.call_later(max(0.0, expires_in), self._expire, viewer)
+
+    def _expire(self, viewer: Viewer) -> None:
+        task = asyncio.ensure_future(viewer.close_socket(CLOSE_TOKEN_EXPIRED, "token_expired"))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
     def remove(self, viewer: Viewer) -> None:
         self._by_seat[viewer.seat].discard(viewer)

@@ -2,9 +2,9 @@
 
 ``setup_gateway(app, settings)`` adds the model route and the control routes, loads (or
 creates) the seat tokens and the saved usage totals, and registers a ``cleanup_ctx`` that
-owns the upstream ``ClientSession``, reads the workshop key once through the secrets port,
-and flushes usage (state file + ``host.usage`` event) every ``flush_interval`` while it
-changes, and once more at shutdown.
+owns the upstream ``ClientSession``, reads the workshop key once through the secrets port
+(retrying in the background if that failed transiently), and flushes usage (state file +
+``host.usage`` event) every ``flush_interval`` while it changes, and once more at shutdown.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from shared.domain.errors import TransientError
 from shared.domain.events import HOST_USAGE, Event
 from shared.domain.model_policy import ModelPolicy
 from shared.ports.event_bus import EventBus
@@ -161,27 +162,65 @@ class _BusPublisher:
             self._bus.close()
 
 
+def _once(factory: Callable[[], Secrets]) -> Callable[[], Secrets]:
+    """Build the secrets adapter on first use and reuse it (it may cache the key)."""
+    built: list[Secrets] = []
+
+    def get() -> Secrets:
+        if not built:
+            built.append(factory())
+        return built[0]
+
+    return get
+
+
 def _secrets_of(settings: Any) -> Secrets:
     from shared.adapters.urls import secrets_from_url
 
     return secrets_from_url(str(getattr(settings, "secrets_url", "")))
 
 
-async def _load_key(config: GatewayConfig, secrets: Callable[[], Secrets]) -> ApiKey | None:
+#: Waits between background attempts to read the key after a transient failure at start
+#: (the last one repeats until it works or the agent stops). On GCE each attempt already
+#: retries for ~8 s inside ``HostCredentialSecrets``.
+KEY_RETRY_DELAYS: tuple[float, ...] = (15.0, 30.0, 60.0)
+
+
+async def _load_key(
+    config: GatewayConfig, secrets: Callable[[], Secrets]
+) -> tuple[ApiKey | None, bool]:
     """The workshop key, or ``None`` (logged) if it cannot be read: the agent still serves
-    terminals and files, and model requests get a clear 503 instead of a dead agent."""
+    terminals and files, and model requests get a clear 503 instead of a dead agent.
+    The flag says whether the failure was transient (worth retrying in the background)."""
     if not config.api_key_ref:
         log_event(log, "model_key_unavailable", level=logging.ERROR, reason="no key reference")
-        return None
+        return None, False
     try:
         value = await asyncio.to_thread(secrets().access, config.api_key_ref)
     except Exception as exc:  # the agent must still serve terminals
         log_event(log, "model_key_unavailable", level=logging.ERROR, reason=type(exc).__name__)
-        return None
+        return None, isinstance(exc, TransientError)
     if not value:
         log_event(log, "model_key_unavailable", level=logging.ERROR, reason="secret missing")
-        return None
-    return ApiKey(value.strip())
+        return None, False
+    return ApiKey(value.strip()), False
+
+
+async def _keep_loading_key(
+    handle: GatewayHandle, config: GatewayConfig, secrets: Callable[[], Secrets]
+) -> None:
+    """Retry a key read that failed transiently at start (e.g. the API was cold or the VM's
+    network not up yet) until it succeeds, fails permanently, or the agent stops."""
+    attempt = 0
+    while handle.api_key is None:
+        await asyncio.sleep(KEY_RETRY_DELAYS[min(attempt, len(KEY_RETRY_DELAYS) - 1)])
+        attempt += 1
+        key, transient = await _load_key(config, secrets)
+        if key is not None:
+            handle.api_key = key
+            log_event(log, "model_key_loaded", attempts=attempt + 1)
+        elif not transient:
+            return
 
 
 def setup_gateway(
@@ -261,17 +300,26 @@ def _lifecycle(
     shared_session: aiohttp.ClientSession | None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def gateway_ctx(app: web.Application) -> AsyncIterator[None]:
-        handle.api_key = await _load_key(handle.config, lambda: secrets or _secrets_of(settings))
+        adapter = _once(lambda: secrets or _secrets_of(settings))
+        handle.api_key, transient = await _load_key(handle.config, adapter)
         handle.session = shared_session or aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
         )
         flusher = asyncio.create_task(handle._flush_forever(), name="gateway-usage-flush")
+        tasks = [flusher]
+        if transient:
+            tasks.append(
+                asyncio.create_task(
+                    _keep_loading_key(handle, handle.config, adapter), name="gateway-key-retry"
+                )
+            )
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(OSError):
                 await handle.flush()
             if isinstance(handle.publish, _BusPublisher):

@@ -1,7 +1,7 @@
 """Read-only secrets for a host VM: its workshop's API key, fetched with its instance identity.
 
 Selected by ``CLARATEACH_AGENT_SECRETS=hostcred:<API base URL>`` (docs/protocol.md §5). On
-``access`` the adapter
+``access`` the adapter (API URL: ``https``, or ``http`` on loopback for tests)
 
 1. asks the GCE metadata server for an identity token of this VM
    (``.../instance/service-accounts/default/identity?audience=<base>&format=full``, header
@@ -37,6 +37,7 @@ from shared.ports.secrets import Secrets
 CREDENTIALS_PATH = "/api/hosts/credentials"
 IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
 DEFAULT_METADATA_HOST = "metadata.google.internal"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Waits before the 2nd, 3rd, ... attempt; a cold-starting function is usually up within these.
 DEFAULT_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
@@ -52,8 +53,10 @@ class HostCredentialSecrets(Secrets):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parsed = urllib.parse.urlsplit(api_base_url)
-        if parsed.scheme not in ("https", "http") or not parsed.netloc:
-            raise ValueError("hostcred: needs the API's http(s) base URL")
+        loopback = parsed.hostname in LOOPBACK_HOSTS
+        if not parsed.hostname or parsed.scheme not in ("https", "http" if loopback else "https"):
+            # The answer is the workshop key: never over plain HTTP beyond this machine.
+            raise ValueError("hostcred: needs the API's https base URL (http for loopback only)")
         self.api_base_url = api_base_url.rstrip("/")
         host = os.environ.get("GCE_METADATA_HOST") or DEFAULT_METADATA_HOST
         self.metadata_base = (metadata_base or f"http://{host}").rstrip("/")

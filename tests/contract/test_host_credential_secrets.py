@@ -121,7 +121,10 @@ def test_hosts_cannot_write_or_delete_secrets(api: CredentialsApi) -> None:
         secrets.delete("workshop-x")
 
 
-@pytest.mark.parametrize("url", ["", "api.example.com", "ftp://api.example.com", "https://"])
-def test_the_api_url_must_be_http_or_https(url: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    ["", "api.example.com", "ftp://api.example.com", "https://", "http://api.example.com"],
+)
+def test_the_api_url_must_be_https_or_loopback_http(url: str) -> None:
     with pytest.raises(ValueError):
         HostCredentialSecrets(url)

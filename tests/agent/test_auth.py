@@ -123,9 +123,11 @@ FORGERIES: dict[str, Callable[[SigningKey, SigningKey], str]] = {
 
 
 def children() -> set[int]:
-    """Live descendants of this process (the agent under test runs in it)."""
+    """Live processes the agent under test (running in this process) spawned directly: an
+    attach would show up here. Grandchildren (the seats' login shells running their profile
+    scripts) come and go on their own, so they are not counted."""
     alive = []
-    for child in psutil.Process().children(recursive=True):
+    for child in psutil.Process().children(recursive=False):
         try:
             if child.status() != psutil.STATUS_ZOMBIE:
                 alive.append(child.pid)

@@ -61,7 +61,8 @@ async def terminal(request: web.Request) -> web.StreamResponse:
     ctx.registry.add(viewer, expires_in=principal.claims.expires_at - ctx.clock())
     log_event(log, "terminal_open", seat=seat, readonly=viewer.readonly, role=principal.claims.role)
     try:
-        await _serve(request, ctx, ws, viewer)
+        with contextlib.suppress(ConnectionResetError):  # the client left mid-setup
+            await _serve(request, ctx, ws, viewer)
     finally:
         viewer.close()
         ctx.registry.remove(viewer)

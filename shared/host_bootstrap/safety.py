@@ -24,7 +24,7 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 #: Name words that announce a secret value. ``*_REF`` names hold references, which are fine,
-#: and ``SECRETS`` names the secrets backend (``gcp:<project>``), not a secret.
+#: and ``SECRETS`` names the secrets backend (``hostcred:<API URL>``), not a secret.
 _SECRET_WORDS = frozenset({"KEY", "TOKEN", "TOKENS", "SECRET", "PASSWORD", "CREDENTIALS"})
 _AGENT_VAR = re.compile(r"CLARATEACH_AGENT_[A-Z0-9_]{1,64}")
 _WORKSHOP_ID = re.compile(r"[a-z][a-z0-9-]{0,40}")

@@ -101,8 +101,10 @@ def issue_api_key(
     except DomainError as exc:
         if not isinstance(exc, Unavailable):  # Google unreachable is not the caller's fault
             limiter.failed(client)
+        # Our own fixed messages only (never the token, never a claim value).
         log.warning(
-            "host credentials refused",
+            "host credentials refused: %s",
+            exc.message,
             extra={"reason": type(exc).__name__, "client_ip": client},
         )
         raise

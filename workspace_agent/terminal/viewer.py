@@ -74,6 +74,9 @@ class Viewer:
         self._request = request
         self._ws = ws
         self._transport = transport
+        # Make the protocol's pause/resume_writing (which _drain_helper waits on) fire exactly
+        # at our bound, so "buffer above HIGH_WATER" always has a wake-up coming.
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=HIGH_WATER // 4)
         self._loop = asyncio.get_running_loop()
         self._pty: PtyProcess | None = None
         self._reading = False
@@ -125,6 +128,7 @@ class Viewer:
     def _pause(self) -> None:
         self._stop_reading()
         if self._transport.get_write_buffer_size() > HIGH_WATER and self._drain_task is None:
+            # Only reached with the protocol paused (limits set in __init__): a wake-up comes.
             self._drain_task = asyncio.create_task(self._wait_drained())
 
     async def _wait_drained(self) -> None:

@@ -394,6 +394,23 @@ async def measure(server: Server, quick: bool) -> dict[str, float]:
     return results
 
 
+def tmux_ceiling(tmp: Path, size: int) -> float:
+    """MB/s of the same bulk command inside a *detached* tmux (no client, no agent): the
+    upper bound for any design that keeps tmux in the data path."""
+    sock = str(tmp / "ceiling.sock")
+    tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "c", "-x", "120", "-y", "40"], check=True)
+    try:
+        command = f"head -c {size} /dev/zero | base64; tmux -S {sock} wait-for -S bulk-done"
+        start = time.perf_counter()
+        subprocess.run([*tmux, "send-keys", "-t", "c", command, "Enter"], check=True)
+        subprocess.run([*tmux, "wait-for", "bulk-done"], check=True)
+        wall = time.perf_counter() - start
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False)
+    return (size * 4 // 3 + size * 4 // 3 // 76) / wall / 1e6
+
+
 def table(agent: dict[str, float], ref: dict[str, float]) -> str:
     def ratio(key: str) -> float:
         return agent[key] / ref[key] if ref[key] else float("inf")
@@ -444,11 +461,18 @@ async def main(quick: bool) -> None:
             agent_results = await measure(agent, quick)
         async with terminado_server() as ref:
             ref_results = await measure(ref, quick)
+        ceiling = await asyncio.to_thread(
+            tmux_ceiling, Path(tmp), 15_000_000 if quick else BULK_INPUT
+        )
     print(
         f"\n## Terminal benchmark ({'quick' if quick else 'full'}; {os.cpu_count()} CPUs, "
         f"loopback, same client for both)\n"
     )
     print(table(agent_results, ref_results))
+    print(
+        f"\ntmux alone (detached, no client, same command): {ceiling:.1f} MB/s -- the ceiling "
+        "for bulk output with tmux in the data path on this machine."
+    )
     print("\nraw:", json.dumps({"agent": agent_results, "terminado": ref_results}, indent=1))
 
 

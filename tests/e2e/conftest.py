@@ -63,7 +63,9 @@ def _use_stub() -> bool:
     return os.environ.get("CLARATEACH_E2E_PLATFORM", "local") == "stub"
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop registered on the
+# main thread while it runs, which would break every asyncio test collected after tests/e2e.
+@pytest.fixture(scope="package")
 def platform(
     web_dist: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PlatformUnderTest]:
@@ -76,7 +78,7 @@ def platform(
             yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def instructor(platform: PlatformUnderTest) -> Iterator[Instructor]:
     if not isinstance(platform, RunningPlatform):
         pytest.skip("needs the instructor API of `clarateach local up` (not the stub)")
@@ -85,7 +87,7 @@ def instructor(platform: PlatformUnderTest) -> Iterator[Instructor]:
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def workshop(platform: PlatformUnderTest, request: pytest.FixtureRequest) -> dict[str, Any]:
     """One running workshop shared by the browser tests; each test's learner takes a seat.
 
@@ -98,12 +100,14 @@ def workshop(platform: PlatformUnderTest, request: pytest.FixtureRequest) -> dic
     return instructor.running_workshop("E2E journey", seats=30, seats_per_host=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
     if executable is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Debian chromium is required in CI (scripts/system-deps.sh installs it)")
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)

@@ -2,7 +2,8 @@
 
 Every long-lived resource is owned by a ``cleanup_ctx`` (registered in start order, torn down
 in reverse): the JWKS key store, the model gateway (when installed), the seat runtime with the
-readiness/announcement task, and the terminal viewers (closed with 1001 on shutdown).
+readiness/announcement task (and, with the buffered terminal backend, the seats' shells),
+and the terminal viewers (closed with 1001 on shutdown).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from workspace_agent.runtimes import SeatRuntime, runtime_for
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.routes import routes as terminal_routes
+from workspace_agent.terminal.shell import SeatShells
 
 log = logging.getLogger("workspace_agent")
 
@@ -63,16 +65,18 @@ def create_app(
     settings.validate()
     now = clock or time.time
     key_store = KeyStore(settings.jwks_url, keys)
+    seat_runtime = runtime or runtime_for(settings)
     ctx = AgentContext(
         settings=settings,
         keys=key_store,
         auth=Authenticator(settings, key_store, now),
-        runtime=runtime or runtime_for(settings),
+        runtime=seat_runtime,
         registry=ViewerRegistry(
             per_seat=settings.max_viewers_per_seat, per_host=settings.max_viewers_per_host
         ),
         readiness=Readiness(settings.seats),
         clock=now,
+        shells=SeatShells(seat_runtime) if settings.terminal_backend == "buffered" else None,
     )
     app = web.Application(
         middlewares=[cors_middleware(settings.allowed_origins), error_middleware],
@@ -126,6 +130,8 @@ async def _seats_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if ctx.shells is not None:
+            await ctx.shells.stop()
         await ctx.runtime.stop()
         bus = app[BUS]
         if bus is not None:

@@ -14,6 +14,7 @@ from workspace_agent.readiness import Readiness
 from workspace_agent.runtimes.base import SeatRuntime
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
+from workspace_agent.terminal.shell import SeatShells
 
 
 @dataclass
@@ -26,6 +27,7 @@ class AgentContext:
     readiness: Readiness
     clock: Callable[[], float]
     filesystems: dict[int, SeatFS] = field(default_factory=dict)
+    shells: SeatShells | None = None  # the buffered terminal backend's shells, else None
 
     def fs(self, seat: int) -> SeatFS:
         if seat not in self.filesystems:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Runtime = Literal["local", "docker"]
+TerminalBackend = Literal["tmux", "buffered"]
 
 DEFAULT_WINDOW = 256 * 1024
 DEFAULT_MAX_WRITE = 10 * 1024 * 1024
@@ -70,6 +71,15 @@ class AgentSettings:
     runtime: Runtime = field(
         default="local",
         metadata=_env("CLARATEACH_AGENT_RUNTIME", "Seat runtime: 'local' (tmux) or 'docker'."),
+    )
+    terminal_backend: TerminalBackend = field(
+        default="tmux",
+        metadata=_env(
+            "CLARATEACH_AGENT_TERMINAL_BACKEND",
+            "'tmux' (default: shells survive agent restarts) or 'buffered' (the agent owns each"
+            " seat's shell PTY and a replay ring: faster, cheaper, but an agent restart ends"
+            " the shells).",
+        ),
     )
     bind: str = field(
         default="127.0.0.1", metadata=_env("CLARATEACH_AGENT_BIND", "Listen address.")
@@ -200,6 +210,8 @@ class AgentSettings:
         """Raise ``ValueError`` naming the variable of the first bad value."""
         if self.runtime not in ("local", "docker"):
             raise ValueError("CLARATEACH_AGENT_RUNTIME must be 'local' or 'docker'")
+        if self.terminal_backend not in ("tmux", "buffered"):
+            raise ValueError("CLARATEACH_AGENT_TERMINAL_BACKEND must be 'tmux' or 'buffered'")
         if not self.seats:
             raise ValueError("CLARATEACH_AGENT_SEATS is empty")
         if self.flow_window < 4096:

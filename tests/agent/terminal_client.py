@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from workspace_agent.auth import TERMINAL_SUBPROTOCOL
 
+SCAN_OVERLAP = 4096  # bytes re-scanned by read_until: longer than any awaited pattern
+
 
 def subprotocols(token: str | None) -> list[str]:
     return [TERMINAL_SUBPROTOCOL] + ([f"bearer.{token}"] if token else [])
@@ -74,11 +76,15 @@ class Terminal:
         """Pump (and ack) until ``pattern`` appears in the output after byte ``since``."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
+        scan_from = since
         while True:
-            found = regex.search(self.output[since:].decode("utf-8", "replace"))
+            # Only new output (plus an overlap for a match split across frames) is decoded:
+            # a raw multi-megabyte burst must not make this quadratic.
+            found = regex.search(self.output[scan_from:].decode("utf-8", "replace"))
             if found:
                 await self.ack()
                 return found
+            scan_from = max(since, len(self.output) - SCAN_OVERLAP)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{pattern!r} not seen; tail: {self.text[-800:]!r}")

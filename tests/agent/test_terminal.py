@@ -1,4 +1,8 @@
-"""Real tmux, real PTYs: what a learner does all day in the terminal."""
+"""Real shells, real PTYs: what a learner does all day in the terminal.
+
+Every test runs against both terminal backends (``tmux``, the default, and ``buffered``):
+the wire behaviour (docs/protocol.md §3) must not depend on the backend.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,22 @@ from tests.agent.terminal_client import Terminal
 from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT
 from workspace_agent.settings import AgentSettings
-from workspace_agent.terminal.viewer import READ_SIZE, Viewer
+from workspace_agent.terminal.flow import READ_SIZE, ViewerSocket
 
 Client = TestClient[Any, Any]
 
 
-def viewers(client: Client) -> list[Viewer]:
+@pytest.fixture(params=["tmux", "buffered"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(settings: AgentSettings, backend: str) -> AgentSettings:
+    return dataclasses.replace(settings, terminal_backend=backend)  # type: ignore[arg-type]
+
+
+def viewers(client: Client) -> list[ViewerSocket]:
     return client.server.app[CONTEXT].registry.viewers()
 
 
@@ -161,7 +175,7 @@ async def test_slow_reader_pauses_the_pty_and_recovers(agent: Client, tokens: To
     # Keep the client stalled while `yes` keeps writing: the agent must not read more.
     for _ in range(50):
         await asyncio.sleep(0)
-    await async_wait_for(lambda: not viewer._reading, message="PTY reads paused")
+    await async_wait_for(lambda: viewer.output_paused, message="PTY reads paused")
     assert viewer.sent - viewer.acked <= viewer.window + READ_SIZE
     assert viewer.sent == sent
     assert psutil.Process().memory_info().rss - rss < 5 * 1024 * 1024
@@ -246,7 +260,7 @@ async def test_a_client_that_stops_reading_is_bounded_by_the_socket_buffer(
     (viewer,) = viewers(client)
     transport = viewer._transport
     await term.type("yes flood\r")  # and now the client reads nothing at all
-    await async_wait_for(lambda: not viewer._reading and viewer.sent > 1 << 20,
+    await async_wait_for(lambda: viewer.output_paused and viewer.sent > 1 << 20,
                          timeout=30, message="paused on a full socket")  # fmt: skip
     assert transport.get_write_buffer_size() <= 2 * READ_SIZE + 256 * 1024
     sent = viewer.sent

@@ -9,6 +9,9 @@ Contract for implementations:
   one viewer to the seat's session (read-only for shadows) and recreates the session if the
   learner exited their shell. Killing that process never kills the session.
 * ``capture_command`` prints the pane's recent history (escape sequences kept) on stdout.
+* ``shell_command`` (``buffered`` terminal backend only) is the argv + environment + cwd of
+  the seat's login shell, run directly on a PTY the agent owns (no tmux). Runtimes that do not
+  support the buffered backend raise ``NotImplementedError``.
 * ``stop`` releases what the runtime runs on this host for its seats; after it returns no
   seat process started by this runtime remains (local). Called once, at agent shutdown.
 """
@@ -28,6 +31,7 @@ class Command:
 
     argv: list[str]
     env: dict[str, str] = field(repr=False)  # may hold secrets: never logged or shown
+    cwd: str | None = None
 
 
 class SeatRuntime(abc.ABC):
@@ -41,6 +45,9 @@ class SeatRuntime(abc.ABC):
 
     @abc.abstractmethod
     def capture_command(self, seat: int, lines: int) -> Command: ...
+
+    def shell_command(self, seat: int) -> Command:
+        raise NotImplementedError(f"the {self.name} runtime has no buffered terminal backend")
 
     @abc.abstractmethod
     async def stop(self) -> None: ...

@@ -204,6 +204,26 @@ class DockerRuntime(SeatRuntime):
         ]
         return Command(argv, self._cli_env())
 
+    def shell_command(self, seat: int) -> Command:
+        """Buffered backend: a login shell in the seat's container. ``-it`` because the agent
+        runs this on a PTY it owns: the docker CLI relays it (and its SIGWINCH) to a PTY in
+        the container. Untested against a real engine (no Docker in CI)."""
+        argv = [
+            self._docker,
+            "exec",
+            "-it",
+            "-u",
+            LEARNER_UID,
+            "-w",
+            CONTAINER_WORK,
+            "-e",
+            "TERM=xterm-256color",
+            self.container(seat),
+            "/bin/bash",
+            "-l",
+        ]
+        return Command(argv, self._cli_env())
+
     def capture_command(self, seat: int, lines: int) -> Command:
         argv = [
             self._docker,

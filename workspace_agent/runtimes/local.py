@@ -50,10 +50,11 @@ class LocalRuntime(SeatRuntime):
 
     def __init__(self, settings: AgentSettings) -> None:
         self._settings = settings
+        self._uses_tmux = settings.terminal_backend == "tmux"
         tmux = shutil.which("tmux")
-        if tmux is None:
+        if tmux is None and self._uses_tmux:
             raise RuntimeError("the local runtime needs tmux on PATH")
-        self._tmux = tmux
+        self._tmux = tmux or "tmux"
         self._bwrap = shutil.which("bwrap") if settings.bwrap else None
         if settings.bwrap and self._bwrap is None:
             raise RuntimeError("CLARATEACH_AGENT_BWRAP is set but bwrap is not installed")
@@ -99,6 +100,10 @@ class LocalRuntime(SeatRuntime):
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self.workspace(seat)
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self._uses_tmux:  # buffered backend: the agent spawns the shell on attach
+            self._env[seat] = self.seat_env(seat, extra_env)
+            log_event(log, "seat_started", seat=seat, backend="buffered")
+            return
         sock = self.socket_path(seat)
         sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._write_conf(seat)
@@ -189,6 +194,12 @@ class LocalRuntime(SeatRuntime):
 
     def capture_command(self, seat: int, lines: int) -> Command:
         return Command(capture_argv(self._tmux_base(seat), lines), self._env_of(seat))
+
+    def shell_command(self, seat: int) -> Command:
+        """The seat's login shell for the buffered backend: what tmux's default-command runs."""
+        argv = self._bwrap_argv(seat) if self._bwrap else [self._settings.shell, "-l"]
+        cwd = str(self.workspace(seat).resolve())
+        return Command(argv, self._env_of(seat), cwd=cwd)
 
     def _env_of(self, seat: int) -> dict[str, str]:
         return self._env.get(seat) or self.seat_env(seat, {})

@@ -61,6 +61,7 @@ class PtyProcess:
                 stdout=slave,
                 stderr=slave,
                 env=command.env,
+                cwd=command.cwd,
                 close_fds=True,
                 preexec_fn=None if _SETSID else _make_controlling_tty,
             )

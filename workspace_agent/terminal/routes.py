@@ -2,7 +2,9 @@
 
 Everything that can refuse happens before the upgrade, with a JSON HTTP error and nothing
 spawned: Origin (403), token and seat (401/403/404), seat readiness (503), socket caps (429).
-After the upgrade: hello, recent scrollback, then live output from a fresh ``tmux attach``.
+After the upgrade: hello, then by backend (``CLARATEACH_AGENT_TERMINAL_BACKEND``):
+``tmux`` — recent scrollback, then live output from a fresh ``tmux attach``; ``buffered`` —
+the seat shell's ring replayed, then live output (``terminal.shell``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from workspace_agent.auth import TERMINAL_SUBPROTOCOL, bearer_from_subprotocols,
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.errors import ApiError
 from workspace_agent.logs import log_event
+from workspace_agent.terminal.fanout import FanoutViewer
+from workspace_agent.terminal.flow import ViewerSocket
 from workspace_agent.terminal.pty import PtyProcess, clamp_size
 from workspace_agent.terminal.registry import CLOSE_NORMAL
 from workspace_agent.terminal.viewer import Viewer
@@ -52,7 +56,8 @@ async def terminal(request: web.Request) -> web.StreamResponse:
         raise ApiError(429, "too_many_terminals", "too many open terminals")
     try:
         await ws.prepare(request)
-        viewer = Viewer(
+        kind = Viewer if ctx.shells is None else FanoutViewer
+        viewer: ViewerSocket = kind(
             request, ws, seat=seat, readonly=principal.readonly, window=ctx.settings.flow_window
         )
     except BaseException:
@@ -78,7 +83,7 @@ async def terminal(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve(
-    request: web.Request, ctx: AgentContext, ws: web.WebSocketResponse, viewer: Viewer
+    request: web.Request, ctx: AgentContext, ws: web.WebSocketResponse, viewer: ViewerSocket
 ) -> None:
     hello = {
         "type": "hello",
@@ -87,16 +92,16 @@ async def _serve(
         "window": viewer.window,
     }
     await ws.send_str(json.dumps(hello))
-    viewer.send_output(await _scrollback(ctx, viewer.seat))
-    cols, rows = _initial_size(request)
-    command = ctx.runtime.attach_command(viewer.seat, readonly=viewer.readonly)
     try:
-        pty = PtyProcess(command, cols, rows, on_exit=viewer.exited.set)
+        if isinstance(viewer, Viewer):
+            await _attach_tmux(request, ctx, viewer)
+        else:
+            assert ctx.shells is not None and isinstance(viewer, FanoutViewer)
+            ctx.shells.attach(viewer.seat, viewer, *_initial_size(request))
     except OSError as exc:
         log_event(log, "attach_failed", level=logging.ERROR, seat=viewer.seat, error=repr(exc))
         await viewer.close_socket(1011, "attach_failed")
         return
-    viewer.attach(pty)
     watcher = asyncio.create_task(_close_when_exited(ws, viewer))
     try:
         async for message in ws:
@@ -110,8 +115,16 @@ async def _serve(
             await watcher
 
 
-async def _close_when_exited(ws: web.WebSocketResponse, viewer: Viewer) -> None:
-    """The attach process ended (the learner exited the shell): close; a reconnect recreates."""
+async def _attach_tmux(request: web.Request, ctx: AgentContext, viewer: Viewer) -> None:
+    """Scrollback, then a ``tmux attach`` client on its own PTY. Raises ``OSError``."""
+    viewer.send_output(await _scrollback(ctx, viewer.seat))
+    cols, rows = _initial_size(request)
+    command = ctx.runtime.attach_command(viewer.seat, readonly=viewer.readonly)
+    viewer.attach(PtyProcess(command, cols, rows, on_exit=viewer.exited.set))
+
+
+async def _close_when_exited(ws: web.WebSocketResponse, viewer: ViewerSocket) -> None:
+    """The shell (or its attach process) ended: close; a reconnect starts a fresh one."""
     await viewer.exited.wait()
     if not ws.closed:
         await ws.close(code=CLOSE_NORMAL, message=b"session_ended")

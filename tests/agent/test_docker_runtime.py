@@ -96,10 +96,25 @@ def test_attach_and_capture_commands(docker_settings: AgentSettings) -> None:
     assert "capture-pane" in runtime.capture_command(1, 100).argv
 
 
-async def test_terminal_through_the_docker_runtime(
-    docker_log: Path, docker_settings: AgentSettings, make_agent: AgentFactory, tokens: Tokens
+def test_buffered_shell_command_runs_a_login_shell_in_the_container(
+    docker_settings: AgentSettings,
 ) -> None:
-    client: Any = await make_agent(docker_settings)
+    command = DockerRuntime(docker_settings).shell_command(1)
+    assert command.argv[1:4] == ["exec", "-it", "-u"]
+    assert command.argv[-3:] == ["ct-ws-test-seat1", "/bin/bash", "-l"]
+    assert "-w" in command.argv and "/home/learner/work" in command.argv
+
+
+@pytest.mark.parametrize("backend", ["tmux", "buffered"])
+async def test_terminal_through_the_docker_runtime(
+    docker_log: Path,
+    docker_settings: AgentSettings,
+    make_agent: AgentFactory,
+    tokens: Tokens,
+    backend: str,
+) -> None:
+    custom = dataclasses.replace(docker_settings, terminal_backend=backend)  # type: ignore[arg-type]
+    client: Any = await make_agent(custom)
     term = await Terminal.open(client, 1, tokens.learner(1))
     await term.type("through-docker\r")
     # Once from the tty's echo, once from `cat` inside the fake `docker exec -it`.

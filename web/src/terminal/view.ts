@@ -33,6 +33,9 @@ export class TerminalView {
       cursorBlink: true,
       fontFamily: '"JetBrains Mono", "Fira Code", "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 14,
+      // At 1.0 the DOM renderer clips glyphs that sit below the baseline: underscores
+      // vanish (snake_case reads as "snake case"). A little extra line height keeps them.
+      lineHeight: 1.2,
       scrollback: 5000,
       allowProposedApi: false,
       theme: { background: "#0f1419", foreground: "#e6e1cf", cursor: "#f29718", selectionBackground: "#253340" },

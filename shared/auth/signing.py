@@ -17,8 +17,9 @@ import threading
 import weakref
 from typing import Any
 
-from shared.auth.tokens import SigningKey, jwks
+from shared.auth.tokens import SigningKey, issue_token, jwks
 from shared.ports.secrets import Secrets
+from shared.settings import Settings
 
 _cache: weakref.WeakKeyDictionary[Secrets, dict[str, SigningKey]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -43,6 +44,22 @@ def _load_or_create(secrets: Secrets, secret_name: str) -> SigningKey:
         if stored is None:
             raise RuntimeError(f"signing key secret {secret_name!r} is not readable after writing")
     return SigningKey.deserialize(stored)
+
+
+def instructor_token(
+    secrets: Secrets, settings: Settings, *, workshop_id: str, owner: str, ttl_seconds: int
+) -> str:
+    """An instructor-role token for one workshop (read-only shadowing, agent control calls)."""
+    return issue_token(
+        signing_key(secrets, settings.jwt_key_secret),
+        issuer=settings.jwt_issuer,
+        workshop_id=workshop_id,
+        host=None,
+        seat=None,
+        role="instructor",
+        subject=f"instructor:{owner}",
+        ttl_seconds=ttl_seconds,
+    )
 
 
 def public_jwks(secrets: Secrets, secret_name: str) -> dict[str, Any]:

@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from shared.auth.signing import signing_key
-from shared.auth.tokens import issue_token
+from shared.auth.signing import instructor_token
 from shared.bootstrap import Platform
 from shared.domain.model import LIVE_STATUSES, Host, Workshop
 
@@ -99,15 +98,11 @@ def set_model_access_detailed(
 
 
 def _control_token(platform: Platform, workshop: Workshop) -> str:
-    settings = platform.settings
-    return issue_token(
-        signing_key(platform.secrets, settings.jwt_key_secret),
-        issuer=settings.jwt_issuer,
+    return instructor_token(
+        platform.secrets,
+        platform.settings,
         workshop_id=workshop.id,
-        host=None,
-        seat=None,
-        role="instructor",
-        subject=f"instructor:{workshop.owner}",
+        owner=workshop.owner,
         ttl_seconds=CONTROL_TOKEN_TTL_SECONDS,
     )
 

@@ -19,8 +19,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from shared.auth.instructor import Instructor
-from shared.auth.signing import signing_key
-from shared.auth.tokens import issue_token
+from shared.auth.signing import instructor_token
 from shared.bootstrap import Platform
 from shared.domain.codes import new_workshop_code, new_workshop_id
 from shared.domain.errors import NotFound, StaleState, TransientError, ValidationError
@@ -217,14 +216,11 @@ def shadow_token(platform: Platform, instructor: Instructor, workshop_id: str) -
         raise StaleState(workshop.status.value, tuple(sorted(s.value for s in LIVE_STATUSES)))
     settings = platform.settings
     ttl = min(SHADOW_TOKEN_TTL_SECONDS, settings.learner_token_ttl_seconds)
-    token = issue_token(
-        signing_key(platform.secrets, settings.jwt_key_secret),
-        issuer=settings.jwt_issuer,
+    token = instructor_token(
+        platform.secrets,
+        settings,
         workshop_id=workshop.id,
-        host=None,
-        seat=None,
-        role="instructor",
-        subject=f"instructor:{instructor.owner}",
+        owner=instructor.owner,
         ttl_seconds=ttl,
     )
     log.info("shadow token issued", extra={"workshop_id": workshop.id, "owner": instructor.owner})

@@ -21,9 +21,7 @@ the token or the key.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import weakref
 
 from shared.auth.host import HostIdentity, authenticate_host
 from shared.auth.instructor import IdTokenVerifier
@@ -31,7 +29,7 @@ from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, NotFound, RateLimited
 from shared.domain.model import WorkshopStatus, plan_hosts
 from shared.services.errors import Unavailable
-from shared.services.ratelimit import Budget, Clock, TokenBuckets
+from shared.services.ratelimit import Budget, Clock, LimiterRegistry, TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +63,17 @@ class HostCredentialLimiter:
         self._overall.spend(_OVERALL)
 
 
-# One limiter per platform, keyed by its store (as shared.services.ratelimit does for joins).
-_limiters: weakref.WeakKeyDictionary[object, HostCredentialLimiter] = weakref.WeakKeyDictionary()
-_limiters_lock = threading.Lock()
+_limiters: LimiterRegistry[HostCredentialLimiter] = LimiterRegistry(HostCredentialLimiter)
 
 
 def limiter_for(owner: object) -> HostCredentialLimiter:
-    with _limiters_lock:
-        limiter = _limiters.get(owner)
-        if limiter is None:
-            limiter = _limiters[owner] = HostCredentialLimiter()
-        return limiter
+    """The host-credential limiter attached to ``owner`` (the platform's store)."""
+    return _limiters.get(owner)
 
 
 def install_limiter(owner: object, limiter: HostCredentialLimiter) -> HostCredentialLimiter:
     """Attach ``limiter`` to ``owner`` (tests: small budgets or a fake clock)."""
-    with _limiters_lock:
-        _limiters[owner] = limiter
-    return limiter
+    return _limiters.install(owner, limiter)
 
 
 def issue_api_key(

@@ -23,8 +23,11 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from shared.domain.errors import RateLimited
+
+L = TypeVar("L")
 
 Clock = Callable[[], float]
 
@@ -123,23 +126,38 @@ class JoinLimiter:
         self._reconnects.spend(workshop_id)
 
 
-# One limiter per platform, found through the platform's store object (platforms themselves
-# are unhashable dataclasses). Weak keys: a discarded platform takes its limiter with it.
-_limiters: weakref.WeakKeyDictionary[object, JoinLimiter] = weakref.WeakKeyDictionary()
-_limiters_lock = threading.Lock()
+class LimiterRegistry(Generic[L]):
+    """One limiter per platform, found through the platform's store object (platforms themselves
+    are unhashable dataclasses). Weak keys: a discarded platform takes its limiter with it."""
+
+    def __init__(self, factory: Callable[[], L]) -> None:
+        self._factory = factory
+        self._limiters: weakref.WeakKeyDictionary[object, L] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, owner: object) -> L:
+        """The limiter attached to ``owner``, created on first use."""
+        with self._lock:
+            limiter = self._limiters.get(owner)
+            if limiter is None:
+                limiter = self._limiters[owner] = self._factory()
+            return limiter
+
+    def install(self, owner: object, limiter: L) -> L:
+        """Attach ``limiter`` to ``owner`` (tests: custom budgets or a fake clock)."""
+        with self._lock:
+            self._limiters[owner] = limiter
+        return limiter
+
+
+_join_limiters: LimiterRegistry[JoinLimiter] = LimiterRegistry(JoinLimiter)
 
 
 def limiter_for(owner: object) -> JoinLimiter:
-    """The limiter attached to ``owner`` (the platform's store), created on first use."""
-    with _limiters_lock:
-        limiter = _limiters.get(owner)
-        if limiter is None:
-            limiter = _limiters[owner] = JoinLimiter()
-        return limiter
+    """The join limiter attached to ``owner`` (the platform's store), created on first use."""
+    return _join_limiters.get(owner)
 
 
 def install_limiter(owner: object, limiter: JoinLimiter) -> JoinLimiter:
     """Attach ``limiter`` to ``owner`` (tests: custom budgets or a fake clock)."""
-    with _limiters_lock:
-        _limiters[owner] = limiter
-    return limiter
+    return _join_limiters.install(owner, limiter)

@@ -72,7 +72,15 @@ class AgentProcess:
 
 
 @pytest.fixture
-async def agent_process(tmp_path: Path, platform: Platform) -> AsyncIterator[AgentProcess]:
+def agent_env() -> dict[str, str]:
+    """Extra agent environment; tests parametrise it (e.g. the terminal backend)."""
+    return {}
+
+
+@pytest.fixture
+async def agent_process(
+    tmp_path: Path, platform: Platform, agent_env: dict[str, str]
+) -> AsyncIterator[AgentProcess]:
     state = tmp_path / "st"
     env = {
         "PATH": os.environ["PATH"],
@@ -85,6 +93,7 @@ async def agent_process(tmp_path: Path, platform: Platform) -> AsyncIterator[Age
         "CLARATEACH_AGENT_PORT": "0",
         "CLARATEACH_AGENT_EVENTS": f"local:{platform.url('/push')}",
         "CLARATEACH_AGENT_GATEWAY": "false",
+        **agent_env,
     }
     log = (tmp_path / "agent.log").open("wb")
     proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; a long-running server
@@ -199,3 +208,53 @@ async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
     sock = agent_process.state / "seats" / "1" / "tmux.sock"
     probe = subprocess.run(["tmux", "-S", str(sock), "has-session"], capture_output=True)  # noqa: ASYNC221
     assert probe.returncode != 0
+
+
+BUFFERED = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered"}
+
+
+async def _shells_after_connect(agent: AgentProcess, token: str) -> tuple[Any, set[int]]:
+    """Open a terminal (which starts the buffered backend's shell); its pids."""
+    session = aiohttp.ClientSession()
+    ws = await connect(session, agent.url, token)
+    shells = await async_wait_for(
+        lambda: live_children(agent.ps, recursive=False), message="the seat's shell"
+    )
+    return (session, ws), shells
+
+
+def _gone(pids: set[int]) -> bool:
+    return not any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+    )
+
+
+@pytest.mark.parametrize("agent_env", [BUFFERED])
+async def test_buffered_sigterm_closes_sockets_and_hangs_up_every_shell(
+    agent_process: AgentProcess, tokens: Tokens
+) -> None:
+    (session, ws), shells = await _shells_after_connect(agent_process, tokens.learner(1))
+    assert all("bash" in psutil.Process(p).name() for p in shells)
+    agent_process.proc.send_signal(signal.SIGTERM)
+    while (await ws.receive(timeout=10)).type not in (
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.CLOSING,
+    ):
+        pass
+    assert ws.close_code == 1001
+    await session.close()
+    assert agent_process.proc.wait(timeout=15) == 0
+    wait_for(lambda: _gone(shells), timeout=10, message="shells gone")
+
+
+@pytest.mark.parametrize("agent_env", [BUFFERED])
+async def test_buffered_agent_crash_ends_the_shells_too(
+    agent_process: AgentProcess, tokens: Tokens
+) -> None:
+    """The documented trade-off: no tmux to keep them, the kernel hangs the shells up."""
+    (session, _ws), shells = await _shells_after_connect(agent_process, tokens.learner(1))
+    agent_process.proc.send_signal(signal.SIGKILL)
+    agent_process.proc.wait(timeout=15)
+    await session.close()
+    wait_for(lambda: _gone(shells), timeout=10, message="shells hung up by the kernel")

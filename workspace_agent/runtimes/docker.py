@@ -207,7 +207,9 @@ class DockerRuntime(SeatRuntime):
     def shell_command(self, seat: int) -> Command:
         """Buffered backend: a login shell in the seat's container. ``-it`` because the agent
         runs this on a PTY it owns: the docker CLI relays it (and its SIGWINCH) to a PTY in
-        the container. Untested against a real engine (no Docker in CI)."""
+        the container. Untested against a real engine (no Docker in CI). Known weakness: a
+        ``docker exec`` process may outlive its killed CLI (an agent crash or restart), leaving
+        an orphaned shell in the container (bounded by the pids limit) until the VM goes."""
         argv = [
             self._docker,
             "exec",

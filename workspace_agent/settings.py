@@ -76,9 +76,9 @@ class AgentSettings:
         default="tmux",
         metadata=_env(
             "CLARATEACH_AGENT_TERMINAL_BACKEND",
-            "'tmux' (default: shells survive agent restarts) or 'buffered' (the agent owns each"
-            " seat's shell PTY and a replay ring: faster, cheaper, but an agent restart ends"
-            " the shells).",
+            "'tmux' (default: shells survive agent restarts) or 'buffered' (experimental: the"
+            " agent owns each seat's shell PTY and a replay ring; faster and cheaper, but an"
+            " agent restart ends the shells).",
         ),
     )
     bind: str = field(

@@ -217,9 +217,18 @@ async def _shells_after_connect(agent: AgentProcess, token: str) -> tuple[Any, s
     """Open a terminal (which starts the buffered backend's shell); its pids."""
     session = aiohttp.ClientSession()
     ws = await connect(session, agent.url, token)
-    shells = await async_wait_for(
-        lambda: live_children(agent.ps, recursive=False), message="the seat's shell"
-    )
+
+    def bash_children() -> set[int]:
+        found = set()
+        for pid in live_children(agent.ps, recursive=False):
+            try:  # a just-forked child is still "python"/"setsid" until it execs bash
+                if psutil.Process(pid).name() == "bash":
+                    found.add(pid)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    shells = await async_wait_for(bash_children, message="the seat's shell")
     return (session, ws), shells
 
 
@@ -234,7 +243,6 @@ async def test_buffered_sigterm_closes_sockets_and_hangs_up_every_shell(
     agent_process: AgentProcess, tokens: Tokens
 ) -> None:
     (session, ws), shells = await _shells_after_connect(agent_process, tokens.learner(1))
-    assert all("bash" in psutil.Process(p).name() for p in shells)
     agent_process.proc.send_signal(signal.SIGTERM)
     while (await ws.receive(timeout=10)).type not in (
         aiohttp.WSMsgType.CLOSE,

@@ -1,5 +1,5 @@
 """What a seat's shell sees: a clean, explicit environment; gateway variables by environment
-only (never argv); HOME and cwd in the workspace."""
+only (never argv); HOME and cwd in the workspace. Both terminal backends."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
 from workspace_agent.app import GATEWAY
 from workspace_agent.settings import AgentSettings
+
+
+@pytest.fixture(params=["tmux", "buffered"])
+def settings(settings: AgentSettings, request: pytest.FixtureRequest) -> AgentSettings:
+    return dataclasses.replace(settings, terminal_backend=request.param)
 
 
 async def test_shell_env_is_explicit_not_the_agents(

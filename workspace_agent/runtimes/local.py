@@ -11,6 +11,9 @@ caller's ``extra_env``), never a copy of the agent's ``os.environ``. In this run
 run as the agent's UID: the files API's fd-relative ``O_NOFOLLOW`` discipline is what keeps
 a learner's symlinks from redirecting the agent. With ``bwrap`` enabled (and installed) each
 shell runs in bubblewrap with only its workspace writable.
+
+With the ``buffered`` terminal backend no tmux server is started: ``ensure_seat`` prepares the
+workspace and environment, and ``shell_command`` is the login shell the agent runs itself.
 """
 
 from __future__ import annotations

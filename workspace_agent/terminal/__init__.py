@@ -1,6 +1,9 @@
-"""Terminals: a PTY per viewer attached to the seat's persistent tmux session.
+"""Terminals: ``WS /seats/{seat}/terminal`` over one of two backends.
 
-``pty`` spawns and reaps the attach process, ``viewer`` pumps bytes between the PTY and one
-WebSocket with flow control, ``registry`` enforces socket caps and closes viewers on token
-expiry and shutdown, ``routes`` is the ``WS /seats/{seat}/terminal`` endpoint.
+``flow`` is the WebSocket half every viewer shares (frames, ack window, socket bound),
+``registry`` enforces socket caps and closes viewers on token expiry and shutdown, ``routes``
+is the endpoint, ``pty`` spawns and reaps a child on a PTY. Backends
+(``CLARATEACH_AGENT_TERMINAL_BACKEND``): ``viewer`` — tmux (default), one ``tmux attach`` PTY
+per viewer; ``shell`` + ``fanout`` + ``ring`` — buffered, the agent owns each seat's shell PTY
+and fans a replay ring out to every viewer.
 """

@@ -401,6 +401,25 @@ async def measure(server: Server, quick: bool) -> dict[str, float]:
     return results
 
 
+def pty_ceiling(size: int) -> float:
+    """MB/s of the same bulk command read from a bare PTY by a tight blocking loop (no
+    WebSocket, no client): the ceiling for any server on this machine."""
+    master, slave = os.openpty()
+    command = f"head -c {size} /dev/zero | base64"
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        ["bash", "-c", command], stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+    )
+    os.close(slave)
+    with contextlib.suppress(OSError):  # EIO once the command is done
+        while os.read(master, 65536):
+            pass
+    wall = time.perf_counter() - start
+    os.close(master)
+    proc.wait()
+    return (size * 4 // 3 + size * 4 // 3 // 76) / wall / 1e6
+
+
 def tmux_ceiling(tmp: Path, size: int) -> float:
     """MB/s of the same bulk command inside a *detached* tmux (no client, no agent): the
     upper bound for any design that keeps tmux in the data path."""
@@ -464,6 +483,7 @@ async def main(quick: bool) -> None:
         ceiling = await asyncio.to_thread(
             tmux_ceiling, Path(tmp), 15_000_000 if quick else BULK_INPUT
         )
+        bare = await asyncio.to_thread(pty_ceiling, 15_000_000 if quick else BULK_INPUT)
     print(
         f"\n## Terminal benchmark ({'quick' if quick else 'full'}; {os.cpu_count()} CPUs, "
         f"load {os.getloadavg()[0]:.1f} at the end, loopback, same client for all)\n"
@@ -472,6 +492,10 @@ async def main(quick: bool) -> None:
     print(
         f"\ntmux alone (detached, no client, same command): {ceiling:.1f} MB/s -- the ceiling "
         "for bulk output with tmux in the data path on this machine."
+    )
+    print(
+        f"bare PTY read loop (no server, no client, same command): {bare:.1f} MB/s -- the "
+        "ceiling for any server on this machine."
     )
     print("\nraw:", json.dumps({**backends, "terminado": ref_results}, indent=1))
 

@@ -108,7 +108,11 @@ class SeatShell:
 
     def update_reading(self) -> None:
         """Read the PTY iff the shell is alive and nobody watches or someone can take more."""
-        want = self.alive and (not self.viewers or any(v.wants_live() for v in self.viewers))
+        want = (
+            self.alive
+            and self._pty.fd >= 0  # not hung up by ``stop`` while the exit is pending
+            and (not self.viewers or any(v.wants_live() for v in self.viewers))
+        )
         if want and not self._reading:
             self._loop.add_reader(self._pty.fd, self._on_readable)
             self._reading = True

@@ -11,7 +11,8 @@ Subclasses decide where output comes from and where input goes:
   ``blocked()`` is now False;
 * ``_on_resize(cols, rows)`` — a valid, clamped resize request;
 * ``on_binary(data)`` — keystrokes (subclasses ignore them for read-only viewers);
-* ``_detach()`` — release the source on ``close`` (never kills the seat's shell).
+* ``_detach()`` — release the source on ``close`` (never kills the seat's shell);
+* ``output_paused`` — whether the PTY feeding this viewer is currently not being read.
 
 State only moves forward: STARTING → LIVE → CLOSED.
 """

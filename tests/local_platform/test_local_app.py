@@ -141,6 +141,45 @@ async def test_an_oversized_body_is_a_json_413(client) -> None:
     assert (await response.json())["error"]["code"] == "payload_too_large"
 
 
+async def _in_pieces(body: bytes, size: int = 1024):
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+async def test_a_body_arriving_in_many_segments_is_read_whole() -> None:
+    """``StreamReader.read(n)`` returns what is buffered; the handler must keep reading."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from aiohttp import StreamReader
+
+    from clarateach.local_app import _read_capped
+
+    loop = asyncio.get_running_loop()
+    stream = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=loop)
+    body = b'{"padding": "' + b"x" * 40_000 + b'"}'
+    pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    stream.feed_data(pieces[0])
+
+    def feed(rest: list[bytes]) -> None:  # one segment per loop turn, like a slow network
+        if rest:
+            stream.feed_data(rest[0])
+            loop.call_soon(feed, rest[1:])
+        else:
+            stream.feed_eof()
+
+    loop.call_soon(feed, pieces[1:])
+    request = SimpleNamespace(content=stream, content_length=None)
+    assert await _read_capped(request) == body
+
+
+async def test_an_oversized_chunked_body_without_a_length_is_a_413(client) -> None:
+    c = await client
+    response = await c.post("/api/join", data=_in_pieces(b"x" * (1024 * 1024), 16 * 1024))
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "payload_too_large"
+
+
 async def test_cors_only_for_the_platforms_own_origins(client) -> None:
     c = await client
     ours = await c.options(

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse
 from shared.bootstrap import Platform
+from shared.http_body import read_capped
 
 log = logging.getLogger(__name__)
 
@@ -118,28 +119,9 @@ async def _every(app: web.Application, job: Callable[[Platform], object], every:
 
 
 # ------------------------------------------------------------------------------ API
-async def _read_capped(request: web.Request) -> bytes:
-    """The whole body, or its first ``MAX_BODY_BYTES + 1`` bytes so the router answers 413.
-
-    ``StreamReader.read(n)`` returns what is buffered, up to ``n`` bytes, not ``n`` bytes: a
-    body that arrives in several TCP segments needs a loop, or it would be cut short.
-    """
-    limit = MAX_BODY_BYTES + 1
-    if request.content_length is not None and request.content_length >= limit:
-        return b"\0" * limit  # refuse by the declared size, without reading the stream
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await request.content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
 async def api_handler(request: web.Request) -> web.StreamResponse:
-    body = await _read_capped(request)
+    # One byte past the limit lets the router tell "too large" (413) from "at the limit".
+    body = await read_capped(request, MAX_BODY_BYTES)
     api_request = ApiRequest(
         method=request.method,
         path=request.path,

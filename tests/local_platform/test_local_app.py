@@ -153,7 +153,7 @@ async def test_a_body_arriving_in_many_segments_is_read_whole() -> None:
 
     from aiohttp import StreamReader
 
-    from clarateach.local_app import _read_capped
+    from shared.http_body import read_capped
 
     loop = asyncio.get_running_loop()
     stream = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=loop)
@@ -170,7 +170,7 @@ async def test_a_body_arriving_in_many_segments_is_read_whole() -> None:
 
     loop.call_soon(feed, pieces[1:])
     request = SimpleNamespace(content=stream, content_length=None)
-    assert await _read_capped(request) == body
+    assert await read_capped(request, 64 * 1024) == body
 
 
 async def test_an_oversized_chunked_body_without_a_length_is_a_413(client) -> None:

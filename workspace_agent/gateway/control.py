@@ -18,6 +18,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.auth.tokens import InvalidToken, TokenClaims, verify_token
+from shared.http_body import read_capped
 
 if TYPE_CHECKING:
     from workspace_agent.gateway.service import GatewayHandle
@@ -67,7 +68,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 def control_routes(handle: GatewayHandle, check: InstructorCheck) -> list[web.RouteDef]:
     async def put_model_access(request: web.Request) -> web.Response:
         await check(request)
-        raw = await request.content.read(_MAX_CONTROL_BODY + 1)
+        raw = await read_capped(request, _MAX_CONTROL_BODY)
         if len(raw) > _MAX_CONTROL_BODY:
             return _error(413, "payload_too_large", "Body too large.")
         try:

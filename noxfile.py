@@ -41,6 +41,9 @@ def build_web(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,bench]")
     build_web(session)
+    if (WEB / "package.json").exists() and not session.posargs:
+        with session.chdir(WEB):
+            session.run("npm", "test", external=True)  # vitest: the web client's unit tests
     args = session.posargs or ["-ra", "tests"]
     session.run("pytest", *args, env={"PYTHONUNBUFFERED": "1"})
 

@@ -19,6 +19,7 @@ workspace and environment, and ``shell_command`` is the login shell the agent ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import hashlib
 import logging
@@ -218,7 +219,17 @@ class LocalRuntime(SeatRuntime):
             if server is not None:
                 await _reap(server)
             self._servers.pop(seat, None)
+            self._remove_socket(seat)
         log_event(log, "seats_stopped")
+
+    def _remove_socket(self, seat: int) -> None:
+        """tmux leaves its socket file behind; the short directory under /tmp is ours alone."""
+        sock = self.socket_path(seat)
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        if sock.parent != self.seat_dir(seat).resolve():
+            with contextlib.suppress(OSError):  # not empty yet: another seat's socket remains
+                sock.parent.rmdir()
 
     async def _run(self, argv: list[str], env: dict[str, str]) -> int:
         proc = await asyncio.create_subprocess_exec(

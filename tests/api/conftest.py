@@ -4,6 +4,7 @@ recording bus, in-memory secrets, and a client that drives ``functions.http.hand
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from functions.http import handle
 from functions.wire import ApiRequest, ApiResponse
+from shared import logs
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import IdTokenVerifier, ensure_admin_token
 from shared.bootstrap import Platform, bootstrap
@@ -135,3 +137,25 @@ def running(api: Api, platform: Platform) -> dict[str, Any]:
     created = api.create(seats=10, seats_per_host=5)
     force_running(platform, created["id"])
     return created
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[list[str]]:
+    """Everything logged, through the production JSON + redaction handler."""
+    lines: list[str] = []
+
+    class Sink:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    handler = logs.make_handler(Sink())  # type: ignore[arg-type]
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(previous)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from functions import runtime
-from shared import logs
 from shared.bootstrap import Platform
 from tests.api.conftest import API_KEY, ORIGIN, Api
 
@@ -264,28 +262,6 @@ def test_wildcard_is_never_sent(app: FlaskClient, auth: dict[str, str]) -> None:
 
 
 # ------------------------------------------------------------------- internal errors
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[list[str]]:
-    """Everything logged, through the production JSON + redaction handler."""
-    lines: list[str] = []
-
-    class Sink:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
-
-    handler = logs.make_handler(Sink())  # type: ignore[arg-type]
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield lines
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def test_a_forced_internal_error_is_a_bare_json_500_and_the_log_is_redacted(

@@ -6,35 +6,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
 
 from functions.wire import ApiResponse
-from shared import logs
 from shared.bootstrap import Platform
 from tests.api.conftest import API_KEY, Api, force_running
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    class Sink:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
-
-    handler = logs.make_handler(Sink())  # type: ignore[arg-type]
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield lines
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def _text(response: ApiResponse) -> str:
@@ -42,7 +19,7 @@ def _text(response: ApiResponse) -> str:
 
 
 def test_the_api_key_never_appears_in_responses_logs_or_the_store(
-    api: Api, platform: Platform, log_lines: list[str], caplog: pytest.LogCaptureFixture
+    api: Api, platform: Platform, captured_logs: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
@@ -70,11 +47,11 @@ def test_the_api_key_never_appears_in_responses_logs_or_the_store(
     platform.store.close()
     database = "\n".join(sqlite3.connect(platform.settings.database_path).iterdump())
 
-    assert len(seen) == 12 and log_lines, "the flow must have produced responses and logs"
-    everything = "\n".join([*seen, *log_lines, caplog.text, database])
+    assert len(seen) == 12 and captured_logs, "the flow must have produced responses and logs"
+    everything = "\n".join([*seen, *captured_logs, caplog.text, database])
     assert API_KEY not in everything
     assert API_KEY[len("sk-ant-") :] not in everything
-    logged = "\n".join([*log_lines])
+    logged = "\n".join([*captured_logs])
     assert grant["token"] not in logged
     assert grant["reconnect_code"] not in logged
     assert api.token is not None and api.token not in logged

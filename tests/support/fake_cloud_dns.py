@@ -11,17 +11,16 @@ Every request is recorded (method, path, query, JSON body) for exact assertions;
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.support.fake_gce import Recorded, serve
+from tests.support.fake_gce import Recorded
+from tests.support.rest_fake import serve
 
 _RRSETS = re.compile(
     r"^/dns/v1/projects/(?P<project>[^/]+)/managedZones/(?P<zone>[^/]+)/rrsets"
@@ -148,32 +147,10 @@ def _error(status: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeCloudDns
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        status, payload = self.fake.handle(
-            self.command, self.path, json.loads(raw) if raw else None
-        )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def running_fake_cloud_dns(zones: dict[str, str]) -> Iterator[FakeCloudDns]:
     """Serve a fake with ``zones`` (managed zone name -> DNS name with trailing dot)."""
     fake = FakeCloudDns(zones=dict(zones))
-    with serve(_Handler, fake) as url:
+    with serve(fake) as url:
         fake.url = url
         yield fake

@@ -14,15 +14,15 @@ body) so tests can assert exact request bodies. Failures are injected per operat
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.rest_fake import serve
 
 _BASE = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/(?P<rest>.*)$")
 
@@ -207,45 +207,9 @@ def _error(status: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeGce
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        status, payload = self.fake.handle(self.command, self.path, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve(handler_cls: type[BaseHTTPRequestHandler], fake: Any) -> Iterator[str]:
-    """Serve ``fake`` with ``handler_cls`` on a free loopback port; yield the base URL."""
-    handler = type("BoundHandler", (handler_cls,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 @contextmanager
 def running_fake_gce() -> Iterator[FakeGce]:
     fake = FakeGce()
-    with serve(_Handler, fake) as url:
+    with serve(fake) as url:
         fake.url = url
         yield fake

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.support.fake_gce import Recorded, serve
+from tests.support.fake_gce import Recorded
+from tests.support.rest_fake import serve
 
 _SECRET = re.compile(r"^/v1/projects/(?P<p>[^/]+)/secrets(?:/(?P<s>[A-Za-z0-9_-]+))?(?P<rest>.*)$")
 
@@ -117,31 +116,9 @@ def _error(status: int, message: str, grpc_status: str = "") -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeSecretManager
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        status, payload = self.fake.handle(
-            self.command, self.path, json.loads(raw) if raw else None
-        )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def running_fake_secret_manager() -> Iterator[FakeSecretManager]:
     fake = FakeSecretManager()
-    with serve(_Handler, fake) as url:
+    with serve(fake) as url:
         fake.url = url
         yield fake

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from typing import Any
 
 import functions_framework
 import pytest
-from werkzeug.serving import make_server
 
 from shared.adapters.local_bus import LocalBus
 from shared.domain.events import HOST_USAGE, WORKSHOP_START_REQUESTED, Event
 from shared.ports.event_bus import EventBus
 from tests.support.emulators import Emulator
+from tests.support.net import serve_wsgi
 from tests.support.wait import wait_for
 
 RECORDER = Path(__file__).resolve().parents[1] / "provisioner" / "bus_recorder.py"
@@ -44,14 +43,8 @@ def endpoint() -> Iterator[Endpoint]:
         target="record", source=str(RECORDER), signature_type="cloudevent"
     )
     module = sys.modules["bus_recorder"]  # the instance functions-framework just loaded
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield Endpoint(f"http://127.0.0.1:{server.server_port}/", module.RECEIVED)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve_wsgi(app) as url:
+        yield Endpoint(url + "/", module.RECEIVED)
 
 
 def local_bus(endpoint: Endpoint) -> Iterator[EventBus]:

@@ -7,21 +7,16 @@ agents and anything that mentions their state directories, such as tmux servers)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import functions_framework
 import psutil
-from werkzeug.serving import WSGIRequestHandler, make_server
+
+from tests.support.net import serve_wsgi
 
 EVENTS_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "events.py"
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 @contextmanager
@@ -30,14 +25,8 @@ def served_provisioner() -> Iterator[str]:
     app = functions_framework.create_app(
         target="provisioner", source=str(EVENTS_SOURCE), signature_type="cloudevent"
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve_wsgi(app) as url:
+        yield url + "/"
 
 
 def agent_processes(hosts_dir: Path) -> list[psutil.Process]:

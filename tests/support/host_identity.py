@@ -21,7 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import functions_framework
 import pytest
-from werkzeug.serving import make_server
 
 from functions import runtime
 from shared.adapters.sqlite_store import SqliteStore
@@ -31,6 +30,7 @@ from shared.domain.model import Workshop, WorkshopStatus, host_name, plan_hosts
 from shared.services.workshops import create_workshop
 from shared.settings import Settings
 from tests.support.fakes import MemorySecrets, NullCompute, RecordingBus
+from tests.support.net import serve_wsgi
 
 PROJECT = "proj-test"
 ZONE = "europe-west1-b"
@@ -199,13 +199,8 @@ def served_function(platform: Platform, target: str = "join") -> Iterator[str]:
     """The real functions-framework ``target`` app for ``platform``, on a loopback port."""
     runtime.set_platform(platform)
     app = functions_framework.create_app(target=target, source=MAIN)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serve_wsgi(app) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         runtime.set_platform(None)

@@ -49,6 +49,29 @@ def b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
+def claims_for(**overrides):
+    """A complete, valid learner claim set; ``overrides`` replace claims, ``None`` drops one."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": audience_for(WORKSHOP),
+        "sub": "s",
+        "workshop_id": WORKSHOP,
+        "role": "learner",
+        "seat": 1,
+        "host": 0,
+        "iat": now,
+        "exp": now + 60,
+        "jti": "j",
+    }
+    claims.update(overrides)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def sign(key, claims):
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+
 def test_valid_learner_token_gives_the_seat_from_the_claims(key, keys):
     claims = verify(learner(key), keys)
     assert (claims.seat, claims.host, claims.role) == (3, 0, "learner")
@@ -89,19 +112,7 @@ def test_hs256_signed_with_the_public_key_is_rejected(key, keys):
     pem = key.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "aud": audience_for(WORKSHOP),
-        "sub": "x",
-        "workshop_id": WORKSHOP,
-        "role": "learner",
-        "seat": 3,
-        "host": 0,
-        "iat": now,
-        "exp": now + 60,
-        "jti": "j",
-    }
+    claims = claims_for(seat=3, sub="x")
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
     signing_input = f"{b64(header)}.{b64(claims)}".encode()
     sig = base64.urlsafe_b64encode(hmac.new(pem, signing_input, hashlib.sha256).digest())
@@ -135,21 +146,7 @@ def test_wrong_audience_and_issuer_are_rejected(key, keys):
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "iss", "aud", "sub", "jti"])
 def test_every_required_claim_is_required(key, keys, missing):
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "aud": audience_for(WORKSHOP),
-        "sub": "s",
-        "workshop_id": WORKSHOP,
-        "role": "learner",
-        "seat": 1,
-        "host": 0,
-        "iat": now,
-        "exp": now + 60,
-        "jti": "j",
-    }
-    del claims[missing]
-    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    token = sign(key, claims_for(**{missing: None}))
     with pytest.raises(InvalidToken):
         verify(token, keys)
 
@@ -172,44 +169,14 @@ def test_lifetime_is_capped_when_issuing_and_when_verifying(key, keys):
     claims = verify(token, keys)
     assert claims.expires_at - claims.issued_at == MAX_LIFETIME_SECONDS
     now = int(time.time())
-    long_lived = jwt.encode(
-        {
-            "iss": ISSUER,
-            "aud": audience_for(WORKSHOP),
-            "sub": "s",
-            "workshop_id": WORKSHOP,
-            "role": "learner",
-            "seat": 1,
-            "host": 0,
-            "iat": now,
-            "exp": now + MAX_LIFETIME_SECONDS + 3600,
-            "jti": "j",
-        },
-        key.private_key,
-        algorithm="RS256",
-        headers={"kid": key.kid},
-    )
+    long_lived = sign(key, claims_for(iat=now, exp=now + MAX_LIFETIME_SECONDS + 3600))
     with pytest.raises(InvalidToken, match="lifetime"):
         verify(long_lived, keys)
 
 
 @pytest.mark.parametrize("seat", [0, -1, "3", True, None])
 def test_learner_token_needs_a_real_seat(key, keys, seat):
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "aud": audience_for(WORKSHOP),
-        "sub": "s",
-        "workshop_id": WORKSHOP,
-        "role": "learner",
-        "host": 0,
-        "iat": now,
-        "exp": now + 60,
-        "jti": "j",
-    }
-    if seat is not None:
-        claims["seat"] = seat
-    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    token = sign(key, claims_for(seat=seat))
     with pytest.raises(InvalidToken):
         verify(token, keys)
 

@@ -31,6 +31,11 @@ def docker_settings(settings: AgentSettings) -> AgentSettings:
     return dataclasses.replace(settings, runtime="docker", seats=(1, 2), seat_image="seat:test")
 
 
+@pytest.fixture
+def docker_tmux_settings(docker_settings: AgentSettings) -> AgentSettings:
+    return dataclasses.replace(docker_settings, terminal_backend="tmux")
+
+
 def argvs(log: Path, first: str) -> list[list[str]]:
     return [c["argv"] for c in fake_docker.calls(log) if c["argv"][:1] == [first]]  # type: ignore[index,misc]
 
@@ -64,11 +69,13 @@ async def test_seat_container_is_locked_down_and_secrets_stay_out_of_argv(
         assert SECRET not in " ".join(call["argv"])  # type: ignore[arg-type]
     run_call = next(c for c in fake_docker.calls(docker_log) if c["argv"][0] == "run")  # type: ignore[index]
     assert run_call["env"]["ANTHROPIC_AUTH_TOKEN"] == SECRET  # type: ignore[index]
-    assert any("new-session" in a for a in argvs(docker_log, "exec"))
+    assert argvs(docker_log, "exec") == [], "buffered (default): shells start on attach"
 
 
-async def test_ensure_seat_is_idempotent(docker_log: Path, docker_settings: AgentSettings) -> None:
-    runtime = DockerRuntime(docker_settings)
+async def test_ensure_seat_is_idempotent(
+    docker_log: Path, docker_tmux_settings: AgentSettings
+) -> None:
+    runtime = DockerRuntime(docker_tmux_settings)
     await runtime.ensure_seat(1, {})
     await runtime.ensure_seat(1, {})
     assert len(argvs(docker_log, "run")) == 1

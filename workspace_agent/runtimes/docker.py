@@ -1,4 +1,4 @@
-"""Docker runtime (GCP hosts): one locked-down container per seat, tmux inside it.
+"""Docker runtime (GCP hosts): one locked-down container per seat.
 
 Each seat runs ``ct-<workshop>-seat<n>`` as UID 1000 with ``--cap-drop=ALL``,
 ``no-new-privileges``, pids/memory/CPU limits, on a bridge network without inter-container
@@ -9,6 +9,10 @@ learner's processes are confined to the container (a learner symlink to ``/etc``
 
 Environment values never appear in argv: ``docker run -e NAME`` passes names, and the
 values sit in the docker CLI's own environment, from which the CLI copies them.
+
+Terminals: with the default ``buffered`` backend the agent runs ``docker exec -it … bash -l``
+on a PTY it owns (``shell_command``); with ``tmux`` a tmux session is started inside the
+container at ``ensure_seat`` and every viewer attaches to it.
 """
 
 from __future__ import annotations
@@ -87,6 +91,11 @@ class DockerRuntime(SeatRuntime):
             await self._check(self._run_argv(seat, work, conf, seat_env), seat_env, "docker run")
         elif state.strip() != "true":
             await self._check(["start", name], {}, "docker start")
+        if self._settings.terminal_backend == "tmux":
+            await self._ensure_tmux_session(name)
+        log_event(log, "seat_started", seat=seat, container=name)
+
+    async def _ensure_tmux_session(self, name: str) -> None:
         has = [
             "exec",
             "-u",
@@ -116,7 +125,6 @@ class DockerRuntime(SeatRuntime):
                 SESSION,
             ]
             await self._check(new, {}, "tmux new-session")
-        log_event(log, "seat_started", seat=seat, container=name)
 
     def _run_argv(
         self, seat: int, work: Path, conf: Path, seat_env: Mapping[str, str]

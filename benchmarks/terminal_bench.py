@@ -1,21 +1,22 @@
 """Terminal benchmark: the workspace agent (both terminal backends) vs terminado, one run.
 
-``python -m benchmarks.terminal_bench`` (``--quick`` for a smoke run). Three servers run as
-separate processes driving ``bash``, one after the other: the agent with
-``CLARATEACH_AGENT_TERMINAL_BACKEND=tmux`` (the default), the agent with ``buffered``, and
-terminado. One aiohttp client drives all three. Measured:
+``python -m benchmarks.terminal_bench`` (``--quick`` for a smoke run, ``--backends tmux`` for
+a subset). The servers run as separate processes driving ``bash``, one after the other: the
+agent with ``CLARATEACH_AGENT_TERMINAL_BACKEND=tmux``, the agent with ``buffered`` (the
+default), and terminado. One aiohttp client drives all of them. Measured:
 
 * keystroke echo latency p50/p99 over 2,000 keystrokes (send one byte → first output frame);
 * bulk output: ``cat`` of a ≈202 MB base64 text file (76-column lines, written once into the
   run's temp directory) until a marker appears, in MB/s, and server CPU-seconds per 100 MB.
-  "Server" is what serving costs: the agent process plus its tmux server/client processes (tmux backend) or the agent process
-  alone (buffered backend: its children are the shells), versus the terminado process; the
-  shells and ``base64`` are excluded everywhere;
+  "Server" is what serving costs: the agent process plus its tmux server/client processes
+  (tmux backend) or the agent process alone (buffered backend: its children are the
+  shells), versus the terminado process; the shells and ``cat`` are excluded everywhere;
 * p99 echo with 50 concurrent sessions, each typing a key every 100 ms;
 * server RSS growth over 10 s with a client that reads nothing while ``yes`` runs.
 
 Prints one markdown table: each backend's value, its ratio to terminado, and the issue-5
-target verdict.
+target verdict; then two ceilings measured in the same run (a bare PTY read loop, and tmux
+alone) for the same bulk output.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ import psutil
 
 from benchmarks._stats import percentile
 from shared.auth.tokens import SigningKey, issue_token, jwks
+from workspace_agent.settings import AgentSettings
 
 WORKSHOP, ISSUER = "bench", "https://bench.local"
 BULK_INPUT = 150_000_000  # base64 turns it into 200,000,000 chars + 2,631,579 newlines
 SESSIONS = 50
+DEFAULT_BACKEND = AgentSettings.from_env({}).terminal_backend
 ACK_EVERY = 64 * 1024
 
 TERMINADO_SERVER = """
@@ -241,7 +244,8 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
 
     try:
         await _wait_http(url + "/readyz", proc)
-        yield Server(f"agent ({backend})", proc, connect, tmux_pids)
+        default = ", default" if backend == DEFAULT_BACKEND else ""
+        yield Server(f"agent ({backend}{default})", proc, connect, tmux_pids)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -526,8 +530,8 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--backends",
-        default="tmux,buffered",
-        help="comma-separated agent terminal backends to measure (default: tmux,buffered)",
+        default="buffered,tmux",
+        help="comma-separated agent terminal backends to measure (default: buffered,tmux)",
     )
     args = parser.parse_args()
     asyncio.run(main(args.quick, args.backends.split(",")))

@@ -19,8 +19,8 @@ CLI) and ``logs/platform.log`` (JSON lines).
 Start-up gives a clean slate: agents left behind by a previous run that died without
 cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT,
 SIGTERM or SIGHUP; a second signal skips the graceful part) stops live workshops through the
-normal stop path, drains the bus, kills any agent still recorded (with its tmux servers), stops the
-provisioner and closes the store. Nothing this process started outlives it.
+normal stop path, drains the bus, kills any agent still recorded (its seats' shells end with
+it), stops the provisioner and closes the store. Nothing this process started outlives it.
 """
 
 from __future__ import annotations

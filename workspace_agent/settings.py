@@ -70,15 +70,16 @@ class AgentSettings:
     )
     runtime: Runtime = field(
         default="local",
-        metadata=_env("CLARATEACH_AGENT_RUNTIME", "Seat runtime: 'local' (tmux) or 'docker'."),
+        metadata=_env("CLARATEACH_AGENT_RUNTIME", "Seat runtime: 'local' or 'docker'."),
     )
     terminal_backend: TerminalBackend = field(
-        default="tmux",
+        default="buffered",
         metadata=_env(
             "CLARATEACH_AGENT_TERMINAL_BACKEND",
-            "'tmux' (default: shells survive agent restarts) or 'buffered' (experimental: the"
-            " agent owns each seat's shell PTY and a replay ring; faster and cheaper, but an"
-            " agent restart ends the shells).",
+            "'buffered' (default: the agent owns each seat's shell PTY and replays a ring on"
+            " reconnect; meets the terminal benchmark targets, but an agent restart ends the"
+            " shells) or 'tmux' (a tmux session per seat that survives agent restarts; every"
+            " byte goes through tmux, ~3x the serving CPU and lower bulk throughput).",
         ),
     )
     bind: str = field(

@@ -10,7 +10,8 @@ Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG (and 
 operator's ``extra_env`` overrides), never a copy of the platform's environment, which may
 hold credentials. It runs in its own session and
 process group, so ``delete_host`` can signal everything it started: SIGTERM first (the agent
-shuts down its tmux servers), SIGKILL to the group after ``stop_timeout``.
+hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
+``stop_timeout``.
 
 ``host.json`` outlives the platform: after a restart ``list_hosts`` still reports agents
 started by the previous run (adoption), so the reconciler can keep or delete them, and

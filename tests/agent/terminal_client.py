@@ -35,6 +35,20 @@ class Terminal:
         cls, client: TestClient[Any, Any], seat: int, token: str | None, **kw: Any
     ) -> Terminal:
         ws = await client.ws_connect(f"/seats/{seat}/terminal", protocols=subprotocols(token), **kw)
+        return await cls._after_upgrade(ws)
+
+    @classmethod
+    async def open_url(
+        cls, session: aiohttp.ClientSession, endpoint: str, seat: int, token: str
+    ) -> Terminal:
+        """A seat's terminal on a running agent at ``endpoint`` (its base URL)."""
+        ws = await session.ws_connect(
+            f"{endpoint}/seats/{seat}/terminal", protocols=subprotocols(token)
+        )
+        return await cls._after_upgrade(ws)
+
+    @classmethod
+    async def _after_upgrade(cls, ws: aiohttp.ClientWebSocketResponse) -> Terminal:
         term = cls(ws)
         message = await ws.receive(timeout=10)
         assert message.type is aiohttp.WSMsgType.TEXT, message

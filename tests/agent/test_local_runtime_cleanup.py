@@ -17,6 +17,7 @@ async def test_stop_removes_tmux_sockets(settings: AgentSettings, tmp_path: Path
         # Deep enough that the socket path would pass the 108-byte AF_UNIX limit, so the
         # runtime puts sockets in a short private directory under the temp dir.
         settings = replace(settings, state_dir=tmp_path / ("d" * 60) / ("e" * 60))
+    settings = replace(settings, terminal_backend="tmux")  # the backend that runs tmux servers
     runtime = LocalRuntime(settings)
     for seat in settings.seats:
         await runtime.ensure_seat(seat, {})

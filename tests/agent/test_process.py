@@ -1,5 +1,5 @@
 """A real ``python -m workspace_agent`` on a free port: JWKS, readiness, host.ready, leaks,
-graceful SIGTERM (sockets closed with 1001, no tmux left behind)."""
+graceful SIGTERM (sockets closed with 1001, no shell or tmux server left behind)."""
 
 from __future__ import annotations
 
@@ -154,8 +154,17 @@ async def test_announces_host_ready_with_its_endpoint(
     assert event["data"]["host_index"] == 0 and "seats_ready_s" in event["data"]["timings"]
 
 
+TMUX = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
+BUFFERED = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered"}
+
+
+@pytest.mark.parametrize(
+    ("agent_env", "children", "what"),
+    [(BUFFERED, 1, "seat 1's shell"), (TMUX, 2, "the two seats' tmux servers")],
+    ids=["buffered", "tmux"],
+)
 async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
-    agent_process: AgentProcess, tokens: Tokens
+    agent_process: AgentProcess, tokens: Tokens, children: int, what: str
 ) -> None:
     token = tokens.learner(1)
     ps = agent_process.ps
@@ -167,8 +176,8 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
             return now if baseline is None else now == baseline
 
         await async_wait_for(
-            lambda: len(live_children(ps, recursive=False)) == 2,
-            message="only the two tmux servers",
+            lambda: len(live_children(ps, recursive=False)) == children,
+            message=f"only {what}",
         )
         baseline = settled_to()
         for _ in range(100):
@@ -179,7 +188,8 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
         )
 
 
-async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
+@pytest.mark.parametrize("agent_env", [TMUX])
+async def test_tmux_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
     agent_process: AgentProcess, tokens: Tokens
 ) -> None:
     tmux_servers = live_children(agent_process.ps, recursive=False)
@@ -208,9 +218,6 @@ async def test_sigterm_closes_sockets_with_1001_and_leaves_no_tmux(
     sock = agent_process.state / "seats" / "1" / "tmux.sock"
     probe = subprocess.run(["tmux", "-S", str(sock), "has-session"], capture_output=True)  # noqa: ASYNC221
     assert probe.returncode != 0
-
-
-BUFFERED = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered"}
 
 
 async def _shells_after_connect(agent: AgentProcess, token: str) -> tuple[Any, set[int]]:

@@ -1,6 +1,6 @@
 """Real shells, real PTYs: what a learner does all day in the terminal.
 
-Every test runs against both terminal backends (``tmux``, the default, and ``buffered``):
+Every test runs against both terminal backends (``buffered``, the default, and ``tmux``):
 the wire behaviour (docs/protocol.md §3) must not depend on the backend.
 """
 

@@ -190,8 +190,8 @@ async def test_agent_shutdown_hangs_up_every_shell(
 
 
 def test_the_backend_is_chosen_by_its_documented_variable() -> None:
-    assert AgentSettings.from_env({}).terminal_backend == "tmux"  # the default
-    chosen = AgentSettings.from_env({"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered"})
-    assert chosen.terminal_backend == "buffered"
+    assert AgentSettings.from_env({}).terminal_backend == "buffered"  # the default
+    chosen = AgentSettings.from_env({"CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"})
+    assert chosen.terminal_backend == "tmux"
     with pytest.raises(ValueError, match="CLARATEACH_AGENT_TERMINAL_BACKEND"):
         AgentSettings.from_env({"CLARATEACH_AGENT_TERMINAL_BACKEND": "screen"})

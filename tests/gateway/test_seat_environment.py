@@ -1,9 +1,11 @@
-"""The whole agent with its gateway and the local (tmux) runtime: the workshop key is nowhere a
-learner can look (the seat shell's environment, the tmux server's, the workspace), the seat's
-own token is in its environment, and a shell in the seat reaches the model with it."""
+"""The whole agent with its gateway and the local runtime, over both terminal backends: the
+workshop key is nowhere a learner can look (the seat shell's environment, the tmux server's,
+the workspace), the seat's own token is in its environment, and a shell in the seat reaches
+the model with it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -18,6 +20,7 @@ from aiohttp import web
 
 from shared.adapters.local_secrets import LocalSecrets
 from shared.auth.tokens import SigningKey
+from tests.agent.terminal_client import Terminal
 from tests.gateway.conftest import ISSUER, WORKSHOP, instructor_token, learner_token
 from tests.gateway.fake_upstream import FAKE_KEY, MODEL, FakeAnthropic
 from tests.support.wait import async_wait_for
@@ -34,18 +37,42 @@ class Agent:
     app: web.Application
     runtime: LocalRuntime
     state_dir: Path
+    backend: str
+    signing_key: SigningKey
+    session: aiohttp.ClientSession
+    terminals: dict[int, Terminal]
 
-    def pane_pid(self, seat: int) -> int:
-        socket_path = str(self.runtime.socket_path(seat))
-        out = subprocess.run(
-            ["tmux", "-S", socket_path, "display-message", "-p", "-t", "seat", "#{pane_pid}"],
-            capture_output=True, text=True, check=True, timeout=10,
-        )  # fmt: skip
-        return int(out.stdout.strip())
+    async def terminal(self, seat: int) -> Terminal:
+        """The learner's terminal on ``seat`` (opened once; it starts a buffered shell)."""
+        if seat not in self.terminals:
+            token = learner_token(self.signing_key, seat)
+            self.terminals[seat] = await Terminal.open_url(self.session, self.url, seat, token)
+        return self.terminals[seat]
+
+    async def seat_processes(self, seat: int) -> list[int]:
+        """The seat's shell and, with tmux, the seat's tmux server."""
+        if self.backend == "tmux":
+            socket_path = str(self.runtime.socket_path(seat))
+            out = subprocess.run(  # noqa: ASYNC221 - tmux answers at once
+                ["tmux", "-S", socket_path, "display-message", "-p", "-t", "seat",
+                 "#{pane_pid}"], capture_output=True, text=True, check=True, timeout=10,
+            )  # fmt: skip
+            server = self.runtime.server_pid(seat)
+            assert server is not None
+            return [int(out.stdout.strip()), server]
+        await self.terminal(seat)
+        shell = self.app[CONTEXT].shells.get(seat)  # type: ignore[union-attr]
+        assert shell is not None
+        return [shell.pid]
+
+    async def type_into_seat(self, seat: int, command: str) -> None:
+        await (await self.terminal(seat)).type(command + "\r")
 
 
-@pytest.fixture
-async def agent(tmp_path: Path, upstream_url: str, signing_key: SigningKey) -> AsyncIterator[Agent]:
+@pytest.fixture(params=["buffered", "tmux"])
+async def agent(
+    request: pytest.FixtureRequest, tmp_path: Path, upstream_url: str, signing_key: SigningKey
+) -> AsyncIterator[Agent]:
     # Short paths keep tmux sockets under the UNIX socket limit.
     state_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ctgw-{os.getpid()}-{id(tmp_path)}"
     state_dir.mkdir(mode=0o700)
@@ -58,19 +85,26 @@ async def agent(tmp_path: Path, upstream_url: str, signing_key: SigningKey) -> A
         workshop_id=WORKSHOP, host_index=0, seats=(1, 2), issuer=ISSUER, state_dir=state_dir,
         port=port, public_url=f"http://127.0.0.1:{port}", secrets_url=f"local:{secrets_dir}",
         api_key_ref=key_ref, model_upstream=upstream_url, gateway=True,
+        terminal_backend=request.param,
     )  # fmt: skip
     app = create_app(settings, keys={signing_key.kid: signing_key.public_key})
     runner = web.AppRunner(app)
     await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        ctx = app[CONTEXT]
-        await async_wait_for(lambda: ctx.readiness.ready, timeout=30, message="seats ready")
-        assert isinstance(ctx.runtime, LocalRuntime)
-        yield Agent(f"http://127.0.0.1:{port}", app, ctx.runtime, state_dir)
-    finally:
-        await runner.cleanup()
-        shutil.rmtree(state_dir, ignore_errors=True)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await web.SockSite(runner, sock).start()
+            ctx = app[CONTEXT]
+            await async_wait_for(lambda: ctx.readiness.ready, timeout=30, message="seats ready")
+            assert isinstance(ctx.runtime, LocalRuntime)
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            yield Agent(
+                f"http://127.0.0.1:{port}", app, ctx.runtime, state_dir, request.param,
+                signing_key, session, {},
+            )  # fmt: skip
+        finally:
+            await stack.aclose()
+            await runner.cleanup()
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def environ_of(pid: int) -> list[bytes]:
@@ -81,19 +115,11 @@ def cmdline_of(pid: int) -> bytes:
     return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
-def type_into_seat(agent: Agent, seat: int, command: str) -> None:
-    subprocess.run(
-        ["tmux", "-S", str(agent.runtime.socket_path(seat)), "send-keys", "-t", "seat", command,
-         "Enter"], check=True, timeout=10,
-    )  # fmt: skip
-
-
 async def test_the_key_is_not_in_the_seat_environment_but_the_seat_token_is(agent: Agent) -> None:
     gateway = agent.app[GATEWAY]
     for seat in (1, 2):
         token = gateway.tokens.token_for(seat)  # type: ignore[attr-defined]
-        for pid in (agent.pane_pid(seat), agent.runtime.server_pid(seat)):
-            assert pid is not None
+        for pid in await agent.seat_processes(seat):
             environ = environ_of(pid)
             assert not any(FAKE_KEY.encode() in entry for entry in environ), f"key in pid {pid}"
             assert not any(b"ANTHROPIC_API_KEY" in entry for entry in environ)
@@ -115,7 +141,7 @@ async def test_a_shell_in_the_seat_reaches_the_model_through_the_gateway(
         'curl -s -H "Authorization: Bearer $ANTHROPIC_AUTH_TOKEN" '
         '"$ANTHROPIC_BASE_URL/v1/models" > models.json'
     )
-    type_into_seat(agent, 1, command)
+    await agent.type_into_seat(1, command)
 
     models = await async_wait_for(
         lambda: MODEL in (work / "models.json").read_text() and (work / "models.json"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,9 +15,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import psutil
 import pytest
 
+from tests.agent.terminal_client import Terminal
 from tests.local_platform.process import (
     JOIN_CODE_RE,
     URL_RE,
@@ -52,11 +55,26 @@ def _post_json(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-def _agents_and_tmux(state_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
-    procs = processes_using(state_dir)
-    tmux = [p for p in procs if "tmux" in p.name()]
+def _agents_and_seats(state_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """(agent processes, the other processes of the local hosts: seat shells, their jobs)."""
+    procs = processes_using(state_dir / "hosts")  # not the platform: its argv names state_dir
     agents = [p for p in procs if "workspace_agent" in " ".join(p.cmdline())]
-    return agents, tmux
+    return agents, [p for p in procs if p not in agents]
+
+
+def _leave_a_job_running(grant: dict) -> None:
+    """Open the learner's terminal, start a background job, and close the socket."""
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            term = await Terminal.open_url(
+                session, grant["endpoint"], grant["seat"], grant["token"]
+            )
+            await term.type("sleep 1000 & echo started-$((6*7))\r")
+            await term.read_until("started-42", timeout=20)
+            await term.close()
+
+    asyncio.run(run())
 
 
 @pytest.mark.parametrize(
@@ -79,11 +97,13 @@ def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
     grant = _post_json(f"{url}/api/join", {"code": code})
     assert grant["seat"] == 1 and grant["endpoint"].startswith("http://127.0.0.1:")
 
-    agents, tmux = wait_for(
-        lambda: (found := _agents_and_tmux(state_dir)) and all(found) and found,
+    _leave_a_job_running(grant)
+    agents, seat_processes = wait_for(
+        lambda: (found := _agents_and_seats(state_dir)) and all(found) and found,
         timeout=20,
-        message="an agent process and its tmux servers",
+        message="an agent process and the seat's shell",
     )
+    assert any(p.name() == "sleep" for p in seat_processes), seat_processes
     descendants = psutil.Process(run.proc.pid).children(recursive=True)
     assert {a.pid for a in agents} <= {d.pid for d in descendants}
 
@@ -91,7 +111,7 @@ def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
     assert "Stopped. No agents are left running." in run.output
     assert "Traceback" not in run.output
     assert alive(descendants) == []
-    assert alive(agents + tmux) == []
+    assert alive(agents + seat_processes) == []
     assert processes_using(state_dir) == []
     assert not (state_dir / "local-server.json").exists()
 
@@ -177,7 +197,7 @@ def test_the_cli_drives_a_running_platform_end_to_end(
     running = json.loads(started_ws.stdout)["workshop"]
     assert running["status"] == "running"
     assert running["hosts"][0]["endpoint"].startswith("http://127.0.0.1:")
-    assert _agents_and_tmux(state_dir)[0], "the workshop's agent is running"
+    assert _agents_and_seats(state_dir)[0], "the workshop's agent is running"
 
     stopped = _cli(state_dir, "workshop", "stop", workshop_id)
     assert stopped.returncode == 0, stopped.stderr
@@ -191,7 +211,7 @@ def test_the_cli_drives_a_running_platform_end_to_end(
         timeout=30,
         message="workshop stopped",
     )
-    wait_for(lambda: _agents_and_tmux(state_dir) == ([], []), timeout=10, message="agent gone")
+    wait_for(lambda: _agents_and_seats(state_dir) == ([], []), timeout=10, message="agent gone")
     assert run.finish(signal.SIGTERM) == 0
 
 
@@ -202,7 +222,7 @@ def test_a_second_platform_on_the_same_state_dir_is_refused(
     started.append(first)
     url = first.wait_for_line(URL_RE, timeout=30).group(1)
     first.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT)
-    agents_before = _agents_and_tmux(state_dir)[0]
+    agents_before = _agents_and_seats(state_dir)[0]
 
     second = LocalUp(state_dir, "--port", "0")
     started.append(second)

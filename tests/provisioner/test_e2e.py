@@ -87,6 +87,10 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
             bus, agent_env = stack.enter_context(pubsub_transport(emulator, push_url))
         else:  # embedded mode: agents get local:<push URL> from their configuration
             bus, agent_env = LocalBus(push_url=push_url), {}
+        # tmux starts every seat's session at readiness (the default backend starts shells on
+        # first attach, and no learner attaches here), so each seat has a process that stop
+        # must not leave behind. tests/local_platform covers the default with a live shell.
+        agent_env = {**agent_env, "CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
         compute = LocalCompute(settings.state_dir / "hosts", extra_env=agent_env)
         platform = bootstrap(
             settings,

@@ -1,4 +1,4 @@
-"""``buffered`` backend: the agent owns each seat's shell PTY and fans its output out.
+"""``buffered`` backend (the default): the agent owns each seat's shell PTY and fans it out.
 
 The pattern of coder/coder's "buffered" reconnecting PTY, as an alternative to tmux in the
 data path (which parses and re-renders every byte). Per seat, one ``SeatShell``:
@@ -26,10 +26,12 @@ Resize: last writable viewer wins (clamped by the caller); read-only viewers nev
 Closing a socket never touches the shell. When the shell exits every viewer is closed
 (1000 ``session_ended``) and the next attach starts a fresh shell with an empty ring.
 
-Trade-off versus tmux (why tmux stays the default): the shell is the agent's child, so an
-agent restart (crash, upgrade) ends every seat's shell — the PTY master closes and the kernel
-hangs the session up — whereas tmux sessions survive it. ``stop`` hangs every shell up at
-graceful shutdown.
+Why it is the default: every output byte is read once, framed once and written once (tmux
+parses and re-renders every byte, which alone costs more CPU than terminado's whole server;
+see the README's terminal benchmark). The price: the shell is the agent's child, so an agent
+restart (crash, upgrade) ends every seat's shell — the PTY master closes and the kernel hangs
+the session up — whereas tmux sessions survive it (``CLARATEACH_AGENT_TERMINAL_BACKEND=tmux``).
+Workspace files survive either way. ``stop`` hangs every shell up at graceful shutdown.
 """
 
 from __future__ import annotations

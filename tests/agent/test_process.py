@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from shared.auth.tokens import SigningKey, jwks
 from tests.agent.conftest import ISSUER, WORKSHOP, Tokens
-from tests.agent.terminal_client import subprotocols
+from tests.agent.terminal_client import Terminal, subprotocols
 from tests.support.wait import async_wait_for, wait_for
 
 pytestmark = pytest.mark.slow
@@ -169,7 +169,12 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
     token = tokens.learner(1)
     ps = agent_process.ps
     async with aiohttp.ClientSession() as session:
-        await (await connect(session, agent_process.url, token)).close()
+        # The baseline is taken with the shell idle at its prompt: while a login shell starts
+        # it briefly runs children of its own (profile scripts), which are not ours to count.
+        first = await Terminal.open_url(session, agent_process.url, 1, token)
+        await first.type("echo settled-$((6*7))\r")
+        await first.read_until("settled-42", timeout=20)
+        await first.close()
 
         def settled_to(baseline: tuple[int, set[int]] | None = None) -> Any:
             now = (ps.num_fds(), live_children(ps))
@@ -183,9 +188,10 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
         for _ in range(100):
             ws = await connect(session, agent_process.url, token)
             await ws.close()
-        await async_wait_for(
-            lambda: settled_to(baseline), timeout=20, message=f"agent back to {baseline}"
-        )
+        try:
+            await async_wait_for(lambda: settled_to(baseline), timeout=20)
+        except AssertionError as exc:
+            raise AssertionError(f"agent not back to {baseline}: now {settled_to()}") from exc
 
 
 @pytest.mark.parametrize("agent_env", [TMUX])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -80,10 +81,15 @@ class LocalUp:
         return code
 
     def kill_group(self) -> None:
-        """Last-resort cleanup for a failed test (the platform's own group only)."""
+        """Last-resort cleanup for a failed test: the platform's group, then every process
+        still under its state directory (agents run in sessions of their own and, by design,
+        outlive a platform killed with SIGKILL so that a restart can adopt them)."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        for leftover in processes_using(self.state_dir):
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()
 
     @property
     def output(self) -> str:

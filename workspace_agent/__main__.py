@@ -2,8 +2,9 @@
 
 Binds first (port 0 = a free port) so the public URL is known before the app starts, writes
 ``<state>/agent-endpoint`` and prints ``CLARATEACH_AGENT_LISTENING <url>`` once serving.
-SIGTERM/SIGINT → graceful stop: terminals close with 1001, then the local runtime kills the
-tmux servers of its seats, so a stopped local platform leaves no tmux behind.
+SIGTERM/SIGINT → graceful stop: terminals close with 1001, then every seat's shell is hung up
+(``tmux`` backend, local runtime: every seat's tmux server is killed), so a stopped local
+platform leaves no learner process behind.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 # Install the Debian packages ClaraTeach needs, only if they are missing.
 #   runtime: tmux (learner terminals), Node.js + npm (to bundle the web client)
 #   test:    runtime + chromium (browser e2e) + shellcheck (bootstrap scripts)
+#            + bubblewrap (the local runtime's seat sandbox)
 # Each entry is "command:package".
 set -euo pipefail
 want=(tmux:tmux node:nodejs npm:npm)
 if [ "${1:-runtime}" = "test" ]; then
-  want+=(chromium:chromium shellcheck:shellcheck)
+  want+=(chromium:chromium shellcheck:shellcheck bwrap:bubblewrap)
 fi
 missing=()
 for entry in "${want[@]}"; do

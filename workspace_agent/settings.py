@@ -145,7 +145,8 @@ class AgentSettings:
         default=False,
         metadata=_env(
             "CLARATEACH_AGENT_BWRAP",
-            "Local runtime: run seat shells inside bubblewrap (only the workspace writable).",
+            "Local runtime: run seat shells inside bubblewrap: only the workspace writable,"
+            " nothing of the host but the system trees visible (runtimes/sandbox.py).",
         ),
     )
     shell: str = field(

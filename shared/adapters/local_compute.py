@@ -8,9 +8,10 @@ Layout under ``hosts_dir``::
 
 Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG (and the
 operator's ``extra_env`` overrides), never a copy of the platform's environment, which may
-hold credentials. It runs in its own session and
-process group, so ``delete_host`` can signal everything it started: SIGTERM first (the agent
-hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
+hold credentials. Where bubblewrap is installed the agent sandboxes its seats' shells
+(``CLARATEACH_AGENT_BWRAP=true`` unless the operator says otherwise). It runs in its own session
+and process group, so ``delete_host`` can signal everything it started: SIGTERM first (the
+agent hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
 ``stop_timeout``.
 
 ``host.json`` outlives the platform: after a restart ``list_hosts`` still reports agents
@@ -158,6 +159,10 @@ class LocalCompute(Compute):
         env.update(spec.agent_config)
         env.update(self._extra_env)  # the operator's overrides win (e.g. an emulator's address)
         env["CLARATEACH_AGENT_STATE_DIR"] = str(state_dir)
+        if shutil.which("bwrap"):
+            # Local seats run as the platform's user: without the sandbox a learner's shell
+            # could read the platform's state (secrets, the instructor token file).
+            env.setdefault("CLARATEACH_AGENT_BWRAP", "true")
         env.setdefault("CLARATEACH_AGENT_BIND", "127.0.0.1")
         env.setdefault("CLARATEACH_AGENT_PORT", "0")
         return env

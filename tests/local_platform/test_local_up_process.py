@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -104,6 +105,8 @@ def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
         message="an agent process and the seat's shell",
     )
     assert any(p.name() == "sleep" for p in seat_processes), seat_processes
+    if shutil.which("bwrap"):  # installed by ./dev test: local seats are sandboxed
+        assert any(p.name() == "bwrap" for p in seat_processes), seat_processes
     descendants = psutil.Process(run.proc.pid).children(recursive=True)
     assert {a.pid for a in agents} <= {d.pid for d in descendants}
 

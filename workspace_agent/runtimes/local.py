@@ -10,7 +10,8 @@ The seat environment is explicit (HOME, USER, SHELL, PATH, LANG, TERM, seat ids 
 caller's ``extra_env``), never a copy of the agent's ``os.environ``. In this runtime the shells
 run as the agent's UID: the files API's fd-relative ``O_NOFOLLOW`` discipline is what keeps
 a learner's symlinks from redirecting the agent. With ``bwrap`` enabled (and installed) each
-shell runs in bubblewrap with only its workspace writable.
+shell runs in bubblewrap (``sandbox.py``): only its workspace writable, nothing of the host
+visible but the system trees.
 
 With the ``buffered`` terminal backend no tmux server is started: ``ensure_seat`` prepares the
 workspace and environment, and ``shell_command`` is the login shell the agent runs itself.
@@ -24,6 +25,7 @@ import getpass
 import hashlib
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,6 +42,7 @@ from workspace_agent.runtimes.base import (
     capture_argv,
     tmux_conf,
 )
+from workspace_agent.runtimes.sandbox import sandbox_argv
 from workspace_agent.settings import AgentSettings
 
 log = logging.getLogger("workspace_agent.runtime.local")
@@ -153,7 +156,12 @@ class LocalRuntime(SeatRuntime):
         work = str(self.workspace(seat).resolve())
         lines = [f'new-session -d -s {SESSION} -c "{work}"']
         if self._bwrap:
-            lines.insert(0, f'set -g default-command "{" ".join(self._bwrap_argv(seat))}"')
+            # tmux hands default-command to sh -c: shell-quote the argv, then escape what a
+            # double-quoted tmux string would interpret (backslash, quote, $ expansion).
+            command = shlex.join(self._bwrap_argv(seat))
+            for char in ("\\", '"', "$"):
+                command = command.replace(char, "\\" + char)
+            lines.insert(0, f'set -g default-command "{command}"')
         conf = tmux_conf(
             login_shell=self._settings.shell,
             history=max(self._settings.scrollback_lines, 2000),
@@ -165,30 +173,8 @@ class LocalRuntime(SeatRuntime):
         tmp.replace(path)
 
     def _bwrap_argv(self, seat: int) -> list[str]:
-        work = str(self.workspace(seat).resolve())
-        return [
-            str(self._bwrap),
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
-            "--bind",
-            work,
-            work,
-            "--chdir",
-            work,
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--die-with-parent",
-            "--new-session",
-            self._settings.shell,
-            "-l",
-        ]
+        assert self._bwrap is not None
+        return sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell)
 
     def attach_command(self, seat: int, *, readonly: bool) -> Command:
         cwd = str(self.workspace(seat).resolve())

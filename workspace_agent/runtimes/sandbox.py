@@ -1,0 +1,51 @@
+"""The bubblewrap command line that confines a local seat's shell (``CLARATEACH_AGENT_BWRAP``).
+
+The sandbox is built from an allowlist, not by hiding things from a read-only ``/``: the
+system trees a shell and Claude Code need (``/usr``, ``/etc``, the merged-usr links, ``/opt``
+and the resolver's ``/run/systemd/resolve``) read-only, a private ``/dev``, ``/proc`` (of a
+new PID namespace, so no other process's environment or command line is visible) and
+``/tmp``, and the seat's workspace — the one writable path, also HOME and cwd. Everything else
+on the machine does not exist inside: sibling seats, the agent's and the platform's state
+(gateway tokens, secrets, the instructor token file), the operator's home, ``/run`` with its
+sockets (a read-only bind would still let a process connect to a Docker socket).
+
+Not ``--new-session``: the shell keeps the PTY as its controlling terminal, so job control
+and Ctrl-C work. The TIOCSTI injection that flag guards against only reaches the seat's own
+terminal here, which nothing outside the sandbox reads as a shell.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+READ_ONLY_TREES = ("/usr", "/etc", "/opt", "/run/systemd/resolve")
+MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def sandbox_argv(bwrap: str, workspace: Path, shell: str) -> list[str]:
+    """argv running ``shell -l`` in bubblewrap with only ``workspace`` writable."""
+    work = str(workspace.resolve())
+    argv = [bwrap]
+    for tree in READ_ONLY_TREES:
+        argv += ["--ro-bind-try", tree, tree]
+    for link in MERGED_USR_LINKS:
+        if os.path.islink(link):  # /bin -> usr/bin on merged-usr systems
+            argv += ["--symlink", os.readlink(link), link]
+        else:
+            argv += ["--ro-bind-try", link, link]
+    argv += [
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
+        "--bind", work, work,
+        "--chdir", work,
+        "--setenv", "HOME", work,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--cap-drop", "ALL",
+        "--die-with-parent",
+        shell, "-l",
+    ]  # fmt: skip
+    return argv

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages ClaraTeach needs, only if they are missing.
-#   runtime: tmux (learner terminals), Node.js + npm (to bundle the web client)
+#   runtime: tmux (learner terminals), Node.js + npm (to bundle the web client),
+#            bubblewrap (local hosts sandbox every seat shell with it)
 #   test:    runtime + chromium (browser e2e) + shellcheck (bootstrap scripts)
-#            + bubblewrap (the local runtime's seat sandbox)
 # Each entry is "command:package".
 set -euo pipefail
-want=(tmux:tmux node:nodejs npm:npm)
+want=(tmux:tmux node:nodejs npm:npm bwrap:bubblewrap)
 if [ "${1:-runtime}" = "test" ]; then
-  want+=(chromium:chromium shellcheck:shellcheck bwrap:bubblewrap)
+  want+=(chromium:chromium shellcheck:shellcheck)
 fi
 missing=()
 for entry in "${want[@]}"; do

@@ -23,6 +23,7 @@ start time matches, so a recycled pid is never signalled.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -40,6 +41,22 @@ import psutil
 from shared.domain.errors import PermanentError, TransientError
 from shared.ports.compute import Compute, HostInfo, HostSpec
 from shared.settings import Settings
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """bubblewrap is installed and can create the namespaces the seat sandbox uses (it cannot
+    in some unprivileged containers; then seats run unsandboxed rather than not at all)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    namespaces = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
+    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *namespaces, "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +176,7 @@ class LocalCompute(Compute):
         env.update(spec.agent_config)
         env.update(self._extra_env)  # the operator's overrides win (e.g. an emulator's address)
         env["CLARATEACH_AGENT_STATE_DIR"] = str(state_dir)
-        if shutil.which("bwrap"):
+        if bwrap_works():
             # Local seats run as the platform's user: without the sandbox a learner's shell
             # could read the platform's state (secrets, the instructor token file).
             env.setdefault("CLARATEACH_AGENT_BWRAP", "true")

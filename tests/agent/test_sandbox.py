@@ -13,11 +13,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
+from tests.support.wait import async_wait_for
 from workspace_agent.runtimes.sandbox import sandbox_argv
 from workspace_agent.settings import AgentSettings
 
@@ -99,12 +101,27 @@ async def test_job_control_works_inside_the_sandbox(
     agent: Client = await make_agent(sandboxed)
     term = await open_wide(agent, tokens)
     await run(term, "echo ready", 1)
-    start = len(term.output)
+    work = str(sandboxed.workspace(1).resolve())
     await term.type("sleep 300\r")
+    (sleeper,) = await async_wait_for(
+        lambda: sleeping_in(work), timeout=20, message="the foreground sleep"
+    )
     await term.type("\x03")  # Ctrl-C reaches the foreground job: the PTY is its terminal
-    out = await run(term, "echo after-ctrl-c", 2)
-    assert "after-ctrl-c" in term.output[start:].decode(), out
+    await async_wait_for(
+        lambda: not sleeper.is_running() or sleeper.status() == psutil.STATUS_ZOMBIE,
+        timeout=10,
+        message="Ctrl-C to end the foreground job",
+    )
+    await run(term, "echo after-ctrl-c", 2)
     assert "no job control" not in term.text
+
+
+def sleeping_in(work: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cwd"]):
+        if proc.info["name"] == "sleep" and proc.info["cwd"] == work:
+            found.append(proc)
+    return found
 
 
 def test_the_sandbox_is_an_allowlist(tmp_path: Path) -> None:

@@ -177,8 +177,12 @@ async def test_a_hundred_connect_cycles_leak_no_fds_or_processes(
         await first.close()
 
         def settled_to(baseline: tuple[int, set[int]] | None = None) -> Any:
+            # Fewer fds than the baseline is fine: the first socket may still have been
+            # closing when it was taken. A leak over 100 cycles shows as growth.
             now = (ps.num_fds(), live_children(ps))
-            return now if baseline is None else now == baseline
+            if baseline is None:
+                return now
+            return now[0] <= baseline[0] and now[1] == baseline[1]
 
         await async_wait_for(
             lambda: len(live_children(ps, recursive=False)) == children,

@@ -175,16 +175,14 @@ def verify_token(
     if public is None:
         raise InvalidToken("unknown key id")
     current = int(time.time() if now is None else now)
-    try:
-        claims = jwt.decode(
-            token,
-            key=public,
-            algorithms=[ALGORITHM],
-            audience=audience_for(workshop_id),
-            issuer=issuer,
-            leeway=leeway,
-            options={"require": list(REQUIRED_CLAIMS), "verify_iat": False, "verify_exp": False},
-        )
+    checks: dict[str, Any] = {
+        "audience": audience_for(workshop_id),
+        "issuer": issuer,
+        "leeway": leeway,
+        "options": {"require": list(REQUIRED_CLAIMS), "verify_iat": False, "verify_exp": False},
+    }
+    try:  # the algorithm list is fixed (RS256), never taken from the token's header
+        claims = jwt.decode(token, public, algorithms=[ALGORITHM], **checks)
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return _check_claims(claims, workshop_id, current, leeway)

@@ -6,10 +6,12 @@ the wire behaviour (docs/protocol.md §3) must not depend on the backend.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import fcntl
 import json
 import os
+import struct
+import termios
 import time
 from typing import Any
 
@@ -40,6 +42,14 @@ def settings(settings: AgentSettings, backend: str) -> AgentSettings:
 
 def viewers(client: Client) -> list[ViewerSocket]:
     return client.server.app[CONTEXT].registry.viewers()
+
+
+def output_left_unread(viewer: ViewerSocket) -> bool:
+    """Reads are paused and output is waiting in the PTY that nobody takes (the line discipline
+    holds up to ~4 KiB): what a stalled client must lead to."""
+    pty = getattr(viewer, "_pty", None) or viewer._shell._pty  # type: ignore[attr-defined]
+    pending = struct.unpack("i", fcntl.ioctl(pty.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    return viewer.output_paused and pending >= 1024
 
 
 async def test_type_a_command_and_see_its_output(agent: Client, tokens: Tokens) -> None:
@@ -172,10 +182,8 @@ async def test_slow_reader_pauses_the_pty_and_recovers(agent: Client, tokens: To
     await async_wait_for(lambda: viewer.sent - viewer.acked > viewer.window, message="window full")
     rss = psutil.Process().memory_info().rss
     sent = viewer.sent
-    # Keep the client stalled while `yes` keeps writing: the agent must not read more.
-    for _ in range(50):
-        await asyncio.sleep(0)
-    await async_wait_for(lambda: viewer.output_paused, message="PTY reads paused")
+    # Keep the client stalled while `yes` keeps writing: output piles up unread in the PTY.
+    await async_wait_for(lambda: output_left_unread(viewer), message="PTY reads paused")
     assert viewer.sent - viewer.acked <= viewer.window + READ_SIZE
     assert viewer.sent == sent
     assert psutil.Process().memory_info().rss - rss < 5 * 1024 * 1024
@@ -264,8 +272,7 @@ async def test_a_client_that_stops_reading_is_bounded_by_the_socket_buffer(
                          timeout=30, message="paused on a full socket")  # fmt: skip
     assert transport.get_write_buffer_size() <= 2 * READ_SIZE + 256 * 1024
     sent = viewer.sent
-    for _ in range(50):  # let the loop run while the client stays stalled
-        await asyncio.sleep(0)
+    await async_wait_for(lambda: output_left_unread(viewer), message="output left in the PTY")
     assert viewer.sent == sent
     # Reading again drains the socket; the transport resumes writing and PTY reads restart
     # long before the client has caught up with what the kernel buffered.

@@ -141,12 +141,13 @@ class AgentSettings:
             "Mount the model gateway when workspace_agent.gateway is installed.",
         ),
     )
-    bwrap: bool = field(
+    bwrap: bool | None = field(
         default=False,
         metadata=_env(
             "CLARATEACH_AGENT_BWRAP",
             "Local runtime: run seat shells inside bubblewrap: only the workspace writable,"
-            " nothing of the host but the system trees visible (runtimes/sandbox.py).",
+            " nothing of the host but the system trees visible (runtimes/sandbox.py). 'true',"
+            " 'false', or 'auto' (None here): wherever bubblewrap can build the sandbox.",
         ),
     )
     shell: str = field(
@@ -248,6 +249,8 @@ def _parse(name: str, raw: str, env_name: str) -> Any:
             return Path(raw)
         if name in _INT_FIELDS:
             return int(raw)
+        if name == "bwrap" and raw.strip().lower() == "auto":
+            return None
         if name in _BOOL_FIELDS:
             if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no", ""):
                 raise ValueError(raw)

@@ -8,8 +8,8 @@ Layout under ``hosts_dir``::
 
 Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG (and the
 operator's ``extra_env`` overrides), never a copy of the platform's environment, which may
-hold credentials. Where bubblewrap is installed the agent sandboxes its seats' shells
-(``CLARATEACH_AGENT_BWRAP=true`` unless the operator says otherwise). It runs in its own session
+hold credentials. Where bubblewrap works the agent sandboxes its seats' shells
+(``CLARATEACH_AGENT_BWRAP=auto`` unless the operator says otherwise). It runs in its own session
 and process group, so ``delete_host`` can signal everything it started: SIGTERM first (the
 agent hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
 ``stop_timeout``.
@@ -23,7 +23,6 @@ start time matches, so a recycled pid is never signalled.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -41,22 +40,6 @@ import psutil
 from shared.domain.errors import PermanentError, TransientError
 from shared.ports.compute import Compute, HostInfo, HostSpec
 from shared.settings import Settings
-
-
-@functools.cache
-def bwrap_works() -> bool:
-    """bubblewrap is installed and can create the namespaces the seat sandbox uses (it cannot
-    in some unprivileged containers; then seats run unsandboxed rather than not at all)."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return False
-    namespaces = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
-    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *namespaces, "true"]
-    try:
-        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +159,10 @@ class LocalCompute(Compute):
         env.update(spec.agent_config)
         env.update(self._extra_env)  # the operator's overrides win (e.g. an emulator's address)
         env["CLARATEACH_AGENT_STATE_DIR"] = str(state_dir)
-        if bwrap_works():
-            # Local seats run as the platform's user: without the sandbox a learner's shell
-            # could read the platform's state (secrets, the instructor token file).
-            env.setdefault("CLARATEACH_AGENT_BWRAP", "true")
+        # Local seats run as the platform's user: without the sandbox a learner's shell could
+        # read the platform's state (secrets, the instructor token file). The agent decides
+        # whether bubblewrap can build it on this machine.
+        env.setdefault("CLARATEACH_AGENT_BWRAP", "auto")
         env.setdefault("CLARATEACH_AGENT_BIND", "127.0.0.1")
         env.setdefault("CLARATEACH_AGENT_PORT", "0")
         return env

@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient
 from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
 from tests.support.wait import async_wait_for
-from workspace_agent.runtimes.sandbox import sandbox_argv
+from workspace_agent.runtimes.local import LocalRuntime
+from workspace_agent.runtimes.sandbox import sandbox_argv, sandbox_works
 from workspace_agent.settings import AgentSettings
 
 Client = TestClient[Any, Any]
@@ -132,3 +133,28 @@ def test_the_sandbox_is_an_allowlist(tmp_path: Path) -> None:
     assert writable == [str(tmp_path.resolve())]
     assert "--new-session" not in argv  # keeps the PTY as the controlling terminal
     assert argv[-2:] == ["/bin/bash", "-l"]
+
+
+def test_auto_uses_the_sandbox_only_where_bubblewrap_can_build_it(
+    settings: AgentSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auto = dataclasses.replace(settings, bwrap=None)
+    assert AgentSettings.from_env({"CLARATEACH_AGENT_BWRAP": "auto"}).bwrap is None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    broken = bin_dir / "bwrap"  # installed, but cannot create namespaces here
+    broken.write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    broken.chmod(0o755)
+    assert sandbox_works(str(broken)) is False
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert LocalRuntime(auto).shell_command(1).argv == [settings.shell, "-l"]
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert LocalRuntime(auto).shell_command(1).argv == [settings.shell, "-l"]
+
+
+def test_auto_sandboxes_where_bubblewrap_works(settings: AgentSettings, bwrap: str) -> None:
+    assert sandbox_works(bwrap) is True
+    argv = LocalRuntime(dataclasses.replace(settings, bwrap=None)).shell_command(1).argv
+    assert argv[0] == bwrap and argv[-2:] == [settings.shell, "-l"]

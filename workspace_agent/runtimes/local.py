@@ -42,7 +42,7 @@ from workspace_agent.runtimes.base import (
     capture_argv,
     tmux_conf,
 )
-from workspace_agent.runtimes.sandbox import sandbox_argv
+from workspace_agent.runtimes.sandbox import sandbox_argv, sandbox_works
 from workspace_agent.settings import AgentSettings
 
 log = logging.getLogger("workspace_agent.runtime.local")
@@ -62,9 +62,13 @@ class LocalRuntime(SeatRuntime):
         if tmux is None and self._uses_tmux:
             raise RuntimeError("the local runtime needs tmux on PATH")
         self._tmux = tmux or "tmux"
-        self._bwrap = shutil.which("bwrap") if settings.bwrap else None
-        if settings.bwrap and self._bwrap is None:
+        bwrap = shutil.which("bwrap")
+        if settings.bwrap is None:  # auto: sandboxed where bubblewrap can build the sandbox
+            self._bwrap = bwrap if bwrap and sandbox_works(bwrap) else None
+        elif settings.bwrap and bwrap is None:
             raise RuntimeError("CLARATEACH_AGENT_BWRAP is set but bwrap is not installed")
+        else:
+            self._bwrap = bwrap if settings.bwrap else None
         self._servers: dict[int, subprocess.Popen[bytes] | None] = {}
         self._env: dict[int, dict[str, str]] = {}
 

@@ -17,6 +17,8 @@ terminal here, which nothing outside the sandbox reads as a shell.
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 READ_ONLY_TREES = ("/usr", "/etc", "/opt", "/run/systemd/resolve")
@@ -49,3 +51,15 @@ def sandbox_argv(bwrap: str, workspace: Path, shell: str) -> list[str]:
         shell, "-l",
     ]  # fmt: skip
     return argv
+
+
+def sandbox_works(bwrap: str) -> bool:
+    """Whether ``bwrap`` can build this sandbox here (it cannot in some unprivileged
+    containers, which lack user or PID namespaces): ``true`` run in it, on a scratch
+    workspace."""
+    with tempfile.TemporaryDirectory(prefix="ct-sandbox-probe-") as scratch:
+        argv = sandbox_argv(bwrap, Path(scratch), "/bin/true")
+        try:
+            return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False

@@ -57,7 +57,7 @@ from shared.domain.errors import (
     TransientError,
     WorkshopFull,
 )
-from shared.domain.model import Seat, Workshop, utcnow
+from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
 from shared.ports.store import Page, SeatRequest, WorkshopStore
 
 T = TypeVar("T")
@@ -85,6 +85,9 @@ CONFLICT_DEADLINE_S = 30.0
 EVENT_RETENTION = timedelta(days=30)
 #: The processed-events field Firestore's TTL policy deletes documents by.
 EVENT_TTL_FIELD = "expire_at"
+
+#: Deletes per batch when removing a workshop's subcollections (Firestore allows 500 writes).
+DELETE_BATCH = 400
 
 _CONFLICTS = (gexc.FailedPrecondition, gexc.Aborted, gexc.AlreadyExists)
 _random = secrets.SystemRandom()
@@ -188,6 +191,31 @@ class FirestoreStore(WorkshopStore):
             return updated
 
         return _retry_conflicts(attempt, f"update of workshop {workshop_id}")
+
+    def delete_workshop(self, workshop_id: str) -> bool:
+        if not _is_document_id(workshop_id):
+            return False
+        ref = self._workshop_ref(workshop_id)
+        snapshot = ref.get()
+        # Subcollections first: Firestore never deletes them with their parent (which is why
+        # retention is enforced here by the reconciler and not by a TTL policy alone).
+        for name in (SEATS, NONCES, USAGE):
+            batch, pending = self._client.batch(), 0
+            for child in ref.collection(name).select([]).stream():
+                batch.delete(child.reference)
+                pending += 1
+                if pending == DELETE_BATCH:
+                    batch.commit()
+                    batch, pending = self._client.batch(), 0
+            if pending:
+                batch.commit()
+        if not snapshot.exists:
+            return False
+        batch = self._client.batch()
+        batch.delete(self._client.collection(CODES).document(snapshot.get("code")))
+        batch.delete(ref)
+        batch.commit()
+        return True
 
     # --------------------------------------------------------------------- seats
     def assign_seat(self, workshop: Workshop, request: SeatRequest) -> Seat:
@@ -375,6 +403,9 @@ def _decode(data: dict[str, Any] | None) -> Workshop:
         "created_at": as_utc(data["created_at"]),
         "updated_at": as_utc(data["updated_at"]),
     }
+    for name in OPTIONAL_TIME_FIELDS:
+        if data.get(name) is not None:
+            data[name] = as_utc(data[name])
     return Workshop.from_dict(data)
 
 

@@ -46,7 +46,7 @@ from shared.adapters.store_common import (
     usage_counts,
 )
 from shared.domain.errors import CodeSpaceExhausted, NotFound, WorkshopFull
-from shared.domain.model import Seat, Workshop, utcnow
+from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
 from shared.ports.store import Page, SeatRequest, WorkshopStore
 
 BUSY_TIMEOUT_S = 10.0
@@ -274,6 +274,13 @@ class SqliteStore(WorkshopStore):
             )
         return updated
 
+    def delete_workshop(self, workshop_id: str) -> bool:
+        with self._write() as conn:
+            conn.execute("DELETE FROM seats WHERE workshop_id = ?", (workshop_id,))
+            conn.execute("DELETE FROM usage WHERE workshop_id = ?", (workshop_id,))
+            cur = conn.execute("DELETE FROM workshops WHERE id = ?", (workshop_id,))
+            return cur.rowcount > 0
+
     # --------------------------------------------------------------------- seats
     def assign_seat(self, workshop: Workshop, request: SeatRequest) -> Seat:
         with self._write() as conn:
@@ -372,6 +379,9 @@ def _to_json(workshop: Workshop) -> str:
     data = workshop.to_dict()
     data["created_at"] = iso(workshop.created_at)
     data["updated_at"] = iso(workshop.updated_at)
+    for name in OPTIONAL_TIME_FIELDS:
+        if data.get(name) is not None:
+            data[name] = iso(data[name])
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -379,6 +389,9 @@ def _from_json(text: str) -> Workshop:
     data = json.loads(text)
     data["created_at"] = parse_iso(data["created_at"])
     data["updated_at"] = parse_iso(data["updated_at"])
+    for name in OPTIONAL_TIME_FIELDS:
+        if data.get(name) is not None:
+            data[name] = parse_iso(data[name])
     return Workshop.from_dict(data)
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.errors import InvalidTransition
+from shared.domain.schedule import Schedule
 
 
 def utcnow() -> datetime:
@@ -112,6 +113,40 @@ class Workshop:
     model_policy: dict[str, Any] = field(default_factory=dict)
     #: Instructor kill switch: while true, every seat's model requests are refused.
     model_paused: bool = False
+    #: Schedule (``shared.domain.schedule``). ``ends_at`` is set on every workshop created
+    #: since schedules exist; ``None`` only on older records (no automatic end).
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    warmup_minutes: int = 15
+    join_opens_at: datetime | None = None
+    end_grace_minutes: int = 10
+    #: When hosts were first requested (VM time is billed from here) and when it stopped.
+    billing_started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    #: Cost figures computed when the workshop stopped (``shared.services.costs``), kept.
+    final_cost: dict[str, Any] | None = None
+
+    @property
+    def schedule(self) -> Schedule | None:
+        if self.ends_at is None:
+            return None
+        return Schedule(
+            ends_at=self.ends_at,
+            starts_at=self.starts_at,
+            warmup_minutes=self.warmup_minutes,
+            join_opens_at=self.join_opens_at,
+            end_grace_minutes=self.end_grace_minutes,
+        )
+
+    def with_schedule(self, schedule: Schedule) -> Workshop:
+        return replace(
+            self,
+            ends_at=schedule.ends_at,
+            starts_at=schedule.starts_at,
+            warmup_minutes=schedule.warmup_minutes,
+            join_opens_at=schedule.join_opens_at,
+            end_grace_minutes=schedule.end_grace_minutes,
+        )
 
     @property
     def host_count(self) -> int:
@@ -151,6 +186,8 @@ class Workshop:
 
 
 _WORKSHOP_FIELDS = frozenset(Workshop.__dataclass_fields__)
+#: Optional timestamp fields; adapters that store text convert these (besides created/updated).
+OPTIONAL_TIME_FIELDS = ("starts_at", "ends_at", "join_opens_at", "billing_started_at", "stopped_at")
 
 
 def host_count(seats: int, seats_per_host: int) -> int:

@@ -98,6 +98,15 @@ class WorkshopStore(abc.ABC):
 
         return self.update_workshop(workshop_id, apply)
 
+    @abc.abstractmethod
+    def delete_workshop(self, workshop_id: str) -> bool:
+        """Delete the workshop with its seats, nonce claims, usage and code reservation.
+
+        Used by the reconciler when a stopped workshop's retention is over. Returns ``True``
+        if it existed. Idempotent: deleting a missing workshop returns ``False``. Afterwards
+        its code may be issued again and ``get_workshop``/``list_seats`` see nothing.
+        """
+
     # --------------------------------------------------------------------- seats
     @abc.abstractmethod
     def assign_seat(self, workshop: Workshop, request: SeatRequest) -> Seat:

@@ -400,3 +400,63 @@ def test_ids_that_can_never_be_stored_read_as_missing(store, bad_id):
     with pytest.raises(NotFound):
         store.update_workshop(bad_id, lambda w: w)
     assert store.list_seats(workshop.id)[0].reconnect_hash == "rh-ada"
+
+
+# ---------------------------------------------------------------- schedule, cost, retention
+def test_schedule_billing_and_final_cost_fields_read_back_as_aware_utc(store):
+    from datetime import timedelta, timezone
+
+    paris = timezone(timedelta(hours=1))
+    original = make_workshop(
+        created_at=at(0),
+        updated_at=at(0),
+        starts_at=at(60).astimezone(paris),
+        ends_at=at(240),
+        warmup_minutes=20,
+        join_opens_at=at(55),
+        end_grace_minutes=7,
+        billing_started_at=at(40),
+        stopped_at=at(250),
+        final_cost={"vm_usd": 1.25, "model_usd": 0.5, "total_usd": 1.75, "vm_hours": 3.5},
+    )
+    store.create_workshop(original, never_called)
+    stored = store.get_workshop(original.id)
+
+    assert stored == original
+    assert stored.starts_at == at(60)
+    assert stored.starts_at.utcoffset().total_seconds() == 0
+    assert stored.schedule is not None and stored.schedule.grace_ends_at == at(247)
+    assert stored.final_cost == original.final_cost
+
+
+def test_schedule_fields_change_through_update_and_unset_fields_stay_none(store):
+    workshop = created(store)
+    assert workshop.ends_at is None and workshop.schedule is None
+
+    updated = store.update_workshop(workshop.id, lambda w: replace(w, ends_at=at(300)))
+
+    assert store.get_workshop(workshop.id) == updated
+    assert updated.ends_at == at(300) and updated.starts_at is None
+
+
+def test_delete_removes_the_workshop_its_seats_usage_and_frees_its_code(store):
+    workshop = created(store, code="CLAUDE-DELX")
+    other = created(store)
+    join(store, workshop, "a", nonce="n-a")
+    join(store, workshop, "b")
+    join(store, other, "c")
+    store.put_seat_usage(workshop.id, {1: {"requests": 3}})
+
+    assert store.delete_workshop(workshop.id) is True
+
+    assert store.get_workshop(workshop.id) is None
+    assert store.get_workshop_by_code("CLAUDE-DELX") is None
+    assert store.list_seats(workshop.id) == []
+    assert store.get_seat_usage(workshop.id) == {}
+    assert len(store.list_seats(other.id)) == 1
+    assert store.delete_workshop(workshop.id) is False
+    # The code is free again, and the old nonce claim is gone with the old seats.
+    again = store.create_workshop(make_workshop(id=workshop.id, code="CLAUDE-DELX"), never_called)
+    seat = join(store, again, "z", nonce="n-a")
+    assert [s.reconnect_hash for s in store.list_seats(again.id)] == ["rh-z"]
+    assert seat.reconnect_hash == "rh-z"

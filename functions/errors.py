@@ -12,7 +12,9 @@ import logging
 from functions.wire import ApiResponse, json_response
 from shared.domain.errors import (
     CodeSpaceExhausted,
+    CostCeilingExceeded,
     DomainError,
+    DoorsNotOpen,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -21,6 +23,7 @@ from shared.domain.errors import (
     TransientError,
     Unauthorized,
     ValidationError,
+    WorkshopEnded,
     WorkshopFull,
 )
 from shared.services.errors import NotImplementedYet, Unavailable
@@ -47,6 +50,9 @@ _STATUS_BY_CLASS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidTransition, 409),
     (StaleState, 409),
     (WorkshopFull, 409),
+    (CostCeilingExceeded, 409),
+    (DoorsNotOpen, 409),
+    (WorkshopEnded, 409),
     (RateLimited, 429),
     (NotImplementedYet, 501),
     (Unavailable, 503),

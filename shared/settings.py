@@ -182,6 +182,22 @@ class Settings:
         default="",
         metadata=_env("CLARATEACH_SEAT_IMAGE", "Container image for learner seats (gcp mode)."),
     )
+    max_workshop_usd: float = field(
+        default=0.0,
+        metadata=_env(
+            "CLARATEACH_MAX_WORKSHOP_USD",
+            "Deployment-wide cost ceiling per workshop (VM estimate + model budget ceiling);"
+            " a start whose estimate exceeds it is refused. 0: no ceiling.",
+        ),
+    )
+    retention_days: int = field(
+        default=30,
+        metadata=_env(
+            "CLARATEACH_RETENTION_DAYS",
+            "Stopped workshops stay listed (with their final cost) this many days, then the"
+            " reconciler deletes them with their seats.",
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -231,6 +247,8 @@ def _parse(type_name: Any, raw: str, env_name: str) -> Any:
     try:
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "bool":
             return raw.strip().lower() in ("1", "true", "yes", "on")
         if kind.startswith("tuple"):

@@ -83,6 +83,24 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class CostCeilingExceeded(DomainError):
+    """Starting would exceed the deployment's per-workshop cost ceiling."""
+
+    code = "cost_ceiling_exceeded"
+
+
+class DoorsNotOpen(DomainError):
+    """A new learner tried to join before the workshop's ``join_opens_at``."""
+
+    code = "doors_not_open"
+
+
+class WorkshopEnded(DomainError):
+    """The workshop's ``ends_at`` has passed: no new learners, only downloads in the grace."""
+
+    code = "workshop_ended"
+
+
 class TransientError(Exception):
     """An external system failed in a way that retrying may fix (raise so Pub/Sub redelivers)."""
 

@@ -49,6 +49,7 @@ from shared.domain.model import (
     utcnow,
 )
 from shared.ports.compute import HostSpec
+from shared.services import costs
 from shared.services.agent_config import agent_config
 from shared.services.host_dns import delete_host_and_record, publish_host_record
 
@@ -220,7 +221,7 @@ def _on_stop_requested(platform: Platform, event: Event, now: datetime) -> Outco
     return Outcome.HANDLED
 
 
-def stop_workshop(platform: Platform, workshop: Workshop) -> None:
+def stop_workshop(platform: Platform, workshop: Workshop, now: datetime | None = None) -> None:
     """Delete every host and the workshop's secret, then ``stopping -> stopped``.
 
     Safe to repeat (the reconciler re-runs interrupted stops). Hosts are found three ways so
@@ -240,8 +241,15 @@ def stop_workshop(platform: Platform, workshop: Workshop) -> None:
             S.STOPPING,
             S.STOPPED,
             hosts=tuple(replace(h, status=HostStatus.DELETED) for h in workshop.hosts),
+            **stop_record(platform, workshop, now or utcnow()),
         )
     log.info("workshop stopped", extra={"workshop_id": workshop.id, "hosts_deleted": len(names)})
+
+
+def stop_record(platform: Platform, workshop: Workshop, now: datetime) -> dict[str, Any]:
+    """When it stopped and its final cost figures, kept on the record (retention, billing)."""
+    stopped = replace(workshop, stopped_at=now)
+    return {"stopped_at": now, "final_cost": costs.final_figures(platform, stopped, now)}
 
 
 def fail_workshop(platform: Platform, workshop_id: str, reason: str) -> bool:

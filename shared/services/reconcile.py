@@ -9,6 +9,8 @@ Each pass, over every workshop (paginated through ``store.list_workshops``):
   the DNS records of the existing ones are written again (idempotent);
 * ``running`` with a ready host whose VM or process is gone -> that host is marked ``lost``;
 * ``stopping`` for longer than ``stop_grace_seconds`` -> the stop is run again;
+* the schedule (``shared.services.schedule_sweep``): warm-up before ``starts_at``, the stop
+  at ``ends_at`` + grace, and deleting stopped workshops whose retention is over;
 
 and over every labelled host: a host whose workshop is missing or not live is deleted (orphan),
 with its DNS record when host names are published (``shared.services.host_dns``).
@@ -27,7 +29,7 @@ from datetime import datetime
 from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, PermanentError, TransientError
 from shared.domain.model import LIVE_STATUSES, HostStatus, Workshop, WorkshopStatus, utcnow
-from shared.services import provisioning
+from shared.services import provisioning, schedule_sweep
 from shared.services.host_dns import delete_host_and_record, publish_host_record
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class Report:
     hosts_lost: list[str] = field(default_factory=list)
     stops_finished: list[str] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
+    warmed_up: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
@@ -63,6 +68,7 @@ def reconcile(
     for workshop in _all_workshops(platform):
         try:
             _reconcile_workshop(platform, workshop, now, stop_grace_seconds, report)
+            _sweep_schedule(platform, workshop, now, report)
         except (TransientError, PermanentError, DomainError) as exc:
             report.errors.append(f"{workshop.id}: {exc}")
             log.warning("reconcile step failed: %s", exc, extra={"workshop_id": workshop.id})
@@ -72,6 +78,19 @@ def reconcile(
     _delete_orphans(platform, live, report)
     log.info("reconcile pass done", extra={k: len(v) for k, v in report.as_dict().items()})
     return report
+
+
+def _sweep_schedule(platform: Platform, workshop: Workshop, now: datetime, report: Report) -> None:
+    """Warm-up, automatic end and retention (``shared.services.schedule_sweep``), on the
+    workshop as it is after the repairs above."""
+    current = platform.store.get_workshop(workshop.id)
+    if current is None:
+        return
+    found = schedule_sweep.ScheduleReport()
+    schedule_sweep.sweep_workshop(platform, current, now, found)
+    report.warmed_up += found.warmed_up
+    report.ended += found.ended
+    report.purged += found.purged
 
 
 def _all_workshops(platform: Platform) -> Iterator[Workshop]:

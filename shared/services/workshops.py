@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -22,7 +23,13 @@ from shared.auth.instructor import Instructor
 from shared.auth.signing import instructor_token
 from shared.bootstrap import Platform
 from shared.domain.codes import new_workshop_code, new_workshop_id
-from shared.domain.errors import NotFound, StaleState, TransientError, ValidationError
+from shared.domain.errors import (
+    NotFound,
+    StaleState,
+    TransientError,
+    ValidationError,
+    WorkshopEnded,
+)
 from shared.domain.events import WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, Event
 from shared.domain.model import (
     LIVE_STATUSES,
@@ -31,8 +38,10 @@ from shared.domain.model import (
     WorkshopStatus,
     check_transition,
     plan_hosts,
+    utcnow,
 )
 from shared.domain.model_policy import ModelPolicy
+from shared.domain.schedule import plan_schedule
 from shared.domain.validation import (
     validate_api_key,
     validate_name,
@@ -40,6 +49,7 @@ from shared.domain.validation import (
     validate_seats_per_host,
 )
 from shared.ports.store import Page
+from shared.services import costs
 from shared.services.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -63,8 +73,16 @@ def create_workshop(
     api_key: object,
     seats_per_host: object = None,
     model_policy: object = None,
+    schedule: object = None,
+    now: datetime | None = None,
 ) -> Workshop:
-    """Validate, store the API key as a secret, then insert the workshop (status ``created``)."""
+    """Validate, store the API key as a secret, then insert the workshop (status ``created``).
+
+    ``schedule`` is a mapping of ``shared.domain.schedule.plan_schedule`` fields (``None``:
+    ends 3 h from ``now``, started by hand).
+    """
+    now = now or utcnow()
+    planned = plan_schedule(now, **_schedule_fields(schedule))
     clean_name = validate_name(name)
     clean_seats = validate_seats(seats, platform.settings.max_seats)
     per_host = validate_seats_per_host(seats_per_host)
@@ -85,7 +103,9 @@ def create_workshop(
         owner=instructor.owner,
         api_key_ref=ref,
         model_policy=policy,
-    )
+        created_at=now,
+        updated_at=now,
+    ).with_schedule(planned)
     try:
         created = platform.store.create_workshop(draft, new_workshop_code)
     except BaseException:
@@ -93,6 +113,20 @@ def create_workshop(
         raise
     log.info("workshop created", extra={"workshop_id": created.id, "owner": created.owner})
     return created
+
+
+SCHEDULE_FIELDS = ("starts_at", "ends_at", "warmup_minutes", "join_opens_at", "end_grace_minutes")
+
+
+def _schedule_fields(raw: object) -> dict[str, object]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValidationError("schedule", "must be an object")
+    unknown = sorted(set(raw) - set(SCHEDULE_FIELDS))
+    if unknown:
+        raise ValidationError(f"schedule.{unknown[0]}"[:100], "is not a schedule field")
+    return dict(raw)
 
 
 def _validate_policy(raw: object) -> dict[str, Any]:
@@ -121,20 +155,38 @@ def get_workshop(platform: Platform, instructor: Instructor, workshop_id: str) -
     return workshop
 
 
-def start_workshop(platform: Platform, instructor: Instructor, workshop_id: str) -> Workshop:
-    """``created|failed -> provisioning`` (new attempt, hosts planned), then publish the start."""
+def start_workshop(
+    platform: Platform, instructor: Instructor, workshop_id: str, *, now: datetime | None = None
+) -> Workshop:
+    """``created|failed -> provisioning`` (new attempt, hosts planned), then publish the start.
+
+    Refused with ``CostCeilingExceeded`` before anything changes when the cost estimate
+    exceeds ``settings.max_workshop_usd``, and with ``WorkshopEnded`` once ``ends_at`` passed.
+    """
     get_workshop(platform, instructor, workshop_id)
+    return begin_start(platform, workshop_id, STARTABLE, now or utcnow())
+
+
+def begin_start(
+    platform: Platform, workshop_id: str, startable: frozenset[WorkshopStatus], now: datetime
+) -> Workshop:
+    """The start itself (also used by the reconciler's warm-up with ``{created}`` only):
+    a compare-and-set on the status, so of racing starts exactly one moves the workshop."""
 
     def begin_attempt(current: Workshop) -> Workshop:
-        if current.status not in STARTABLE:
-            raise StaleState(current.status.value, tuple(sorted(s.value for s in STARTABLE)))
+        if current.status not in startable:
+            raise StaleState(current.status.value, tuple(sorted(s.value for s in startable)))
         check_transition(current.status, S.PROVISIONING)
+        if current.ends_at is not None and current.ends_at <= now:
+            raise WorkshopEnded("the workshop's end time has passed; extend it to start it")
+        costs.check_ceiling(platform.settings, costs.estimate_for(platform.settings, current, now))
         return replace(
             current,
             status=S.PROVISIONING,
             attempt=current.attempt + 1,
             hosts=plan_hosts(current),
             error=None,
+            billing_started_at=current.billing_started_at or now,
         )
 
     started = platform.store.update_workshop(workshop_id, begin_attempt)

@@ -23,21 +23,31 @@ from typing import Any
 from functions import views
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
-from functions.schemas import CreateWorkshop, Join, ModelAccess, parse_body
+from functions.schemas import (
+    ChangeSchedule,
+    CreateWorkshop,
+    Join,
+    ModelAccess,
+    parse_body,
+    parse_time,
+    schedule_fields,
+)
 from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
 from shared.auth.instructor import IdTokenVerifier, Instructor, authenticate
 from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
-from shared.domain.model import Workshop
-from shared.services import host_credentials
+from shared.domain.model import Workshop, WorkshopStatus, utcnow
+from shared.services import costs, host_credentials
 from shared.services import join as join_service
+from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
 from shared.services import workshops as workshop_service
 from shared.services.errors import NotImplementedYet
 
 log = logging.getLogger(__name__)
 
+S = WorkshopStatus
 LIST_LIMIT_MAX = 200
 CURSOR_MAX = 1024
 
@@ -157,8 +167,17 @@ def _create(call: Call) -> ApiResponse:
         api_key=body.api_key,
         seats_per_host=body.seats_per_host,
         model_policy=body.model_policy.model_dump(mode="json") if body.model_policy else None,
+        schedule=schedule_fields(body.schedule),
     )
-    return json_response(201, {"workshop": views.workshop_view(workshop)})
+    return json_response(201, {"workshop": _with_cost(call, workshop)})
+
+
+def _with_cost(call: Call, workshop: Workshop, *, so_far: bool = False) -> dict[str, Any]:
+    """The workshop view with its cost: estimate (until stopped), final (once stopped), and
+    with ``so_far`` the running tally (one usage read)."""
+    now = utcnow()
+    tally = costs.spent_so_far(call.platform, workshop, now) if so_far else None
+    return views.workshop_view(workshop, costs.cost_view(call.platform.settings, workshop, now, tally))
 
 
 def _list(call: Call) -> ApiResponse:
@@ -175,7 +194,7 @@ def _list(call: Call) -> ApiResponse:
     return json_response(
         200,
         {
-            "workshops": [views.workshop_view(w) for w in page.workshops],
+            "workshops": [_with_cost(call, w) for w in page.workshops],
             "next_cursor": page.next_cursor,
         },
     )
@@ -191,17 +210,31 @@ def _query_limit(raw: str | None) -> int:
 
 def _get(call: Call) -> ApiResponse:
     workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
-    return json_response(200, {"workshop": views.workshop_view(workshop)})
+    billed = workshop.billing_started_at is not None and workshop.status is not S.STOPPED
+    return json_response(200, {"workshop": _with_cost(call, workshop, so_far=billed)})
 
 
 def _start(call: Call) -> ApiResponse:
     workshop = workshop_service.start_workshop(call.platform, call.caller, call.workshop_id)
-    return json_response(202, {"workshop": views.workshop_view(workshop)})
+    return json_response(202, {"workshop": _with_cost(call, workshop)})
 
 
 def _stop(call: Call) -> ApiResponse:
     workshop = workshop_service.stop_workshop(call.platform, call.caller, call.workshop_id)
-    return json_response(202, {"workshop": views.workshop_view(workshop)})
+    return json_response(202, {"workshop": _with_cost(call, workshop)})
+
+
+def _change_schedule(call: Call) -> ApiResponse:
+    body = parse_body(ChangeSchedule, call.json())
+    change = schedule_service.ScheduleChange(
+        ends_at=parse_time("ends_at", body.ends_at),
+        extend_minutes=body.extend_minutes,
+        end_now=bool(body.end_now),
+    )
+    workshop = schedule_service.change_schedule(
+        call.platform, call.caller, call.workshop_id, change
+    )
+    return json_response(200, {"workshop": _with_cost(call, workshop)})
 
 
 def _seats(call: Call) -> ApiResponse:
@@ -232,7 +265,7 @@ def _model_access(call: Call) -> ApiResponse:
     updated = (
         result if isinstance(result, Workshop) else call.platform.store.get_workshop(workshop.id)
     )
-    return json_response(200, {"workshop": views.workshop_view(updated or workshop)})
+    return json_response(200, {"workshop": _with_cost(call, updated or workshop)})
 
 
 W = "/api/workshops/{workshop_id}"
@@ -248,6 +281,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W, "get_workshop", "workshops", True, _get),
     Route("POST", W + "/start", "start_workshop", "workshops", True, _start),
     Route("POST", W + "/stop", "stop_workshop", "workshops", True, _stop),
+    Route("POST", W + "/schedule", "change_schedule", "workshops", True, _change_schedule),
     Route("GET", W + "/seats", "list_seats", "workshops", True, _seats),
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from functions.http import ROUTES, Route
-from functions.schemas import CreateWorkshop, Join, ModelAccess
+from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 
 REF = "#/components/schemas/{model}"
 
@@ -92,6 +92,60 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "model_paused": {"type": "boolean"},
             "model_policy": {"type": "object"},
             "hosts": {"type": "array", "items": _ref("Host")},
+            "schedule": _nullable(_ref("Schedule")),
+            "stopped_at": _nullable(TIME),
+            "cost": _nullable(_ref("Cost")),
+        }
+    ),
+    "Schedule": _object(
+        {
+            "starts_at": _nullable(TIME),
+            "ends_at": TIME,
+            "warmup_minutes": INT,
+            "warmup_at": _nullable(TIME),
+            "join_opens_at": _nullable(TIME),
+            "end_grace_minutes": INT,
+            "grace_ends_at": TIME,
+            "phase": {"enum": ["before", "open", "ending", "grace", "over"]},
+        }
+    ),
+    "CostFigures": _object(
+        {
+            "kind": {"enum": ["estimate", "so_far", "final"]},
+            "hosts": INT,
+            "vm_hours": NUMBER,
+            "vm_usd": {**_nullable(NUMBER), "description": "null: no price for this machine"},
+            "model_usd": {
+                **_nullable(NUMBER),
+                "description": "estimate: the model budget ceiling (null: unlimited);"
+                " so far / final: model spend reported by the hosts",
+            },
+            "total_usd": _nullable(NUMBER),
+            "pricing": _object(
+                {
+                    "machine_type": STR,
+                    "region": STR,
+                    "spot": {"type": "boolean"},
+                    "usd_per_hour": _nullable(NUMBER),
+                    "source": STR,
+                    "as_of": STR,
+                }
+            ),
+        }
+    ),
+    "Cost": _object(
+        {
+            "estimate": _nullable(_ref("CostFigures")),
+            "so_far": _nullable(_ref("CostFigures")),
+            "final": _nullable(_ref("CostFigures")),
+        }
+    ),
+    "LearnerSchedule": _object(
+        {
+            "ends_at": TIME,
+            "grace_ends_at": TIME,
+            "warning_minutes": {"type": "array", "items": INT},
+            "server_time": TIME,
         }
     ),
     "WorkshopEnvelope": _object({"workshop": _ref("Workshop")}),
@@ -121,6 +175,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "host": INT,
             "reconnect_code": {**STR, "description": "shown once; rejoins this seat"},
             "workshop": _ref("WorkshopRef"),
+            "schedule": _nullable(_ref("LearnerSchedule")),
         }
     ),
     "ShadowGrant": _object(
@@ -196,6 +251,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         "WorkshopEnvelope",
         (404, 409, 503),
     ),
+    "change_schedule": (
+        "Extend, move or end the workshop's schedule (one of ends_at, extend_minutes, end_now)",
+        ChangeSchedule,
+        200,
+        "WorkshopEnvelope",
+        (400, 404, 409),
+    ),
     "list_seats": ("Claimed seats", None, 200, "SeatList", (404,)),
     "get_usage": ("Model usage per seat and totals", None, 200, "Usage", (404,)),
     "set_model_access": (
@@ -220,7 +282,8 @@ ERROR_DESCRIPTIONS = {
     403: "A valid token, but not for a ClaraTeach host of this deployment",
     404: "Not found (or not yours)",
     405: "Method not allowed",
-    409: "Wrong state (current status given) or workshop full",
+    409: "Wrong state (current status given), workshop full, doors not open or ended,"
+    " or over the deployment's cost ceiling",
     413: "Request body too large",
     429: "Too many failed attempts",
     501: "Not available in this build",
@@ -294,7 +357,7 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess)], ref_template=REF
+        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule)], ref_template=REF
     )
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:

@@ -9,6 +9,7 @@ limits such as ``settings.max_seats``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from shared.domain.errors import ValidationError
 from shared.domain.model_policy import ModelPolicy
+from shared.domain.schedule import EXTEND_MAX_MINUTES, GRACE_MAX, WARMUP_MAX
 from shared.domain.validation import (
     NAME_MAX,
     SEATS_MAX,
@@ -33,6 +35,44 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+DATE_TIME = {"format": "date-time"}
+
+
+def _time_field(description: str) -> Any:
+    return Field(
+        default=None, min_length=1, max_length=64, description=description,
+        json_schema_extra=DATE_TIME,
+    )  # fmt: skip
+
+
+class ScheduleBody(_Body):
+    """Times are RFC 3339 with an offset (``2026-05-04T09:00:00Z``)."""
+
+    starts_at: str | None = _time_field(
+        "When doors open; the workshop is started warmup_minutes before. Omit: start by hand."
+    )
+    ends_at: str | None = _time_field("When it ends (default start + 3 h; at most 24 h after).")
+    warmup_minutes: int | None = Field(default=None, ge=0, le=WARMUP_MAX, description="Default 15.")
+    join_opens_at: str | None = _time_field(
+        "Learners may join from then (default: as soon as it runs)."
+    )
+    end_grace_minutes: int | None = Field(
+        default=None, ge=0, le=GRACE_MAX, description="Download-only time after ends_at (10)."
+    )
+
+
+class ChangeSchedule(_Body):
+    """Exactly one of the three."""
+
+    ends_at: str | None = _time_field("Move the end here (later extends, earlier shortens).")
+    extend_minutes: int | None = Field(
+        default=None, ge=1, le=EXTEND_MAX_MINUTES, description="Push the end back this much."
+    )
+    end_now: bool | None = Field(
+        default=None, description="true: end now; learners get the grace period to download."
+    )
+
+
 class CreateWorkshop(_Body):
     name: str = Field(min_length=1, max_length=NAME_MAX, description="Shown to learners.")
     seats: int = Field(ge=SEATS_MIN, le=SEATS_MAX, description="Number of learner seats.")
@@ -46,6 +86,9 @@ class CreateWorkshop(_Body):
     )
     model_policy: ModelPolicy | None = Field(
         default=None, description="Model gateway limits and prices (default: 60 requests/min)."
+    )
+    schedule: ScheduleBody | None = Field(
+        default=None, description="Start, end, warm-up and grace (default: ends in 3 h)."
     )
 
 
@@ -68,6 +111,34 @@ class ModelAccess(_Body):
 
 
 Model = TypeVar("Model", bound=_Body)
+
+
+def parse_time(field: str, value: str | None) -> datetime | None:
+    """An RFC 3339 date-time with an offset; anything else is a ``ValidationError``."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, "must be an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise ValidationError(field, "must include a time zone offset (e.g. Z)")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field, "is out of range") from None
+
+
+def schedule_fields(body: ScheduleBody | None) -> dict[str, object] | None:
+    """The create body's schedule as ``plan_schedule`` keyword arguments."""
+    if body is None:
+        return None
+    fields: dict[str, object] = {}
+    for name in ("starts_at", "ends_at", "join_opens_at"):
+        fields[name] = parse_time(f"schedule.{name}", getattr(body, name))
+    fields["warmup_minutes"] = body.warmup_minutes
+    fields["end_grace_minutes"] = body.end_grace_minutes
+    return fields
 
 
 def parse_body(model: type[Model], data: Any) -> Model:

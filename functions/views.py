@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.domain.model import Host, Seat, Workshop
+from shared.domain import schedule as rules
+from shared.domain.model import Host, Seat, Workshop, utcnow
 from shared.services.join import JoinGrant
 from shared.services.usage import Usage
 from shared.services.workshops import ShadowGrant
@@ -31,7 +32,31 @@ def host_view(host: Host) -> dict[str, Any]:
     }
 
 
-def workshop_view(workshop: Workshop) -> dict[str, Any]:
+def schedule_view(workshop: Workshop, now: datetime) -> dict[str, Any] | None:
+    schedule = workshop.schedule
+    if schedule is None:
+        return None
+    warmup = schedule.warmup_at
+    return {
+        "starts_at": _optional_time(schedule.starts_at),
+        "ends_at": _time(schedule.ends_at),
+        "warmup_minutes": schedule.warmup_minutes,
+        "warmup_at": _optional_time(warmup),
+        "join_opens_at": _optional_time(schedule.join_opens_at),
+        "end_grace_minutes": schedule.end_grace_minutes,
+        "grace_ends_at": _time(schedule.grace_ends_at),
+        "phase": rules.phase(schedule, now).value,
+    }
+
+
+def _optional_time(value: datetime | None) -> str | None:
+    return None if value is None else _time(value)
+
+
+def workshop_view(workshop: Workshop, cost: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``cost`` (``shared.services.costs.cost_view``) is computed by the caller, which knows
+    the settings and whether the cost so far is worth a usage read."""
+    now = utcnow()
     return {
         "id": workshop.id,
         "name": workshop.name,
@@ -47,6 +72,9 @@ def workshop_view(workshop: Workshop) -> dict[str, Any]:
         "model_paused": workshop.model_paused,
         "model_policy": workshop.model_policy,
         "hosts": [host_view(h) for h in workshop.hosts],
+        "schedule": schedule_view(workshop, now),
+        "stopped_at": _optional_time(workshop.stopped_at),
+        "cost": cost,
     }
 
 
@@ -67,6 +95,20 @@ def join_view(grant: JoinGrant) -> dict[str, Any]:
         "host": grant.seat.host_index,
         "reconnect_code": grant.reconnect_code,
         "workshop": {"id": grant.workshop.id, "name": grant.workshop.name},
+        "schedule": learner_schedule_view(grant.workshop),
+    }
+
+
+def learner_schedule_view(workshop: Workshop) -> dict[str, Any] | None:
+    """What the learner page needs for its countdown (no cost, no warm-up details)."""
+    schedule = workshop.schedule
+    if schedule is None:
+        return None
+    return {
+        "ends_at": _time(schedule.ends_at),
+        "grace_ends_at": _time(schedule.grace_ends_at),
+        "warning_minutes": list(rules.WARNING_MINUTES),
+        "server_time": _time(utcnow()),
     }
 
 

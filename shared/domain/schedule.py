@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain.errors import ValidationError
+from shared.domain.errors import DoorsNotOpen, ValidationError, WorkshopEnded
 
 DEFAULT_DURATION = timedelta(hours=3)
 MAX_DURATION = timedelta(hours=24)
@@ -30,6 +30,10 @@ RETENTION_DEFAULT_DAYS = 30
 #: Minutes before ``ends_at`` at which learners are warned.
 WARNING_MINUTES = (15, 5)
 EXTEND_MAX_MINUTES = 24 * 60
+#: How far ahead a workshop may be scheduled.
+MAX_AHEAD = timedelta(days=366)
+#: Accepted years: keeps every +/- 24 h computation far from datetime's limits.
+YEAR_MIN, YEAR_MAX = 2000, 2999
 
 
 class Phase(StrEnum):
@@ -71,7 +75,16 @@ def _aware(field: str, value: object) -> datetime | None:
         raise ValidationError(field, "must be a date-time")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "must include a time zone offset (e.g. Z)")
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise ValidationError(field, f"must be between the years {YEAR_MIN} and {YEAR_MAX}")
     return value
+
+
+def check_time(field: str, value: datetime) -> datetime:
+    """An aware date-time in the supported range (so arithmetic on it cannot overflow)."""
+    checked = _aware(field, value)
+    assert checked is not None
+    return checked
 
 
 def _minutes(field: str, value: object, default: int, maximum: int) -> int:
@@ -100,6 +113,8 @@ def plan_schedule(
     start = _aware("schedule.starts_at", starts_at)
     end = _aware("schedule.ends_at", ends_at)
     opens = _aware("schedule.join_opens_at", join_opens_at)
+    if start is not None and start - now > MAX_AHEAD:
+        raise ValidationError("schedule.starts_at", "must be at most a year ahead")
     begin = start or now
     end = end or begin + DEFAULT_DURATION
     _check_window(begin, end, now)
@@ -175,6 +190,25 @@ def doors_open(schedule: Schedule, now: datetime) -> bool:
     if now >= schedule.ends_at:
         return False
     return schedule.join_opens_at is None or now >= schedule.join_opens_at
+
+
+def check_join(schedule: Schedule | None, now: datetime, *, reconnecting: bool) -> None:
+    """Refuse a join the schedule does not allow. A returning learner (reconnect code) may
+    rejoin until the grace period is over, to download their work; a new one only while
+    ``doors_open``."""
+    if schedule is None:
+        return
+    if reconnecting:
+        if now >= schedule.grace_ends_at:
+            raise WorkshopEnded("this workshop has ended")
+        return
+    if now >= schedule.ends_at:
+        raise WorkshopEnded("this workshop has ended")
+    if not doors_open(schedule, now):
+        assert schedule.join_opens_at is not None
+        raise DoorsNotOpen(
+            f"joining opens at {schedule.join_opens_at.isoformat()}", opens_at=schedule.join_opens_at.isoformat()
+        )
 
 
 def due_for_warmup(schedule: Schedule, now: datetime) -> bool:

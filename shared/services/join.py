@@ -36,7 +36,8 @@ from shared.domain.codes import (
     normalize_workshop_code,
 )
 from shared.domain.errors import ValidationError
-from shared.domain.model import Seat, Workshop, WorkshopStatus
+from shared.domain.model import Seat, Workshop, WorkshopStatus, utcnow
+from shared.domain.schedule import check_join
 from shared.ports.store import SeatRequest
 from shared.services.errors import InvalidReconnectCode, Unavailable, WorkshopNotAvailable
 from shared.services.ratelimit import JoinLimiter, limiter_for
@@ -73,6 +74,7 @@ def join(
     if workshop is None:
         limiter.failed_join(client)
         raise WorkshopNotAvailable()
+    check_join(workshop.schedule, utcnow(), reconnecting=request.reconnect_code is not None)
     if request.reconnect_code is not None:
         limiter.check_reconnect(workshop.id)
         seat, code = _reconnect(platform, workshop, request.reconnect_code)

@@ -81,5 +81,5 @@ def _check_one_change(change: ScheduleChange) -> None:
         raise ValidationError(
             "extend_minutes", f"must be an integer between 1 and {rules.EXTEND_MAX_MINUTES}"
         )
-    if change.ends_at is not None and change.ends_at.tzinfo is None:
-        raise ValidationError("ends_at", "must include a time zone offset (e.g. Z)")
+    if change.ends_at is not None:
+        rules.check_time("ends_at", change.ends_at)

@@ -133,3 +133,22 @@ def test_ending_now_moves_the_end_to_now_and_keeps_the_grace():
 def test_retention_is_over_after_the_configured_days():
     assert not retention_over(NOW, NOW + timedelta(days=30) - MIN, 30)
     assert retention_over(NOW, NOW + timedelta(days=30), 30)
+
+
+def test_new_learners_join_only_while_doors_are_open_and_returning_ones_until_grace_ends():
+    from shared.domain.errors import DoorsNotOpen, WorkshopEnded
+    from shared.domain.schedule import check_join
+
+    schedule = plan_schedule(
+        NOW, starts_at=NOW + 60 * MIN, join_opens_at=NOW + 55 * MIN, ends_at=NOW + 120 * MIN
+    )
+
+    with pytest.raises(DoorsNotOpen, match="joining opens at"):
+        check_join(schedule, NOW + 50 * MIN, reconnecting=False)
+    check_join(schedule, NOW + 55 * MIN, reconnecting=False)
+    with pytest.raises(WorkshopEnded):
+        check_join(schedule, NOW + 120 * MIN, reconnecting=False)
+    check_join(schedule, NOW + 129 * MIN, reconnecting=True)  # in the grace: download
+    with pytest.raises(WorkshopEnded):
+        check_join(schedule, NOW + 130 * MIN, reconnecting=True)
+    check_join(None, NOW, reconnecting=False)  # older records have no schedule

@@ -64,6 +64,13 @@ class ScheduleBody(_Body):
 class ChangeSchedule(_Body):
     """Exactly one of the three."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={"examples": [{"extend_minutes": 30}, {"end_now": True}]},
+    )
+
     ends_at: str | None = _time_field("Move the end here (later extends, earlier shortens).")
     extend_minutes: int | None = Field(
         default=None, ge=1, le=EXTEND_MAX_MINUTES, description="Push the end back this much."

@@ -32,6 +32,7 @@ WORKSHOP_ROUTES = [r for r in INSTRUCTOR_ROUTES if "{workshop_id}" in r.template
 BODIES: dict[str, Any] = {
     "create_workshop": {"name": "x", "seats": 2, "api_key": API_KEY},
     "set_model_access": {"paused": True},
+    "change_schedule": {"extend_minutes": 30},
 }
 
 
@@ -52,7 +53,7 @@ def _snapshot(platform: Platform, secrets: MemorySecrets, bus: RecordingBus) -> 
 def test_every_instructor_route_is_covered() -> None:
     assert {r.name for r in INSTRUCTOR_ROUTES} == {
         "create_workshop", "list_workshops", "get_workshop", "start_workshop", "stop_workshop",
-        "list_seats", "get_usage", "set_model_access", "shadow_token",
+        "list_seats", "get_usage", "set_model_access", "shadow_token", "change_schedule",
     }  # fmt: skip
 
 

@@ -116,11 +116,18 @@ class ApiClient:
 
     # ------------------------------------------------------------------ workshops
     def create_workshop(
-        self, name: str, seats: int, api_key: str, seats_per_host: int | None = None
+        self,
+        name: str,
+        seats: int,
+        api_key: str,
+        seats_per_host: int | None = None,
+        schedule: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name, "seats": seats, "api_key": api_key}
         if seats_per_host is not None:
             body["seats_per_host"] = seats_per_host
+        if schedule:
+            body["schedule"] = schedule
         return self._workshop(self.request("POST", "/api/workshops", json=body))
 
     def list_workshops(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
@@ -141,6 +148,10 @@ class ApiClient:
 
     def stop_workshop(self, workshop_id: str) -> dict[str, Any]:
         return self._workshop(self.request("POST", _path(workshop_id, "stop")))
+
+    def change_schedule(self, workshop_id: str, change: dict[str, Any]) -> dict[str, Any]:
+        """One of ``{"ends_at"}``, ``{"extend_minutes"}``, ``{"end_now": true}``."""
+        return self._workshop(self.request("POST", _path(workshop_id, "schedule"), json=change))
 
     def seats(self, workshop_id: str) -> dict[str, Any]:
         return dict(self.request("GET", _path(workshop_id, "seats")))

@@ -1,6 +1,6 @@
 """The ``clarateach`` command line: instructor commands and the local platform.
 
-    clarateach workshop create | list | info | start | stop | seats | usage
+    clarateach workshop create | list | info | start | stop | seats | usage | extend | end
     clarateach workshop pause-model | resume-model | shadow-token
     clarateach local up [--port 8080] [--demo]
 
@@ -33,13 +33,16 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
-from clarateach import render
+from clarateach import render, render_schedule
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
 from clarateach.credentials import CredentialsError, is_local_url, resolve_credentials
+from clarateach.schedule_cli import ScheduleOptionError, parse_time, schedule_body
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
+EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_NO_CREDENTIALS = 4
 EXIT_WORKSHOP_FAILED = 5
@@ -209,18 +212,56 @@ def create(
             f"Else ${API_KEY_ENV}, else a hidden prompt.",
         ),
     ] = None,
+    starts_at: Annotated[
+        str | None,
+        typer.Option(
+            "--starts-at",
+            help="When doors open (ISO 8601 with offset); hosts start --warmup-minutes before.",
+        ),
+    ] = None,
+    ends_at: Annotated[
+        str | None, typer.Option("--ends-at", help="When it ends (default: start + 3 h).")
+    ] = None,
+    duration: Annotated[
+        int | None,
+        typer.Option("--duration", min=1, help="Minutes from the start (or now) to the end."),
+    ] = None,
+    warmup_minutes: Annotated[
+        int | None, typer.Option("--warmup-minutes", help="Warm-up before --starts-at (15).")
+    ] = None,
+    join_opens_at: Annotated[
+        str | None,
+        typer.Option("--join-opens-at", help="Learners may join from then (default: at once)."),
+    ] = None,
+    grace_minutes: Annotated[
+        int | None,
+        typer.Option("--grace-minutes", help="Download-only minutes after the end (10)."),
+    ] = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
     audience: AudienceOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Create a workshop (it starts in status 'created'; run `workshop start` next)."""
+    """Create a workshop (it starts in status 'created'; run `workshop start` next).
+
+    Prints the cost estimate. With --starts-at the platform starts it by itself."""
     with _handled(json_output):
         conn = _Connection(api_url, token, state_dir, audience)
+        try:
+            schedule = schedule_body(
+                starts_at=starts_at,
+                ends_at=ends_at,
+                duration_minutes=duration,
+                warmup_minutes=warmup_minutes,
+                join_opens_at=join_opens_at,
+                grace_minutes=grace_minutes,
+            )
+        except ScheduleOptionError as exc:
+            _fail(EXIT_USAGE, str(exc), json_output)
         key = read_api_key(api_key_file, json_output)
         with conn.client() as client:
-            workshop = client.create_workshop(name, seats, key, seats_per_host)
+            workshop = client.create_workshop(name, seats, key, seats_per_host, schedule)
         _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
         if not json_output:
             stdout.print(f"Next: [bold]clarateach workshop start {workshop.get('id')} --wait[/]")
@@ -277,15 +318,22 @@ def start(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")
     ] = 900,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost estimate.")
+    ] = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
     audience: AudienceOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Start provisioning hosts. With --wait, exit 0 once running, 5 if it failed."""
+    """Start provisioning hosts. With --wait, exit 0 once running, 5 if it failed.
+
+    Shows the cost estimate first; on a terminal it asks to confirm (--yes skips that)."""
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not json_output:
+                _confirm_estimate(client.get_workshop(workshop_id), ask=not yes)
             workshop = client.start_workshop(workshop_id)
             if wait:
                 workshop = wait_until_running(client, workshop, timeout, json_output)
@@ -300,6 +348,14 @@ def start(
         else:
             stdout.print(render.progress_line(workshop))
             stdout.print(f"Follow it with: clarateach workshop start {workshop_id} --wait")
+
+
+def _confirm_estimate(workshop: dict[str, Any], *, ask: bool) -> None:
+    estimate = (workshop.get("cost") or {}).get("estimate")
+    if isinstance(estimate, dict):
+        stdout.print(Text("Cost estimate: ").append_text(render_schedule.estimate_text(estimate)))
+    if ask and sys.stdin.isatty() and not typer.confirm("Start the workshop?", default=True):
+        raise typer.Exit(EXIT_API_ERROR)
 
 
 #: Statuses from which a workshop will not become running without another start.
@@ -371,6 +427,59 @@ def stop(
         with _Connection(api_url, token, state_dir, audience).client() as client:
             workshop = client.stop_workshop(workshop_id)
         _emit({"workshop": workshop}, json_output, lambda: render.progress_line(workshop))
+
+
+@workshop_app.command("extend")
+def extend(
+    workshop_id: WorkshopIdArg,
+    minutes: Annotated[
+        int | None, typer.Option("--minutes", "-m", min=1, help="Push the end back this much.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="New end time (ISO 8601 with offset).")
+    ] = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Move the workshop's end: --minutes later, or --until a new time."""
+    with _handled(json_output):
+        if (minutes is None) == (until is None):
+            _fail(EXIT_USAGE, "give exactly one of --minutes or --until", json_output)
+        try:
+            end = parse_time("--until", until)
+        except ScheduleOptionError as exc:
+            _fail(EXIT_USAGE, str(exc), json_output)
+        change: dict[str, Any] = (
+            {"extend_minutes": minutes} if end is None else {"ends_at": end.isoformat()}
+        )
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            workshop = client.change_schedule(workshop_id, change)
+        _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
+
+
+@workshop_app.command("end")
+def end(
+    workshop_id: WorkshopIdArg,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """End the workshop now: learners get the grace period to download their work, then
+    the hosts are deleted (use `stop` to delete them at once)."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            workshop = client.change_schedule(workshop_id, {"end_now": True})
+
+        def human() -> Any:
+            grace = (workshop.get("schedule") or {}).get("grace_ends_at")
+            return f"Workshop {workshop.get('id')} ended; hosts are deleted at {render.when(grace)}."
+
+        _emit({"workshop": workshop}, json_output, human)
 
 
 @workshop_app.command("seats")

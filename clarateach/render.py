@@ -98,6 +98,9 @@ def workshop_view(w: dict[str, Any]) -> RenderableType:
     ]
     if w.get("error"):
         rows.append(("Error", Text(str(w["error"]), style="red")))
+    from clarateach.render_schedule import cost_rows, schedule_rows  # it imports `when` from here
+
+    rows += schedule_rows(w) + cost_rows(w)
     for label, value in rows:
         grid.add_row(label, value)
     hosts = w.get("hosts") or []

@@ -36,6 +36,8 @@ from workspace_agent.readiness import (
     publish_until_acknowledged,
 )
 from workspace_agent.runtimes import SeatRuntime, runtime_for
+from workspace_agent.schedule.routes import routes as schedule_routes
+from workspace_agent.schedule.state import SCHEDULE, agent_schedule
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.routes import routes as terminal_routes
@@ -88,6 +90,8 @@ def create_app(
     app.add_routes(health_routes)
     app.add_routes(terminal_routes)
     app.add_routes(file_routes)
+    app[SCHEDULE] = agent_schedule(settings)
+    app.add_routes(schedule_routes)
 
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)

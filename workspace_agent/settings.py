@@ -126,6 +126,20 @@ class AgentSettings:
         default=False,
         metadata=_env("CLARATEACH_AGENT_MODEL_PAUSED", "'true' to start with model access paused."),
     )
+    ends_at: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_ENDS_AT",
+            "The workshop's end (ISO 8601); learners see a countdown. Empty: no end known.",
+        ),
+    )
+    grace_ends_at: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_GRACE_ENDS_AT",
+            "End of the download-only grace period (ISO 8601); the archive is refused after.",
+        ),
+    )
     model_upstream: str = field(
         default="https://api.anthropic.com",
         metadata=_env("CLARATEACH_AGENT_MODEL_UPSTREAM", "Anthropic API base URL."),

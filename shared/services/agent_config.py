@@ -30,6 +30,9 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         "CLARATEACH_AGENT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "CLARATEACH_AGENT_RUNTIME": "docker" if settings.mode == "gcp" else "local",
     }
+    if (schedule := workshop.schedule) is not None:
+        config["CLARATEACH_AGENT_ENDS_AT"] = schedule.ends_at.isoformat()
+        config["CLARATEACH_AGENT_GRACE_ENDS_AT"] = schedule.grace_ends_at.isoformat()
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
     if url := public_url(settings, host.name):

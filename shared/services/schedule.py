@@ -5,7 +5,8 @@
 * ``end_now``: the end becomes now; the reconciler then gives learners the grace period to
   download their work and destroys the hosts after it.
 
-A stopping or stopped workshop's schedule cannot change (``invalid_state``).
+A stopping or stopped workshop's schedule cannot change (``invalid_state``). Running hosts
+learn the new end through ``shared.services.schedule_fanout`` (best effort).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shared.bootstrap import Platform
 from shared.domain import schedule as rules
 from shared.domain.errors import StaleState, ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
+from shared.services import schedule_fanout
 from shared.services.workshops import get_workshop
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ def change_schedule(
         "schedule changed",
         extra={"workshop_id": workshop_id, "ends_at": updated.ends_at and updated.ends_at.isoformat()},
     )
+    schedule_fanout.tell_hosts(platform, updated)
     return updated
 
 

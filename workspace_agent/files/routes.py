@@ -18,6 +18,7 @@ from workspace_agent.errors import ApiError
 from workspace_agent.files.archive import stream_archive
 from workspace_agent.files.content_types import content_headers
 from workspace_agent.files.safe_fs import FsError, SeatFS, Stat, parse_path
+from workspace_agent.schedule.routes import ensure_downloads_allowed
 
 routes = web.RouteTableDef()
 READ_CHUNK = 256 * 1024
@@ -162,4 +163,5 @@ async def upload(request: web.Request) -> web.Response:
 @routes.get("/seats/{seat}/archive.zip")
 async def archive(request: web.Request) -> web.StreamResponse:
     principal, fs = await _reader(request)
+    ensure_downloads_allowed(request)
     return await stream_archive(request, fs, principal.seat)

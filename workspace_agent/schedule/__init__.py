@@ -1,0 +1,1 @@
+"""The workshop's schedule as this host knows it: countdown, warnings, download-only grace."""

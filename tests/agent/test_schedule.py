@@ -88,7 +88,7 @@ async def test_download_works_during_the_grace_and_is_refused_after(
     with zipfile.ZipFile(io.BytesIO(await during.read())) as archive:
         assert archive.read("notes.md") == b"my work"
 
-    clock.now += 5 * 60  # the grace is over
+    clock.now += 5 * 60 + 1  # the grace is over
     after = await scheduled.get("/seats/1/archive.zip", headers=auth)
     assert after.status == 410
     assert (await after.json())["error"]["code"] == "workshop_ended"

@@ -6,6 +6,7 @@ import { archiveFileName, downloadWorkspace } from "../download";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
+import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
 import { displayCode } from "../session";
 import type { StateChange } from "../terminal/connection";
@@ -41,6 +42,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const download = h("button", { type: "button", class: "btn primary", id: "download-button" }, "Download my work");
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
+  const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
   const header = h(
     "header",
     { class: "topbar" },
@@ -48,6 +50,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     h("span", { class: "workshop-name", title: session.workshopName }, session.workshopName),
     h("span", { class: "seat-badge", id: "seat-badge" }, `Seat ${session.seat}`),
     h("span", { class: "spacer" }),
+    schedule.countdown,
     status,
     reconnectNow,
     codeButton,
@@ -70,6 +73,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     { class: "terminal-pane", "aria-label": "Terminal" },
     h("h2", { class: "visually-hidden" }, "Terminal"),
     terminalHost,
+    schedule.statusLine,
   );
   const right = h("div", { class: "right-column" });
   const layout = h("div", { class: "workspace" });
@@ -96,7 +100,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     splitter({ layout, property: "--sidebar-width", orientation: "vertical", label: "Resize file list", min: 0.12, max: 0.45, initial: 0.2, onResize: () => terminal.refit() }),
     right,
   );
-  root.replaceChildren(h("div", { class: "app" }, header, banner, layout));
+  root.replaceChildren(h("div", { class: "app" }, header, schedule.banner, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   function showState(change: StateChange): void {
@@ -153,6 +157,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
 
   terminalPane.addEventListener("click", () => terminal.focus());
   terminal.open();
+  schedule.start();
   window.__claraTerm = terminal.reader();
   void tree.refresh();
 
@@ -161,6 +166,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     window.removeEventListener("beforeunload", beforeUnload);
     window.removeEventListener("online", online);
     terminal.dispose();
+    schedule.dispose();
     delete window.__claraTerm;
   }
   return dispose;

@@ -87,6 +87,11 @@ class Instructor:
         response.raise_for_status()
         return dict(response.json()["workshop"])
 
+    def change_schedule(self, workshop_id: str, change: dict[str, Any]) -> dict[str, Any]:
+        response = self._client.post(f"/api/workshops/{workshop_id}/schedule", json=change)
+        response.raise_for_status()
+        return dict(response.json()["workshop"])
+
     def start(self, workshop_id: str) -> dict[str, Any]:
         self._client.post(f"/api/workshops/{workshop_id}/start").raise_for_status()
         return self._wait_status(workshop_id, "running")

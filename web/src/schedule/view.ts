@@ -56,7 +56,12 @@ export class ScheduleView {
       const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
       if (!response.ok) return; // keep the last known schedule
       const next = parseSchedule(await response.json(), Date.now());
-      if (next && this.schedule && next.endsAt > this.schedule.endsAt) this.shown.clear(); // extended
+      if (next && this.schedule) {
+        // The clock offset is measured once, at the first read: later reads only move the
+        // end (an extension), so the countdown never jumps with network latency.
+        next.offsetMs = this.schedule.offsetMs;
+        if (next.endsAt > this.schedule.endsAt) this.shown.clear(); // extended: warn again
+      }
       this.schedule = next;
       this.render();
     } catch {

@@ -477,7 +477,9 @@ def end(
 
         def human() -> Any:
             grace = (workshop.get("schedule") or {}).get("grace_ends_at")
-            return f"Workshop {workshop.get('id')} ended; hosts are deleted at {render.when(grace)}."
+            return (
+                f"Workshop {workshop.get('id')} ended; hosts are deleted at {render.when(grace)}."
+            )
 
         _emit({"workshop": workshop}, json_output, human)
 

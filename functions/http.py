@@ -177,7 +177,9 @@ def _with_cost(call: Call, workshop: Workshop, *, so_far: bool = False) -> dict[
     with ``so_far`` the running tally (one usage read)."""
     now = utcnow()
     tally = costs.spent_so_far(call.platform, workshop, now) if so_far else None
-    return views.workshop_view(workshop, costs.cost_view(call.platform.settings, workshop, now, tally))
+    return views.workshop_view(
+        workshop, costs.cost_view(call.platform.settings, workshop, now, tally)
+    )
 
 
 def _list(call: Call) -> ApiResponse:

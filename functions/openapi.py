@@ -357,7 +357,8 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule)], ref_template=REF
+        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule)],
+        ref_template=REF,
     )
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:

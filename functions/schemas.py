@@ -35,14 +35,15 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-DATE_TIME = {"format": "date-time"}
-
-
 def _time_field(description: str) -> Any:
+    """An optional RFC 3339 date-time string (parsed by ``parse_time``)."""
     return Field(
-        default=None, min_length=1, max_length=64, description=description,
-        json_schema_extra=DATE_TIME,
-    )  # fmt: skip
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=description,
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class ScheduleBody(_Body):

@@ -164,7 +164,9 @@ def _with_end(schedule: Schedule, end: datetime) -> Schedule:
     opens = schedule.join_opens_at
     return Schedule(
         ends_at=end,
-        starts_at=schedule.starts_at if schedule.starts_at is None or schedule.starts_at < end else None,
+        starts_at=schedule.starts_at
+        if schedule.starts_at is None or schedule.starts_at < end
+        else None,
         warmup_minutes=schedule.warmup_minutes,
         join_opens_at=opens if opens is None or opens < end else None,
         end_grace_minutes=schedule.end_grace_minutes,
@@ -207,7 +209,8 @@ def check_join(schedule: Schedule | None, now: datetime, *, reconnecting: bool) 
     if not doors_open(schedule, now):
         assert schedule.join_opens_at is not None
         raise DoorsNotOpen(
-            f"joining opens at {schedule.join_opens_at.isoformat()}", opens_at=schedule.join_opens_at.isoformat()
+            f"joining opens at {schedule.join_opens_at.isoformat()}",
+            opens_at=schedule.join_opens_at.isoformat(),
         )
 
 

@@ -54,9 +54,7 @@ def check_ceiling(settings: Settings, figures: cost.CostFigures) -> None:
     if ceiling <= 0 or not cost.exceeds(figures, ceiling):
         return
     if figures.vm_usd is None:
-        reason = (
-            f"there is no price for {figures.pricing.machine_type} in {figures.pricing.region}"
-        )
+        reason = f"there is no price for {figures.pricing.machine_type} in {figures.pricing.region}"
     elif figures.model_usd is None:
         reason = "the model budget is unlimited; set model_policy.defaults.budget_usd"
     else:

@@ -65,7 +65,10 @@ def change_schedule(
     updated = platform.store.update_workshop(workshop_id, apply)
     log.info(
         "schedule changed",
-        extra={"workshop_id": workshop_id, "ends_at": updated.ends_at and updated.ends_at.isoformat()},
+        extra={
+            "workshop_id": workshop_id,
+            "ends_at": updated.ends_at and updated.ends_at.isoformat(),
+        },
     )
     schedule_fanout.tell_hosts(platform, updated)
     return updated

@@ -128,9 +128,7 @@ async def test_the_instructor_moves_the_end_and_learners_see_it(
         [],
     ],
 )
-async def test_bad_schedule_updates_are_400(
-    scheduled: Client, tokens: Tokens, body: Any
-) -> None:
+async def test_bad_schedule_updates_are_400(scheduled: Client, tokens: Tokens, body: Any) -> None:
     response = await scheduled.put(
         "/control/schedule", json=body, headers={"Authorization": f"Bearer {tokens.instructor()}"}
     )

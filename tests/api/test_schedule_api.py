@@ -146,9 +146,9 @@ def test_start_over_the_ceiling_is_409_with_a_clear_message_and_publishes_nothin
 
 
 def test_the_estimate_uses_the_price_table_for_gce_hosts(platform: Platform) -> None:
+    from shared.auth.instructor import Instructor
     from shared.domain.model import utcnow
     from shared.services import costs, workshops
-    from shared.auth.instructor import Instructor
 
     gce = replace(
         platform.settings, mode="gcp", gce_zone="us-central1-a", gce_machine_type="e2-standard-4"
@@ -163,7 +163,9 @@ def test_the_estimate_uses_the_price_table_for_gce_hosts(platform: Platform) -> 
     assert figures["pricing"]["source"] == PRICE_SOURCE
     assert price < figures["pricing"]["usd_per_hour"] < price + 0.01  # plus the boot disk
     hours = 3 + 10 / 60
-    assert figures["vm_usd"] == pytest.approx(2 * hours * figures["pricing"]["usd_per_hour"], rel=1e-3)
+    assert figures["vm_usd"] == pytest.approx(
+        2 * hours * figures["pricing"]["usd_per_hour"], rel=1e-3
+    )
     assert figures["total_usd"] == pytest.approx(figures["vm_usd"] + 20.0, rel=1e-3)
 
 
@@ -172,7 +174,8 @@ def test_get_shows_the_cost_so_far_while_running(
 ) -> None:
     api.call("POST", f"/api/workshops/{running['id']}/start")  # 409: already running
     platform.store.update_workshop(
-        running["id"], lambda w: replace(w, billing_started_at=datetime.now(UTC) - timedelta(hours=1))
+        running["id"],
+        lambda w: replace(w, billing_started_at=datetime.now(UTC) - timedelta(hours=1)),
     )
     platform.store.put_seat_usage(running["id"], {1: {"requests": 2, "cost_usd": 0.25}})
 

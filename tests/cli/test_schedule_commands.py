@@ -114,9 +114,9 @@ def test_extend_and_end(run_cli: RunCli, key_file: Path) -> None:
 
     until = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
     moved = run_cli("workshop", "extend", workshop["id"], "--until", iso(until), "--json")
-    assert datetime.fromisoformat(
-        json.loads(moved.stdout)["workshop"]["schedule"]["ends_at"]
-    ) == until
+    assert (
+        datetime.fromisoformat(json.loads(moved.stdout)["workshop"]["schedule"]["ends_at"]) == until
+    )
 
     ended = run_cli("workshop", "end", workshop["id"])
     assert ended.exit_code == 0, ended.text

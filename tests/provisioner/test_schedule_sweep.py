@@ -23,7 +23,7 @@ from shared.domain.model import HostStatus, Workshop, WorkshopStatus
 from shared.ports.compute import Compute
 from shared.ports.store import SeatRequest
 from shared.services import workshops
-from shared.services.provisioning import Outcome, handle
+from shared.services.provisioning import handle
 from shared.services.reconcile import reconcile
 from shared.services.schedule import ScheduleChange, change_schedule
 from shared.settings import Settings

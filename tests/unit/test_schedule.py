@@ -63,7 +63,9 @@ def test_bad_schedules_are_refused_naming_the_field(fields, field):
 
 
 def test_exactly_24_hours_is_allowed():
-    assert plan_schedule(NOW, ends_at=NOW + timedelta(hours=24)).ends_at == NOW + timedelta(hours=24)
+    assert plan_schedule(NOW, ends_at=NOW + timedelta(hours=24)).ends_at == NOW + timedelta(
+        hours=24
+    )
 
 
 def test_warmup_is_due_from_its_time_until_the_end_and_never_without_a_start():

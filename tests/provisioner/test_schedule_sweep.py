@@ -27,6 +27,7 @@ from shared.services.provisioning import handle
 from shared.services.reconcile import reconcile
 from shared.services.schedule import ScheduleChange, change_schedule
 from shared.settings import Settings
+from tests.provisioner.conftest import ComputeUnderTest
 from tests.provisioner.test_provisioning import make_all_ready, stored
 from tests.support.compute_doubles import InMemoryCompute
 
@@ -321,3 +322,22 @@ def test_a_warmup_over_the_ceiling_stays_created_and_says_why(make_platform: Mak
     current = stored(platform, workshop)
     assert current.status is S.CREATED
     assert current.error is not None and "ceiling" in current.error
+
+
+def test_teardown_after_the_grace_deletes_real_hosts_on_every_compute_adapter(
+    compute_under_test: ComputeUnderTest, make_platform: MakePlatform
+):
+    """GCE through its client library against the REST fake, and local agent processes."""
+    compute = compute_under_test.compute
+    platform = make_platform(compute)
+    workshop = running(platform, ends_at=T0 + 30 * MIN, end_grace_minutes=5)
+    assert len(compute.list_hosts({"workshop": workshop.id})) == 2
+
+    reconcile(platform, now=T0 + 34 * MIN)
+    assert len(compute.list_hosts({"workshop": workshop.id})) == 2  # grace: still there
+
+    report = reconcile(platform, now=T0 + 35 * MIN)
+
+    assert report.ended == [workshop.id]
+    assert compute.list_hosts({"workshop": workshop.id}) == []
+    assert stored(platform, workshop).status is S.STOPPED

@@ -210,3 +210,25 @@ def test_joining_before_join_opens_at_is_409_and_after_the_end_too(
     assert late.status == 409 and late.json()["error"]["code"] == "workshop_ended"
     again = api.join(open_now["code"], reconnect_code=joined.json()["reconnect_code"])
     assert again.status == 200  # a returning learner may still come back to download
+
+
+def test_a_stopped_workshop_is_listed_with_its_final_cost(
+    api: Api, platform: Platform, running: dict
+) -> None:
+    from shared.services import provisioning
+    from tests.support.compute_doubles import InMemoryCompute
+
+    platform.store.put_seat_usage(running["id"], {2: {"requests": 1, "cost_usd": 1.5}})
+    api.call("POST", f"/api/workshops/{running['id']}/stop")
+    stopping = platform.store.get_workshop(running["id"])
+    assert stopping is not None
+    provisioning.stop_workshop(
+        replace(platform, compute=InMemoryCompute()), stopping
+    )  # the provisioner
+
+    listed = api.call("GET", "/api/workshops").json()["workshops"]
+    (shown,) = [w for w in listed if w["id"] == running["id"]]
+    assert shown["status"] == "stopped" and shown["stopped_at"] is not None
+    assert shown["cost"]["estimate"] is None
+    assert shown["cost"]["final"]["kind"] == "final"
+    assert shown["cost"]["final"]["model_usd"] == pytest.approx(1.5)

@@ -16,7 +16,7 @@ shell and files until the workshop ends; freeing a seat is the instructor's deci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -161,15 +161,16 @@ def ended_now(schedule: Schedule, now: datetime) -> Schedule:
 
 
 def _with_end(schedule: Schedule, end: datetime) -> Schedule:
-    opens = schedule.join_opens_at
-    return Schedule(
+    """``schedule`` ending at ``end``; a start or door opening not before it is dropped."""
+
+    def before_end(moment: datetime | None) -> datetime | None:
+        return moment if moment is None or moment < end else None
+
+    return replace(
+        schedule,
         ends_at=end,
-        starts_at=schedule.starts_at
-        if schedule.starts_at is None or schedule.starts_at < end
-        else None,
-        warmup_minutes=schedule.warmup_minutes,
-        join_opens_at=opens if opens is None or opens < end else None,
-        end_grace_minutes=schedule.end_grace_minutes,
+        starts_at=before_end(schedule.starts_at),
+        join_opens_at=before_end(schedule.join_opens_at),
     )
 
 

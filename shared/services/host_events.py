@@ -1,0 +1,115 @@
+"""Accept an event a host reports about itself (``POST /api/hosts/events``) and publish it.
+
+Hosts never publish to the event topic themselves: the topic (Pub/Sub on GCP, the local
+push endpoint) is written only by the platform, and this handler is the one door through
+which a host's word reaches the provisioner. It checks, in order:
+
+1. the caller's failure budget (per client IP and overall; 429 before anything is verified);
+2. the body is one event of ours (``Event.from_message``) of a host type (``host.ready``,
+   ``host.failed``, ``host.usage``) whose data names ``host_index`` and ``attempt``
+   (400 otherwise);
+3. the caller proves it *is* that host (``shared.auth.host.authenticate_host_caller``: the GCE
+   instance identity token of VM ``ct-<workshop>-h<index>``, or the local host events token
+   of exactly that workshop, host and attempt): 401/403 otherwise.
+
+Then the event is re-stamped with this server's clock (a host's idea of the time is not
+trusted) and published. Whether it still matters (the current start attempt, the workshop's
+state) is the provisioner's decision (``shared.services.provisioning``), because a message
+can also be redelivered or replayed long after it was accepted here. Refusals spend budget;
+logs name the workshop, host and outcome, never the token.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from shared.auth.host import authenticate_host_caller
+from shared.auth.instructor import IdTokenVerifier
+from shared.bootstrap import Platform
+from shared.domain.errors import DomainError, ValidationError
+from shared.domain.events import HOST_EVENT_TYPES, Event, MalformedEvent
+from shared.domain.model import utcnow
+from shared.services.errors import Unavailable
+from shared.services.host_credentials import HostCredentialLimiter
+from shared.services.ratelimit import LimiterRegistry
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/api/hosts/events"
+
+_limiters: LimiterRegistry[HostCredentialLimiter] = LimiterRegistry(HostCredentialLimiter)
+
+
+def limiter_for(owner: object) -> HostCredentialLimiter:
+    """The host-events failure budget attached to ``owner`` (the platform's store)."""
+    return _limiters.get(owner)
+
+
+def install_limiter(owner: object, limiter: HostCredentialLimiter) -> HostCredentialLimiter:
+    """Attach ``limiter`` to ``owner`` (tests: small budgets or a fake clock)."""
+    return _limiters.install(owner, limiter)
+
+
+def accept_host_event(
+    platform: Platform,
+    authorization: str | None,
+    body: bytes,
+    client: str,
+    verify_id_token: IdTokenVerifier | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Publish the host event in ``body`` for its proven sender; return the message id.
+
+    Raises ``ValidationError`` (400), ``Unauthorized`` (401), ``Forbidden`` (403),
+    ``RateLimited`` (429), ``Unavailable``/``TransientError`` (503)."""
+    limiter = limiter_for(platform.store)
+    limiter.check(client)
+    try:
+        event = _parse(body)
+        index, attempt = event.data["host_index"], event.data["attempt"]
+        authenticate_host_caller(
+            platform.settings,
+            authorization,
+            workshop_id=event.workshop_id,
+            index=index,
+            attempt=attempt,
+            verify_id_token=verify_id_token,
+        )
+    except DomainError as exc:
+        if not isinstance(exc, Unavailable):
+            limiter.failed(client)
+        log.warning(
+            "host event refused: %s",
+            exc.message,
+            extra={"reason": type(exc).__name__, "client_ip": client},
+        )
+        raise
+    trusted = replace(event, occurred_at=now or utcnow())
+    message_id = platform.bus.publish(trusted)
+    log.info(
+        "host event accepted",
+        extra={
+            "workshop_id": event.workshop_id,
+            "host": index,
+            "attempt": attempt,
+            "event_type": event.type,
+            "event_id": message_id,
+        },
+    )
+    return message_id
+
+
+def _parse(body: bytes) -> Event:
+    try:
+        event = Event.from_message(body)
+    except MalformedEvent as exc:
+        raise ValidationError("body", f"not a host event: {exc}") from None
+    if event.type not in HOST_EVENT_TYPES:
+        raise ValidationError("type", "hosts may only report host.* events")
+    for name in ("host_index", "attempt"):
+        value = event.data.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1_000_000:
+            raise ValidationError(f"data.{name}", "must be a non-negative integer")
+    return event

@@ -98,7 +98,7 @@ def _run(state: Path, url: str, api_url: str, token: str, runs: int) -> int:
     rows, ok = [], True
     settings = Settings(mode="local", state_dir=state, provisioner_url=url, public_api_url=api_url)
     bus = LocalBus(push_url=url, push_token=token)
-    compute = LocalCompute(state / "hosts")
+    compute = LocalCompute.from_settings(settings)
     platform = bootstrap(
         settings,
         store=SqliteStore(state / "state.db"),

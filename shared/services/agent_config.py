@@ -1,11 +1,10 @@
 """The configuration each host's workspace agent starts with (docs/protocol.md section 5).
 
 Built by the provisioner from settings and the workshop; becomes the agent's environment
-locally and VM metadata on GCE. It never contains a secret on GCE: the API key travels only as a
-secrets-port reference the agent resolves itself, and the VM proves who it is with its instance
-identity token. The one secret is local: ``CLARATEACH_AGENT_EVENTS_TOKEN``, the host events
-token of exactly this host and start attempt (``shared.auth.platform_keys``), which reaches the
-agent process as environment only.
+locally and VM metadata on GCE. It never contains a secret: the API key travels only as a
+secrets-port reference the agent resolves itself, and a host proves who it is with its instance
+identity token (GCE) or with the host events token ``LocalCompute`` adds to a local agent's
+environment only.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import json
 
 from shared.adapters.urls import events_url_for, secrets_url_for
-from shared.auth.platform_keys import host_events_token
 from shared.domain.model import Host, Workshop
 from shared.services.host_dns import public_url
 from shared.settings import Settings
@@ -35,9 +33,6 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         "CLARATEACH_AGENT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "CLARATEACH_AGENT_RUNTIME": "docker" if settings.mode == "gcp" else "local",
     }
-    if settings.mode == "local":
-        token = host_events_token(settings.state_dir, workshop.id, host.index, workshop.attempt)
-        config["CLARATEACH_AGENT_EVENTS_TOKEN"] = token
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
     if url := public_url(settings, host.name):

@@ -4,7 +4,8 @@ Hosts never publish to the event topic themselves: the topic (Pub/Sub on GCP, th
 push endpoint) is written only by the platform, and this handler is the one door through
 which a host's word reaches the provisioner. It checks, in order:
 
-1. the caller's failure budget (per client IP and overall; 429 before anything is verified);
+1. the caller's failure budget (per client IP and overall; 429 before anything is verified),
+   and that it presents a bearer credential at all (401);
 2. the body is one event of ours (``Event.from_message``) of a host type (``host.ready``,
    ``host.failed``, ``host.usage``) whose data names ``host_index`` and ``attempt``
    (400 otherwise);
@@ -26,7 +27,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.auth.host import authenticate_host_caller
-from shared.auth.instructor import IdTokenVerifier
+from shared.auth.instructor import IdTokenVerifier, bearer_token
 from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, ValidationError
 from shared.domain.events import HOST_EVENT_TYPES, Event, MalformedEvent
@@ -67,6 +68,7 @@ def accept_host_event(
     limiter = limiter_for(platform.store)
     limiter.check(client)
     try:
+        bearer_token(authorization)  # no credential at all: 401 before the body is read
         event = _parse(body)
         index, attempt = event.data["host_index"], event.data["attempt"]
         authenticate_host_caller(

@@ -193,6 +193,7 @@ def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> N
             seat_first=host.seat_first,
             seat_last=host.seat_last,
             agent_config=agent_config(settings, workshop, host),
+            attempt=workshop.attempt,
         )
         info = platform.compute.create_host(spec)
         publish_host_record(platform, info)  # <host>.<domain> -> its IP, when a domain is managed

@@ -95,7 +95,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
         # first attach, and no learner attaches here), so each seat has a process that stop
         # must not leave behind. tests/local_platform covers the default with a live shell.
         agent_env = {**agent_env, "CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
-        compute = LocalCompute(settings.state_dir / "hosts", extra_env=agent_env)
+        compute = LocalCompute.from_settings(settings, extra_env=agent_env)
         platform = bootstrap(
             settings,
             store=SqliteStore(tmp_path / "state.db"),

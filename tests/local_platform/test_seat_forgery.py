@@ -1,0 +1,167 @@
+"""The seat-hijack attack of issue 16, run for real from inside a bubblewrap-sandboxed seat.
+
+The attack, as a learner would try it: the seat's shell shares the machine's loopback, reads
+``/proc/net/tcp`` to find the platform's listening ports, and POSTs a forged ``host.ready``
+whose endpoint is a listener of the learner's (a Pub/Sub push envelope to every port's ``/``,
+and the bare event to ``/api/hosts/events``). If any of them were believed, the provisioner
+would overwrite the host's endpoint and the next learner to join would be sent to the attacker
+(who then reads their learner token from the WebSocket subprotocol).
+
+Against the code before the fix the push endpoint answered 2xx and the later joiner's endpoint
+changed. Now every listener refuses (401/404) and the endpoint stays.
+
+The seat script reads ``/proc/net/tcp`` itself; it POSTs only to the ports that belong to this
+platform's process tree (passed in by the test), because the machine is shared with other
+test runs whose listeners are none of our business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from tests.agent.terminal_client import Terminal
+from tests.local_platform.process import JOIN_CODE_RE, URL_RE, LocalUp
+from tests.support.net import free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (./dev test)"),
+]
+DEMO_TIMEOUT = 90
+ATTACKER = "http://127.0.0.1:1/attacker"
+
+#: Runs inside the seat: ``python3 forge.py <workshop id> <attacker URL> <ports...>``.
+FORGE = r"""
+import base64, datetime, json, os, sys, urllib.error, urllib.request, uuid
+workshop, evil, allowed = sys.argv[1], sys.argv[2], {int(p) for p in sys.argv[3:]}
+listening = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for row in open(table).read().splitlines()[1:]:
+        fields = row.split()
+        if fields[3] == "0A":  # TCP_LISTEN
+            listening.add(int(fields[1].rsplit(":", 1)[1], 16))
+print("SEAT_PID", os.getpid(), "VISIBLE_PROCS", sum(p.isdigit() for p in os.listdir("/proc")))
+print("LISTENING", " ".join(map(str, sorted(listening & allowed))))
+now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+event = {"version": 1, "id": uuid.uuid4().hex, "type": "host.ready", "workshop_id": workshop,
+         "occurred_at": now,
+         "data": {"host_index": 0, "attempt": 1, "endpoint": evil, "timings": {}}}
+data = base64.b64encode(json.dumps(event).encode()).decode()
+envelope = {"message": {"data": data, "messageId": uuid.uuid4().hex, "publishTime": now,
+                        "attributes": {"type": "host.ready", "workshop_id": workshop},
+                        "orderingKey": workshop},
+            "subscription": "projects/local/subscriptions/provisioner"}
+def post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except Exception as exc:
+        return type(exc).__name__
+for port in sorted(listening & allowed):
+    for path, body in (("/", envelope), ("/api/hosts/events", event)):
+        print("FORGED", port, path, post(f"http://127.0.0.1:{port}{path}", body))
+print("FORGERY", "DONE")
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[LocalUp, str, str]]:
+    run = LocalUp(tmp_path / "state", "--demo", "--port", str(free_port()))
+    try:
+        url = run.wait_for_line(URL_RE, timeout=30).group(1)
+        code = run.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT).group(1)
+        yield run, url, code
+    finally:
+        run.kill_group()
+
+
+def _join(url: str, code: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/api/join",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def _platform_ports(run: LocalUp) -> set[int]:
+    """Every TCP port the platform process and its hosts (agents) listen on."""
+    root = psutil.Process(run.proc.pid)
+    ports: set[int] = set()
+    for proc in [root, *root.children(recursive=True), *_agents(run.state_dir)]:
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    return ports
+
+
+def _agents(state_dir: Path) -> list[psutil.Process]:
+    from tests.local_platform.process import processes_using
+
+    return [p for p in processes_using(state_dir / "hosts") if "workspace_agent" in str(p.cmdline())]
+
+
+def _run_in_seat(grant: dict, command: str, marker: str) -> str:
+    async def run() -> str:
+        async with aiohttp.ClientSession() as session:
+            term = await Terminal.open_url(
+                session, grant["endpoint"], grant["seat"], grant["token"]
+            )
+            await term.type(command + "\r")
+            await term.read_until(marker, timeout=60)
+            await term.close()
+            return term.text
+
+    return asyncio.run(run())
+
+
+def test_a_forged_host_ready_from_a_sandboxed_seat_does_not_redirect_later_joiners(
+    demo: tuple[LocalUp, str, str],
+) -> None:
+    run, url, code = demo
+    attacker = _join(url, code)
+    workshop_id = attacker["workshop"]["id"]
+    honest_endpoint = attacker["endpoint"]
+    ports = _platform_ports(run)
+    assert len(ports) >= 3, ports  # the API, the provisioner's push endpoint, the agent
+
+    script = base64.b64encode(FORGE.encode()).decode()
+    command = (
+        f"echo {script} | base64 -d > forge.py && python3 forge.py {workshop_id} {ATTACKER} "
+        + " ".join(map(str, sorted(ports)))
+        + " && echo FORGERY_$((6*7))"
+    )
+    output = _run_in_seat(attacker, command, "FORGERY_42")
+
+    # It really ran in the sandbox (a PID namespace of its own) and found our listeners.
+    pid_line = next(line for line in output.splitlines() if line.startswith("SEAT_PID"))
+    assert int(pid_line.split()[3]) < 10, pid_line  # a handful of processes, not the machine's
+    listed = next(line for line in output.splitlines() if line.startswith("LISTENING"))
+    assert {int(p) for p in listed.split()[1:]} == ports, (listed, ports)
+    answers = [line.split() for line in output.splitlines() if line.startswith("FORGED ")]
+    assert len(answers) == 2 * len(ports), output
+
+    # A learner who joins after the attempt is still sent to the real agent.
+    later = _join(url, code)
+    assert later["seat"] != attacker["seat"]
+    assert later["endpoint"] == honest_endpoint, "a forged host.ready redirected a later joiner"
+    # And nothing on the platform believed the forgery: every listener refused it.
+    accepted = [a for a in answers if a[3].isdigit() and 200 <= int(a[3]) < 300]
+    assert not accepted, f"accepted forged deliveries: {accepted}"

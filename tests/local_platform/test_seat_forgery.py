@@ -40,10 +40,10 @@ pytestmark = [
 DEMO_TIMEOUT = 90
 ATTACKER = "http://127.0.0.1:1/attacker"
 
-#: Runs inside the seat: ``python3 forge.py <workshop id> <attacker URL> <ports...>``.
+#: Runs inside the seat: ``python3 forge.py <workshop id> <attacker URL> <type> <ports...>``.
 FORGE = r"""
 import base64, datetime, json, os, sys, urllib.error, urllib.request, uuid
-workshop, evil, allowed = sys.argv[1], sys.argv[2], {int(p) for p in sys.argv[3:]}
+workshop, evil, allowed = sys.argv[1], sys.argv[2], {int(p) for p in sys.argv[4:]}
 listening = set()
 for table in ("/proc/net/tcp", "/proc/net/tcp6"):
     for row in open(table).read().splitlines()[1:]:
@@ -53,14 +53,18 @@ for table in ("/proc/net/tcp", "/proc/net/tcp6"):
 print("SEAT_PID", os.getpid(), "VISIBLE_PROCS", sum(p.isdigit() for p in os.listdir("/proc")))
 print("LISTENING", " ".join(map(str, sorted(listening & allowed))))
 now = datetime.datetime.now(datetime.timezone.utc).isoformat()
-event = {"version": 1, "id": uuid.uuid4().hex, "type": "host.ready", "workshop_id": workshop,
-         "occurred_at": now,
-         "data": {"host_index": 0, "attempt": 1, "endpoint": evil, "timings": {}}}
-data = base64.b64encode(json.dumps(event).encode()).decode()
-envelope = {"message": {"data": data, "messageId": uuid.uuid4().hex, "publishTime": now,
-                        "attributes": {"type": "host.ready", "workshop_id": workshop},
-                        "orderingKey": workshop},
-            "subscription": "projects/local/subscriptions/provisioner"}
+def forge(kind, data):
+    event = {"version": 1, "id": uuid.uuid4().hex, "type": kind, "workshop_id": workshop,
+             "occurred_at": now, "data": {"host_index": 0, "attempt": 1, **data}}
+    encoded = base64.b64encode(json.dumps(event).encode()).decode()
+    envelope = {"message": {"data": encoded, "messageId": uuid.uuid4().hex, "publishTime": now,
+                            "attributes": {"type": kind, "workshop_id": workshop},
+                            "orderingKey": workshop},
+                "subscription": "projects/local/subscriptions/provisioner"}
+    return event, envelope
+kind = sys.argv[3]
+event, envelope = forge(kind, {"endpoint": evil, "timings": {}} if kind == "host.ready"
+                        else {"reason": "forged"})
 def post(url, body):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -118,6 +122,32 @@ def _agents(state_dir: Path) -> list[psutil.Process]:
     return [p for p in processes_using(state_dir / "hosts") if "workspace_agent" in str(p.cmdline())]
 
 
+def _admin_get(url: str, state_dir: Path, path: str) -> dict:
+    token = (state_dir / "admin-token").read_text().strip()
+    request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def _forge_from_seat(grant: dict, kind: str, ports: set[int]) -> tuple[str, list[list[str]]]:
+    """Run the forgery in the learner's seat; (its output, one ``FORGED`` answer per POST)."""
+    script = base64.b64encode(FORGE.encode()).decode()
+    command = (
+        f"echo {script} | base64 -d > forge.py && python3 forge.py "
+        f"{grant['workshop']['id']} {ATTACKER} {kind} "
+        + " ".join(map(str, sorted(ports)))
+        + " && echo FORGERY_$((6*7))"
+    )
+    output = _run_in_seat(grant, command, "FORGERY_42")
+    answers = [line.split() for line in output.splitlines() if line.startswith("FORGED ")]
+    assert len(answers) == 2 * len(ports), output
+    return output, answers
+
+
+def _accepted(answers: list[list[str]]) -> list[list[str]]:
+    return [a for a in answers if a[3].isdigit() and 200 <= int(a[3]) < 300]
+
+
 def _run_in_seat(grant: dict, command: str, marker: str) -> str:
     async def run() -> str:
         async with aiohttp.ClientSession() as session:
@@ -137,31 +167,36 @@ def test_a_forged_host_ready_from_a_sandboxed_seat_does_not_redirect_later_joine
 ) -> None:
     run, url, code = demo
     attacker = _join(url, code)
-    workshop_id = attacker["workshop"]["id"]
     honest_endpoint = attacker["endpoint"]
     ports = _platform_ports(run)
     assert len(ports) >= 3, ports  # the API, the provisioner's push endpoint, the agent
 
-    script = base64.b64encode(FORGE.encode()).decode()
-    command = (
-        f"echo {script} | base64 -d > forge.py && python3 forge.py {workshop_id} {ATTACKER} "
-        + " ".join(map(str, sorted(ports)))
-        + " && echo FORGERY_$((6*7))"
-    )
-    output = _run_in_seat(attacker, command, "FORGERY_42")
+    output, answers = _forge_from_seat(attacker, "host.ready", ports)
 
     # It really ran in the sandbox (a PID namespace of its own) and found our listeners.
     pid_line = next(line for line in output.splitlines() if line.startswith("SEAT_PID"))
     assert int(pid_line.split()[3]) < 10, pid_line  # a handful of processes, not the machine's
     listed = next(line for line in output.splitlines() if line.startswith("LISTENING"))
     assert {int(p) for p in listed.split()[1:]} == ports, (listed, ports)
-    answers = [line.split() for line in output.splitlines() if line.startswith("FORGED ")]
-    assert len(answers) == 2 * len(ports), output
 
     # A learner who joins after the attempt is still sent to the real agent.
     later = _join(url, code)
     assert later["seat"] != attacker["seat"]
     assert later["endpoint"] == honest_endpoint, "a forged host.ready redirected a later joiner"
     # And nothing on the platform believed the forgery: every listener refused it.
-    accepted = [a for a in answers if a[3].isdigit() and 200 <= int(a[3]) < 300]
-    assert not accepted, f"accepted forged deliveries: {accepted}"
+    assert not _accepted(answers), f"accepted forged deliveries: {_accepted(answers)}"
+
+
+def test_a_forged_host_failed_from_a_sandboxed_seat_does_not_fail_the_workshop(
+    demo: tuple[LocalUp, str, str],
+) -> None:
+    run, url, code = demo
+    attacker = _join(url, code)
+    workshop_id = attacker["workshop"]["id"]
+
+    _output, answers = _forge_from_seat(attacker, "host.failed", _platform_ports(run))
+
+    assert not _accepted(answers), f"accepted forged deliveries: {_accepted(answers)}"
+    workshop = _admin_get(url, run.state_dir, f"/api/workshops/{workshop_id}")["workshop"]
+    assert workshop["status"] == "running"
+    assert [h["status"] for h in workshop["hosts"]] == ["ready"]

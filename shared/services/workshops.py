@@ -41,6 +41,7 @@ from shared.domain.validation import (
 )
 from shared.ports.store import Page
 from shared.services.errors import Unavailable
+from shared.services.host_image import require_baked_host_image
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def get_workshop(platform: Platform, instructor: Instructor, workshop_id: str) -
 def start_workshop(platform: Platform, instructor: Instructor, workshop_id: str) -> Workshop:
     """``created|failed -> provisioning`` (new attempt, hosts planned), then publish the start."""
     get_workshop(platform, instructor, workshop_id)
+    require_baked_host_image(platform.settings)
 
     def begin_attempt(current: Workshop) -> Workshop:
         if current.status not in STARTABLE:

@@ -8,7 +8,8 @@ would overwrite the host's endpoint and the next learner to join would be sent t
 (who then reads their learner token from the WebSocket subprotocol).
 
 Against the code before the fix the push endpoint answered 2xx and the later joiner's endpoint
-changed. Now every listener refuses (401/404) and the endpoint stays.
+changed. Now every listener refuses (401/404) and the endpoint stays. The same script also
+tries the agents' control route (``PUT /control/model-access``) on every port: refused too.
 
 The seat script reads ``/proc/net/tcp`` itself; it POSTs only to the ports that belong to this
 platform's process tree (passed in by the test), because the machine is shared with other
@@ -65,8 +66,8 @@ def forge(kind, data):
 kind = sys.argv[3]
 event, envelope = forge(kind, {"endpoint": evil, "timings": {}} if kind == "host.ready"
                         else {"reason": "forged"})
-def post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+def post(url, body, method="POST"):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -78,6 +79,9 @@ def post(url, body):
 for port in sorted(listening & allowed):
     for path, body in (("/", envelope), ("/api/hosts/events", event)):
         print("FORGED", port, path, post(f"http://127.0.0.1:{port}{path}", body))
+    # The agents' control routes: the kill switch must not be reachable without a token.
+    url = f"http://127.0.0.1:{port}/control/model-access"
+    print("FORGED", port, "/control/model-access", post(url, {"paused": True}, "PUT"))
 print("FORGERY", "DONE")
 """
 
@@ -140,7 +144,7 @@ def _forge_from_seat(grant: dict, kind: str, ports: set[int]) -> tuple[str, list
     )
     output = _run_in_seat(grant, command, "FORGERY_42")
     answers = [line.split() for line in output.splitlines() if line.startswith("FORGED ")]
-    assert len(answers) == 2 * len(ports), output
+    assert len(answers) == 3 * len(ports), output
     return output, answers
 
 

@@ -24,11 +24,11 @@ from shared.adapters.local_compute import LocalCompute
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import Instructor
+from shared.auth.platform_keys import push_token
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.model import WorkshopStatus
 from shared.services import workshops
 from shared.settings import Settings
-from shared.auth.platform_keys import push_token
 from tests.provisioner.e2e_support import (
     agent_processes,
     served_join_function,

@@ -10,8 +10,8 @@ identity token (``shared.adapters.host_credentials``; docs/events.md, "Host cred
 Service-account scopes (``HOST_SCOPES``). Scopes only cap what the VM's token may do; the real
 boundary is IAM (the host account may pull seat images, nothing else; it has no Pub/Sub and no
 Secret Manager access: host events go to ``POST /api/hosts/events`` with the identity token).
-The agent needs: Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is deliberately absent, and
-nothing needs it: identity tokens (for the workshop key) take no scope.
+The agent needs: Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is
+deliberately absent, and nothing needs it: identity tokens (key and events) take no scope.
 
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a

@@ -57,7 +57,10 @@ class HostEventsBus(EventBus):
                 response = client.post(
                     self.api_base_url + EVENTS_PATH,
                     content=body,
-                    headers={"Authorization": f"Bearer {proof}", "Content-Type": "application/json"},
+                    headers={
+                        "Authorization": f"Bearer {proof}",
+                        "Content-Type": "application/json",
+                    },
                 )
             except httpx.HTTPError as exc:
                 raise TransientError(f"cannot reach the API ({type(exc).__name__})") from None

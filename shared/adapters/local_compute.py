@@ -11,11 +11,12 @@ operator's ``extra_env`` overrides), never a copy of the platform's environment,
 hold credentials. The one secret it gets is ``CLARATEACH_AGENT_EVENTS_TOKEN`` (from
 ``host_tokens``): its host events token, which proves to ``POST /api/hosts/events`` that it is
 this host of this start attempt; it travels in the environment only (never argv, never on disk),
-and seat shells see neither the agent's environment nor its ``/proc`` (the sandbox). Where bubblewrap works the agent sandboxes its seats' shells
-(``CLARATEACH_AGENT_BWRAP=auto`` unless the operator says otherwise). It runs in its own session
-and process group, so ``delete_host`` can signal everything it started: SIGTERM first (the
-agent hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
-``stop_timeout``.
+and seat shells see neither the agent's environment nor its ``/proc`` (the sandbox).
+
+Where bubblewrap works the agent sandboxes its seats' shells (``CLARATEACH_AGENT_BWRAP=auto``
+unless the operator says otherwise). It runs in its own session and process group, so
+``delete_host`` can signal everything it started: SIGTERM first (the agent hangs up the seats'
+shells or stops their tmux servers), SIGKILL to the group after ``stop_timeout``.
 
 ``host.json`` outlives the platform: after a restart ``list_hosts`` still reports agents
 started by the previous run (adoption), so the reconciler can keep or delete them, and

@@ -32,7 +32,9 @@ PATH = "/api/hosts/events"
 AUDIENCE = "https://ct-join-123.europe-west1.run.app"
 
 
-def body(workshop_id: str, index: int = 0, attempt: int = 0, kind: str = HOST_READY, **data: Any) -> bytes:
+def body(
+    workshop_id: str, index: int = 0, attempt: int = 0, kind: str = HOST_READY, **data: Any
+) -> bytes:
     payload: dict[str, Any] = {"host_index": index, "attempt": attempt, **data}
     if kind == HOST_READY:
         payload.setdefault("endpoint", "http://127.0.0.1:9100")
@@ -105,7 +107,9 @@ def test_a_genuine_token_cannot_speak_for_another_host_attempt_or_workshop(
     proof = {"index": 0, "attempt": 0, **proven}
     target = workshops.get(claim.pop("workshop", None), running["id"])
     raw = body(target, claim["index"], claim["attempt"])
-    response = post(platform, raw, token_for(platform, running["id"], proof["index"], proof["attempt"]))
+    response = post(
+        platform, raw, token_for(platform, running["id"], proof["index"], proof["attempt"])
+    )
     assert response.status == 401
     assert bus.events == []
 

@@ -25,7 +25,8 @@ API = "https://clarateach-jwks-123.us-central1.run.app"
 TOKEN = "stub-identity-token-0123456789"
 
 CURL = r"""#!/usr/bin/env bash
-printf 'ARGV' >>"$STUB_DIR/curl.log"; printf ' %q' "$@" >>"$STUB_DIR/curl.log"; echo >>"$STUB_DIR/curl.log"
+log="$STUB_DIR/curl.log"
+printf 'ARGV' >>"$log"; printf ' %q' "$@" >>"$log"; echo >>"$log"
 case "${@: -1}" in
   */attributes/disable-legacy-endpoints) printf '%s' "${STUB_LEGACY:-true}" ;;
   */service-accounts/default/identity)

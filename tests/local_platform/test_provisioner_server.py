@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from clarateach.provisioner_server import FUNCTIONS_SOURCE, ProvisionerServer
-from shared.auth.platform_keys import PUSH_TOKEN_HEADER
 from shared.adapters.local_bus import LocalBus, push_envelope
+from shared.auth.platform_keys import PUSH_TOKEN_HEADER
 from shared.domain.events import Event
 from shared.domain.model import utcnow
 from tests.support.net import port_open

@@ -123,7 +123,9 @@ def _platform_ports(run: LocalUp) -> set[int]:
 def _agents(state_dir: Path) -> list[psutil.Process]:
     from tests.local_platform.process import processes_using
 
-    return [p for p in processes_using(state_dir / "hosts") if "workspace_agent" in str(p.cmdline())]
+    return [
+        p for p in processes_using(state_dir / "hosts") if "workspace_agent" in str(p.cmdline())
+    ]
 
 
 def _admin_get(url: str, state_dir: Path, path: str) -> dict:

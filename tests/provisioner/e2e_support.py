@@ -3,8 +3,9 @@
 ``served_provisioner`` serves functions-framework's ``provisioner`` app (functions/events.py)
 on a free port (behind the push-token check the local platform puts in front of it, when given
 a token); ``served_join_function`` serves the ``join`` function (functions/main.py), which
-takes the hosts' ``POST /api/hosts/events``; ``agent_processes`` finds every process that belongs to local hosts (the
-agents and anything that mentions their state directories, such as tmux servers).
+takes the hosts' ``POST /api/hosts/events``; ``agent_processes`` finds every process that
+belongs to local hosts (the agents and anything that mentions their state directories, such as
+tmux servers).
 """
 
 from __future__ import annotations

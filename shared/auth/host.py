@@ -42,6 +42,8 @@ class HostIdentity:
     instance_name: str
     workshop_id: str
     index: int
+    #: When Google created the VM (seconds since the epoch; GCE tokens only).
+    created_at: float | None = None
 
 
 def credentials_audience(settings: Settings) -> str:
@@ -95,7 +97,9 @@ def _host_identity(settings: Settings, claims: Mapping[str, Any]) -> HostIdentit
     if parsed is None:
         raise Forbidden("the calling instance is not a ClaraTeach host")
     workshop_id, index = parsed
-    return HostIdentity(instance_name=name, workshop_id=workshop_id, index=index)
+    created = compute.get("instance_creation_timestamp")
+    created_at = float(created) if isinstance(created, int | float) else None
+    return HostIdentity(name, workshop_id, index, created_at)
 
 
 def authenticate_host_caller(

@@ -11,7 +11,9 @@ which a host's word reaches the provisioner. It checks, in order:
    (400 otherwise);
 3. the caller proves it *is* that host (``shared.auth.host.authenticate_host_caller``: the GCE
    instance identity token of VM ``ct-<workshop>-h<index>``, or the local host events token
-   of exactly that workshop, host and attempt): 401/403 otherwise.
+   of exactly that workshop, host and attempt): 401/403 otherwise. A GCE VM created before its
+   host was requested for the current attempt (a leftover of an earlier attempt: VM names
+   repeat) is refused too (403), by the creation time Google puts in the identity token.
 
 Then the event is re-stamped with this server's clock (a host's idea of the time is not
 trusted) and published. Whether it still matters (the current start attempt, the workshop's
@@ -26,10 +28,10 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from shared.auth.host import authenticate_host_caller
+from shared.auth.host import HostIdentity, authenticate_host_caller
 from shared.auth.instructor import IdTokenVerifier, bearer_token
 from shared.bootstrap import Platform
-from shared.domain.errors import DomainError, ValidationError
+from shared.domain.errors import DomainError, Forbidden, ValidationError
 from shared.domain.events import HOST_EVENT_TYPES, Event, MalformedEvent
 from shared.domain.model import utcnow
 from shared.services.errors import Unavailable
@@ -71,7 +73,7 @@ def accept_host_event(
         bearer_token(authorization)  # no credential at all: 401 before the body is read
         event = _parse(body)
         index, attempt = event.data["host_index"], event.data["attempt"]
-        authenticate_host_caller(
+        identity = authenticate_host_caller(
             platform.settings,
             authorization,
             workshop_id=event.workshop_id,
@@ -79,6 +81,7 @@ def accept_host_event(
             attempt=attempt,
             verify_id_token=verify_id_token,
         )
+        _require_vm_of_this_attempt(platform, identity)
     except DomainError as exc:
         if not isinstance(exc, Unavailable):
             limiter.failed(client)
@@ -101,6 +104,21 @@ def accept_host_event(
         },
     )
     return message_id
+
+
+def _require_vm_of_this_attempt(platform: Platform, identity: HostIdentity) -> None:
+    """A GCE VM created before its host was requested for the current start attempt is a
+    leftover of an earlier attempt (VM names repeat across attempts): ``Forbidden``."""
+    if identity.created_at is None:
+        return
+    workshop = platform.store.get_workshop(identity.workshop_id)
+    host = workshop.host(identity.index) if workshop is not None else None
+    requested = host.timings.get("requested") if host is not None else None
+    if not requested:
+        return
+    skew = platform.settings.event_max_skew_seconds
+    if identity.created_at < datetime.fromisoformat(requested).timestamp() - skew:
+        raise Forbidden("this VM predates the workshop's current start attempt")
 
 
 def _parse(body: bytes) -> Event:

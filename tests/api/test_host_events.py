@@ -20,7 +20,7 @@ import pytest
 from shared.auth.platform_keys import PLATFORM_SECRET_FILE, host_events_token
 from shared.bootstrap import Platform
 from shared.domain.events import HOST_FAILED, HOST_READY, HOST_USAGE, Event
-from shared.domain.model import utcnow
+from shared.domain.model import Workshop, utcnow
 from shared.services.host_credentials import HostCredentialLimiter
 from shared.services.host_events import install_limiter
 from shared.services.ratelimit import Budget
@@ -231,3 +231,40 @@ def test_a_gce_host_cannot_speak_for_another_vm(
     response = post(gcp, body(this, 1), authorization, verify_id_token=tokens.verify)
     assert response.status == status, response.json()
     assert bus.events == []
+
+
+def test_a_gce_vm_older_than_the_current_start_attempt_is_refused(
+    gcp: Platform, bus: RecordingBus, running: dict[str, Any], tokens: IdentityTokens
+) -> None:
+    """VM names repeat across attempts; the identity token's ``instance_creation_timestamp``
+    (set by Google, not the VM) tells a leftover of an earlier attempt from this attempt's VM."""
+    requested = utcnow()
+
+    def stamp(current: Workshop) -> Workshop:
+        host = current.host(1)
+        assert host is not None
+        return current.with_host(replace(host, timings={"requested": requested.isoformat()}))
+
+    gcp.store.update_workshop(running["id"], stamp)
+    created = {
+        "old": int((requested - timedelta(minutes=20)).timestamp()),
+        "new": int((requested + timedelta(seconds=20)).timestamp()),
+    }
+    identity = identity_claims(f"ct-{running['id']}-h1", AUDIENCE)
+
+    def as_vm(created_at: int) -> str:
+        claims = {
+            **identity,
+            "google": {
+                "compute_engine": {
+                    **identity["google"]["compute_engine"],
+                    "instance_creation_timestamp": created_at,
+                }
+            },
+        }
+        return "Bearer " + tokens.mint(claims)
+
+    old = post(gcp, body(running["id"], 1), as_vm(created["old"]), verify_id_token=tokens.verify)
+    assert old.status == 403 and bus.events == []
+    new = post(gcp, body(running["id"], 1), as_vm(created["new"]), verify_id_token=tokens.verify)
+    assert new.status == 202 and len(bus.events) == 1

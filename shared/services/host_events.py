@@ -4,8 +4,7 @@ Hosts never publish to the event topic themselves: the topic (Pub/Sub on GCP, th
 push endpoint) is written only by the platform, and this handler is the one door through
 which a host's word reaches the provisioner. It checks, in order:
 
-1. the caller's failure budget (per client IP and overall; 429 before anything is verified),
-   and that it presents a bearer credential at all (401);
+1. the caller presents a bearer credential at all (401);
 2. the body is one event of ours (``Event.from_message``) of a host type (``host.ready``,
    ``host.failed``, ``host.usage``) whose data names ``host_index`` and ``attempt``
    (400 otherwise);
@@ -15,11 +14,16 @@ which a host's word reaches the provisioner. It checks, in order:
    host was requested for the current attempt (a leftover of an earlier attempt: VM names
    repeat) is refused too (403), by the creation time Google puts in the identity token.
 
+Refusals spend a failure budget per client IP and overall; once it is spent, refusals become
+429 with ``Retry-After``. A valid proof is never refused for budget: on the local platform every
+host and every learner's shell share 127.0.0.1, so a learner flooding bad requests must not
+hold back the real hosts' ``host.ready`` (the proofs are 256-bit HMACs or Google-signed tokens:
+the budget bounds noise, not a feasible search).
+
 Then the event is re-stamped with this server's clock (a host's idea of the time is not
 trusted) and published. Whether it still matters (the current start attempt, the workshop's
 state) is the provisioner's decision (``shared.services.provisioning``), because a message
-can also be redelivered or replayed long after it was accepted here. Refusals spend budget;
-logs name the workshop, host and outcome, never the token.
+can also be redelivered or replayed long after it was accepted here. Logs name the workshop, host and outcome, never the token.
 """
 
 from __future__ import annotations
@@ -68,7 +72,6 @@ def accept_host_event(
     Raises ``ValidationError`` (400), ``Unauthorized`` (401), ``Forbidden`` (403),
     ``RateLimited`` (429), ``Unavailable``/``TransientError`` (503)."""
     limiter = limiter_for(platform.store)
-    limiter.check(client)
     try:
         bearer_token(authorization)  # no credential at all: 401 before the body is read
         event = _parse(body)
@@ -83,13 +86,16 @@ def accept_host_event(
         )
         _require_vm_of_this_attempt(platform, identity)
     except DomainError as exc:
-        if not isinstance(exc, Unavailable):
-            limiter.failed(client)
         log.warning(
             "host event refused: %s",
             exc.message,
             extra={"reason": type(exc).__name__, "client_ip": client},
         )
+        if not isinstance(exc, Unavailable):
+            try:
+                limiter.check(client)  # budget spent: 429 (with Retry-After) instead
+            finally:
+                limiter.failed(client)
         raise
     trusted = replace(event, occurred_at=now or utcnow())
     message_id = platform.bus.publish(trusted)

@@ -133,7 +133,9 @@ def test_what_is_not_a_host_event_is_400_and_nothing_is_published(
     assert bus.events == []
 
 
-def test_refusals_are_rate_limited_per_client(platform: Platform, running: dict[str, Any]) -> None:
+def test_refusals_are_rate_limited_but_a_genuine_host_is_never_held_back(
+    platform: Platform, bus: RecordingBus, running: dict[str, Any]
+) -> None:
     clock = FakeClock()
     install_limiter(
         platform.store,
@@ -143,13 +145,12 @@ def test_refusals_are_rate_limited_per_client(platform: Platform, running: dict[
         assert post(platform, body(running["id"]), "Bearer wrong").status == 401
     limited = post(platform, body(running["id"]), "Bearer wrong")
     assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
-    # Even the genuine host is held back on that address (a shared NAT), but not elsewhere.
+    assert bus.events == []
+    # Locally every host and every learner's shell share 127.0.0.1: a flood of bad requests
+    # from a seat must not hold back the real host's report on that same address.
     genuine = token_for(platform, running["id"])
-    assert post(platform, body(running["id"]), genuine).status == 429
-    other_ip = Api(platform).call(
-        "POST", PATH, raw=body(running["id"]), headers={"Authorization": genuine}, ip="192.0.2.9"
-    )
-    assert other_ip.status == 202
+    assert post(platform, body(running["id"]), genuine).status == 202
+    assert len(bus.events) == 1
 
 
 def test_the_token_never_appears_in_a_refusal_or_the_logs(

@@ -11,7 +11,11 @@ twice over:
   is a compare-and-set through ``store.update_workshop``.
 
 Retry policy: ``TransientError`` (and anything unexpected) propagates -> redelivery, bounded
-by ``settings.event_max_age_seconds`` after which events are dropped as stale.
+by ``settings.event_max_age_seconds`` after which events are dropped as stale. Events dated more
+than ``settings.event_max_skew_seconds`` in the future are dropped the same way, and a host event
+whose ``data.attempt`` is not the workshop's current attempt is dropped (a late or replayed
+report of an earlier attempt). Host events reach the topic only through
+``shared.services.host_events``, which proved the sender.
 ``PermanentError`` (quota, stockout, bad image) fails the workshop with a reason the
 instructor can act on, and the event is acknowledged. Poison (unknown workshop, bad payload)
 is logged and acknowledged. Nothing blocks on boot: readiness arrives as ``host.ready``.

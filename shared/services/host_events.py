@@ -23,7 +23,8 @@ the budget bounds noise, not a feasible search).
 Then the event is re-stamped with this server's clock (a host's idea of the time is not
 trusted) and published. Whether it still matters (the current start attempt, the workshop's
 state) is the provisioner's decision (``shared.services.provisioning``), because a message
-can also be redelivered or replayed long after it was accepted here. Logs name the workshop, host and outcome, never the token.
+can also be redelivered or replayed long after it was accepted here. Logs name the workshop,
+host and outcome, never the token.
 """
 
 from __future__ import annotations

@@ -66,9 +66,6 @@ def push_envelope(event: Event, message_id: str, publish_time: datetime) -> byte
 
 
 class LocalBus(EventBus):
-    def __repr__(self) -> str:
-        return f"LocalBus({self.push_url!r})"
-
     def __init__(
         self,
         push_url: str,
@@ -93,6 +90,9 @@ class LocalBus(EventBus):
         self._cond = threading.Condition()
         self._closed = threading.Event()
         self.dropped: list[str] = []  # message ids given up on after max_attempts
+
+    def __repr__(self) -> str:
+        return f"LocalBus({self.push_url!r})"
 
     # ------------------------------------------------------------------ publish
     def publish(self, event: Event) -> str:

@@ -24,11 +24,16 @@ from shared.adapters.local_compute import LocalCompute
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import Instructor
+from shared.auth.platform_keys import push_token
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.model import WorkshopStatus
 from shared.services import workshops
 from shared.settings import Settings
-from tests.provisioner.e2e_support import agent_processes, served_provisioner
+from tests.provisioner.e2e_support import (
+    agent_processes,
+    served_join_function,
+    served_provisioner,
+)
 
 TEACHER = Instructor(owner="bench@example.com")
 API_KEY = "sk-ant-api03-" + "benchmarkKey_" * 5
@@ -82,50 +87,54 @@ def _phase_means(hosts: tuple) -> dict[str, float]:
 
 
 def main(runs: int = 3) -> int:
-    rows, ok = [], True
-    with tempfile.TemporaryDirectory(prefix="provision-bench-") as tmp, served_provisioner() as url:
+    with tempfile.TemporaryDirectory(prefix="provision-bench-") as tmp:
         state = Path(tmp) / "state"
-        settings = Settings(
-            mode="local", state_dir=state, provisioner_url=url, public_api_url="http://127.0.0.1:9"
-        )
-        bus = LocalBus(push_url=url)
-        compute = LocalCompute(state / "hosts")
-        platform = bootstrap(
-            settings,
-            store=SqliteStore(state / "state.db"),
-            bus=bus,
-            compute=compute,
-            secrets=LocalSecrets(state / "secrets"),
-        )
-        set_platform(platform)
-        try:
-            for name, seats, per_host, target in CASES:
-                samples, stops, phases = [], [], []
-                for _ in range(runs):
-                    to_running, to_stopped, phase = run_once(platform, seats, per_host)
-                    samples.append(to_running)
-                    stops.append(to_stopped)
-                    phases.append(phase)
-                worst = max(samples)
-                ok &= worst <= target
-                rows.append(
-                    {
-                        "case": name,
-                        "runs": runs,
-                        "p50 s": percentile(samples, 50),
-                        "max s": worst,
-                        "target s": target,
-                        "insert->running s": sum(p["instance_running"] for p in phases) / runs,
-                        "request->ready s": sum(p["ready"] for p in phases) / runs,
-                        "stop s": percentile(stops, 50),
-                        "meets": "yes" if worst <= target else "NO",
-                    }
-                )
-            leftovers = agent_processes(state / "hosts")
-        finally:
-            set_platform(None)
-            compute.cleanup_orphans()
-            bus.close()
+        token = push_token(state)
+        with served_provisioner(token) as url, served_join_function() as api_url:
+            return _run(state, url, api_url, token, runs)
+
+
+def _run(state: Path, url: str, api_url: str, token: str, runs: int) -> int:
+    rows, ok = [], True
+    settings = Settings(mode="local", state_dir=state, provisioner_url=url, public_api_url=api_url)
+    bus = LocalBus(push_url=url, push_token=token)
+    compute = LocalCompute.from_settings(settings)
+    platform = bootstrap(
+        settings,
+        store=SqliteStore(state / "state.db"),
+        bus=bus,
+        compute=compute,
+        secrets=LocalSecrets(state / "secrets"),
+    )
+    set_platform(platform)
+    try:
+        for name, seats, per_host, target in CASES:
+            samples, stops, phases = [], [], []
+            for _ in range(runs):
+                to_running, to_stopped, phase = run_once(platform, seats, per_host)
+                samples.append(to_running)
+                stops.append(to_stopped)
+                phases.append(phase)
+            worst = max(samples)
+            ok &= worst <= target
+            rows.append(
+                {
+                    "case": name,
+                    "runs": runs,
+                    "p50 s": percentile(samples, 50),
+                    "max s": worst,
+                    "target s": target,
+                    "insert->running s": sum(p["instance_running"] for p in phases) / runs,
+                    "request->ready s": sum(p["ready"] for p in phases) / runs,
+                    "stop s": percentile(stops, 50),
+                    "meets": "yes" if worst <= target else "NO",
+                }
+            )
+        leftovers = agent_processes(state / "hosts")
+    finally:
+        set_platform(None)
+        compute.cleanup_orphans()
+        bus.close()
     print_table("start request -> running (local platform, real workspace agents)", rows)
     print(f"\n  agent processes left after the stops: {len(leftovers)}")
     return 0 if ok and not leftovers else 1

@@ -6,15 +6,17 @@ What runs (one process plus one agent process per host):
   ``/api`` route through ``functions.http.handle``;
 * the provisioner, served by functions-framework's real CloudEvent app on a free loopback
   port (``clarateach.provisioner_server``); the ``LocalBus`` POSTs Pub/Sub push envelopes to
-  it, exactly as a push subscription does on GCP;
+  it, exactly as a push subscription does on GCP, with the platform's push token (deliveries
+  without it are refused with 401); hosts report their events to ``POST /api/hosts/events``
+  with their own host events token instead (docs/events.md, "Who may speak");
 * the reconciler, every ``RECONCILE_EVERY`` seconds, as an asyncio task;
 * hosts: ``python -m workspace_agent`` children started by ``LocalCompute``.
 
 State lives in ``--state-dir`` (default: ``CLARATEACH_STATE_DIR``, else
 ``$XDG_STATE_HOME/clarateach`` or ``~/.local/state/clarateach`` - one place per user, so the
 CLI finds the admin token from any directory): ``state.db`` (SQLite), ``secrets/``,
-``hosts/``, ``admin-token`` (0600), ``local-server.json`` (where this server listens, for the
-CLI) and ``logs/platform.log`` (JSON lines).
+``hosts/``, ``admin-token`` and ``platform-secret`` (0600), ``local-server.json`` (where this
+server listens, for the CLI) and ``logs/platform.log`` (JSON lines).
 
 Start-up gives a clean slate: agents left behind by a previous run that died without
 cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT,
@@ -53,6 +55,7 @@ from clarateach.credentials import (
     write_server_record,
 )
 from clarateach.provisioner_server import ProvisionerServer
+from shared.auth.platform_keys import push_token
 from shared.bootstrap import Platform
 from shared.settings import Settings, default_state_dir
 
@@ -124,7 +127,7 @@ class LocalPlatform:
         port = sock.getsockname()[1]
         url = f"http://{_display_host(opts.host)}:{port}"
 
-        provisioner = ProvisionerServer().start()
+        provisioner = ProvisionerServer(push_token=push_token(state_dir)).start()
         try:
             platform = self._bootstrap(url, port, provisioner.url)
         except BaseException:

@@ -38,7 +38,7 @@ from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
-from shared.services import costs, host_credentials
+from shared.services import costs, host_credentials, host_events
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
@@ -155,6 +155,19 @@ def _host_credentials(call: Call) -> ApiResponse:
         call.verify_id_token,
     )
     return json_response(200, {"api_key": key}, {"Cache-Control": "no-store"})
+
+
+def _host_events(call: Call) -> ApiResponse:
+    """An event a host reports about itself, accepted once it proved which host it is
+    (``shared.services.host_events``) and published to the provisioner."""
+    message_id = host_events.accept_host_event(
+        call.platform,
+        call.request.header("Authorization"),
+        call.request.body,
+        call.request.client_ip or "unknown",
+        call.verify_id_token,
+    )
+    return json_response(202, {"message_id": message_id})
 
 
 def _create(call: Call) -> ApiResponse:
@@ -278,6 +291,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/join", "join", "join", False, _join),
     # Public like join (its own check is a Google-signed instance identity token).
     Route("POST", "/api/hosts/credentials", "host_credentials", "join", False, _host_credentials),
+    Route("POST", host_events.EVENTS_PATH, "host_events", "join", False, _host_events),
     Route("POST", "/api/workshops", "create_workshop", "workshops", True, _create),
     Route("GET", "/api/workshops", "list_workshops", "workshops", True, _list),
     Route("GET", W, "get_workshop", "workshops", True, _get),

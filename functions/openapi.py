@@ -206,6 +206,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "Jwks": _object({"keys": {"type": "array", "items": {"type": "object"}}}),
     "Health": _object({"status": {"const": "ok"}}),
+    "HostEventAccepted": _object({"message_id": {"type": "string"}}),
     "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
 }
 
@@ -227,6 +228,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "HostCredentials",
         (401, 403, 404, 429, 503),
+    ),
+    "host_events": (
+        "A host reports host.ready/failed/usage about itself (identity token or host token)",
+        None,
+        202,
+        "HostEventAccepted",
+        (400, 401, 403, 429, 503),
     ),
     "create_workshop": ("Create a workshop", CreateWorkshop, 201, "WorkshopEnvelope", (400, 503)),
     "list_workshops": (
@@ -322,7 +330,7 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.instructor:
         operation["security"] = [{"bearer": []}]
-    if route.name == "host_credentials":
+    if route.name in ("host_credentials", "host_events"):
         operation["security"] = [{"hostIdentity": []}]
     if body_model is not None:
         operation["requestBody"] = {

@@ -75,8 +75,9 @@ def build_bus(settings: Settings) -> EventBus:
 
         return PubSubBus(project=settings.gcp_project, topic=settings.events_topic)
     from shared.adapters.local_bus import LocalBus
+    from shared.auth.platform_keys import push_token
 
-    return LocalBus(push_url=settings.provisioner_url)
+    return LocalBus(push_url=settings.provisioner_url, push_token=push_token(settings.state_dir))
 
 
 def build_compute(settings: Settings, secrets: Secrets) -> Compute:

@@ -120,6 +120,13 @@ class Settings:
             "CLARATEACH_EVENT_MAX_AGE", "Events older than this are acknowledged and dropped."
         ),
     )
+    event_max_skew_seconds: int = field(
+        default=60,
+        metadata=_env(
+            "CLARATEACH_EVENT_MAX_SKEW",
+            "Events dated more than this many seconds in the future are dropped like stale ones.",
+        ),
+    )
     provisioning_deadline_seconds: int = field(
         default=900,
         metadata=_env(

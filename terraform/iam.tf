@@ -7,9 +7,11 @@
 #   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
 #                act as the host SA (that SA only), delete workshop-* secrets (never read them,
 #                never change their IAM policy), DNS records in one managed zone.
-#   host         VMs: publish to the events topic, pull seat images. No Secret Manager access
-#                at all: each VM gets its own workshop's key from the join function
-#                (POST /api/hosts/credentials) by presenting its instance identity token.
+#   host         VMs: pull seat images, nothing else. No Pub/Sub and no Secret Manager access
+#                at all: each VM reports its events (POST /api/hosts/events) and gets its own
+#                workshop's key (POST /api/hosts/credentials) from the join function by
+#                presenting its instance identity token, which names the VM; the function
+#                checks it and publishes for the host. A shared account proves nothing.
 #   scheduler    may invoke the reconciler, nothing else.
 #   pubsub-push  may invoke the provisioner, nothing else.
 #   build        Cloud Build for function deploys: logs, one Artifact Registry repository, the
@@ -65,12 +67,13 @@ resource "google_project_iam_member" "firestore_users" {
 }
 
 # ---- Events topic: publish only, granted on the topic --------------------------------------
+# Only the platform publishes. Hosts never do: their shared service account would let any host
+# speak for every other host of every workshop (docs/events.md, "Who may speak").
 
 resource "google_pubsub_topic_iam_member" "event_publishers" {
   for_each = {
     functions   = google_service_account.functions.email
     provisioner = google_service_account.provisioner.email
-    host        = google_service_account.host.email
   }
 
   project = var.project

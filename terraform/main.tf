@@ -45,7 +45,7 @@ locals {
   functions_source_zip = coalesce(var.functions_source_zip, "${path.module}/../dist/functions-source.zip")
 
   seat_image = coalesce(var.seat_image, "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.seats.repository_id}/seat:latest")
-  host_image = coalesce(var.host_image, "projects/debian-cloud/global/images/family/debian-12")
+  host_image = var.host_image
 
   # Origin of the web client: the bucket's own virtual-hosted origin (see web.tf).
   web_origin      = "https://${google_storage_bucket.web.name}.storage.googleapis.com"

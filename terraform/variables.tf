@@ -88,9 +88,21 @@ variable "max_seats" {
 }
 
 variable "host_image" {
-  description = "Host boot image or image family (pre-baked by images/host). Empty falls back to Debian 12, which installs everything at boot (slow path)."
+  description = "Host boot image or image family baked by images/host (projects/<project>/global/images/family/clarateach-host). Required: a public OS image has no workspace agent, so its hosts could never start."
   type        = string
-  default     = ""
+
+  validation {
+    # (Written without operators, which the configuration parser of tests/deploy cannot read:
+    # non-empty, and no "projects/<p>/" of the URL is a public OS image project.)
+    condition = alltrue([
+      can(regex("^\\S+$", var.host_image)),
+      contains([false], anytrue([
+        for project in flatten(regexall("projects/([^/]+)/", var.host_image)) :
+        contains(["debian-cloud", "ubuntu-os-cloud", "ubuntu-os-pro-cloud", "centos-cloud", "rocky-linux-cloud", "rhel-cloud", "cos-cloud", "fedora-coreos-cloud", "opensuse-cloud", "suse-cloud"], project)
+      ])),
+    ])
+    error_message = "host_image must be the ClaraTeach host image baked from images/host (see docs/deployment.md), not a public OS image: the startup script does not install the workspace agent."
+  }
 }
 
 variable "seat_image" {

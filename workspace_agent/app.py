@@ -152,11 +152,17 @@ async def _bring_up_and_announce(app: web.Application) -> None:
         log_event(log, "host_ready", timings=ctx.readiness.timings)
         endpoint = settings.public_url or f"http://127.0.0.1:{settings.port}"
         event = host_ready_event(
-            settings.workshop_id, settings.host_index, endpoint, ctx.readiness.timings
+            settings.workshop_id,
+            settings.host_index,
+            endpoint,
+            ctx.readiness.timings,
+            attempt=settings.attempt,
         )
     else:
         log_event(log, "host_not_ready", level=logging.ERROR, seats=ctx.readiness.seats)
-        event = host_failed_event(settings.workshop_id, settings.host_index, ctx.readiness.seats)
+        event = host_failed_event(
+            settings.workshop_id, settings.host_index, ctx.readiness.seats, settings.attempt
+        )
     if bus is not None:
         await publish_until_acknowledged(bus, event)  # type: ignore[arg-type]
     ctx.readiness.announced.set()
@@ -175,7 +181,9 @@ def _bus_from_settings(settings: AgentSettings) -> EventBus | None:
             reason="shared.adapters.urls is not installed",
         )
         return None
-    return bus_from_url(settings.events_url)  # type: ignore[no-any-return]
+    return bus_from_url(  # type: ignore[no-any-return]
+        settings.events_url, token=settings.events_token or None
+    )
 
 
 async def _viewers_ctx(app: web.Application) -> AsyncIterator[None]:

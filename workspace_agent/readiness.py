@@ -2,7 +2,7 @@
 
 ``Readiness`` is the state ``/readyz`` reports: each seat moves pending → ready (or failed,
 with the reason logged). When all seats are ready the publisher sends
-``host.ready {host_index, endpoint, timings}``, retrying transport failures with bounded
+``host.ready {host_index, attempt, endpoint, timings}``, retrying transport failures with bounded
 exponential backoff (0.5 s doubling to 30 s) until one publish is acknowledged.
 """
 
@@ -91,17 +91,21 @@ async def publish_until_acknowledged(
         return str(message_id)
 
 
-def host_failed_event(workshop_id: str, host_index: int, seats: Mapping[int, str]) -> Event:
+def host_failed_event(
+    workshop_id: str, host_index: int, seats: Mapping[int, str], attempt: int = 0
+) -> Event:
     failed = sorted(seat for seat, state in seats.items() if state != "ready")
     reason = f"seats failed to start: {', '.join(map(str, failed))}"
-    return Event(HOST_FAILED, workshop_id, {"host_index": host_index, "reason": reason})
+    data = {"host_index": host_index, "attempt": attempt, "reason": reason}
+    return Event(HOST_FAILED, workshop_id, data)
 
 
 def host_ready_event(
-    workshop_id: str, host_index: int, endpoint: str, timings: Mapping[str, float]
+    workshop_id: str,
+    host_index: int,
+    endpoint: str,
+    timings: Mapping[str, float],
+    attempt: int = 0,
 ) -> Event:
-    return Event(
-        HOST_READY,
-        workshop_id,
-        {"host_index": host_index, "endpoint": endpoint, "timings": dict(timings)},
-    )
+    data = {"host_index": host_index, "attempt": attempt, "endpoint": endpoint}
+    return Event(HOST_READY, workshop_id, {**data, "timings": dict(timings)})

@@ -4,7 +4,9 @@ Precedence: explicit argument (``AgentSettings(...)`` / ``dataclasses.replace``)
 environment (``AgentSettings.from_env()``), then the defaults declared here. Only
 ``python -m workspace_agent`` calls ``from_env``; everything else receives an instance.
 Every field names its environment variable and help text in ``metadata``. None of these
-values is a secret: secrets arrive as references resolved through the secrets port.
+values is a secret (secrets arrive as references resolved through the secrets port), except
+``events_token``: a local host's proof of identity for its events, given in the environment
+only (never argv, never on disk, never in ``repr``); GCE hosts have none.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ class AgentSettings:
     host_index: int = field(
         default=0,
         metadata=_env("CLARATEACH_AGENT_HOST_INDEX", "This host's index in the workshop."),
+    )
+    attempt: int = field(
+        default=0,
+        metadata=_env(
+            "CLARATEACH_AGENT_ATTEMPT",
+            "The start attempt this host was created for; every host event carries it.",
+        ),
     )
     seats: tuple[int, ...] = field(
         default=(1,),
@@ -105,7 +114,18 @@ class AgentSettings:
     events_url: str = field(
         default="",
         metadata=_env(
-            "CLARATEACH_AGENT_EVENTS", "'local:<push URL>' or 'pubsub:<project>/<topic>'; '' = off."
+            "CLARATEACH_AGENT_EVENTS",
+            "'hostapi:<API base URL>' (hosts: POST /api/hosts/events), 'local:<push URL>' or"
+            " 'pubsub:<project>/<topic>'; '' = off.",
+        ),
+    )
+    events_token: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CLARATEACH_AGENT_EVENTS_TOKEN",
+            "Local hosts: the host events token proving which host of which start attempt this"
+            " is (environment only). GCE hosts use their instance identity token instead.",
         ),
     )
     secrets_url: str = field(
@@ -242,6 +262,7 @@ class AgentSettings:
 
 _INT_FIELDS = {
     "host_index",
+    "attempt",
     "port",
     "flow_window",
     "max_write_bytes",

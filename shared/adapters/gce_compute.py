@@ -8,10 +8,10 @@ ever put on the instance: the agent fetches the API key from the API with the VM
 identity token (``shared.adapters.host_credentials``; docs/events.md, "Host credentials").
 
 Service-account scopes (``HOST_SCOPES``). Scopes only cap what the VM's token may do; the real
-boundary is IAM (the host account may publish events and pull seat images, nothing else; it has
-no Secret Manager access). The agent needs: Pub/Sub publish (``host.ready``/``host.usage``),
-Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is deliberately absent, and
-nothing needs it: identity tokens (for the workshop key) take no scope.
+boundary is IAM (the host account may pull seat images, nothing else; it has no Pub/Sub and no
+Secret Manager access: host events go to ``POST /api/hosts/events`` with the identity token).
+The agent needs: Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is
+deliberately absent, and nothing needs it: identity tokens (key and events) take no scope.
 
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a
@@ -42,7 +42,6 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 HOST_SCOPES = (
-    "https://www.googleapis.com/auth/pubsub",
     "https://www.googleapis.com/auth/logging.write",
     "https://www.googleapis.com/auth/monitoring.write",
 )

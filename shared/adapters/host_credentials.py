@@ -52,14 +52,9 @@ class HostCredentialSecrets(Secrets):
         backoff: tuple[float, ...] = DEFAULT_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        parsed = urllib.parse.urlsplit(api_base_url)
-        loopback = parsed.hostname in LOOPBACK_HOSTS
-        if not parsed.hostname or parsed.scheme not in ("https", "http" if loopback else "https"):
-            # The answer is the workshop key: never over plain HTTP beyond this machine.
-            raise ValueError("hostcred: needs the API's https base URL (http for loopback only)")
-        self.api_base_url = api_base_url.rstrip("/")
-        host = os.environ.get("GCE_METADATA_HOST") or DEFAULT_METADATA_HOST
-        self.metadata_base = (metadata_base or f"http://{host}").rstrip("/")
+        # The answer is the workshop key: never over plain HTTP beyond this machine.
+        self.api_base_url = check_api_base_url(api_base_url, "hostcred")
+        self.metadata_base = metadata_base_url(metadata_base)
         self._timeout = timeout
         self._backoff = backoff
         self._sleep = sleep
@@ -106,7 +101,7 @@ class HostCredentialSecrets(Secrets):
                 raise TransientError(f"cannot reach the API ({type(exc).__name__})") from None
         if response.status_code == 404:
             return None
-        _raise_for(response, "the API")
+        raise_for(response, "the API")
         try:
             key = response.json()["api_key"]
         except (ValueError, KeyError, TypeError):
@@ -116,24 +111,42 @@ class HostCredentialSecrets(Secrets):
         return key
 
     def _identity_token(self, client: httpx.Client) -> str:
-        try:
-            response = client.get(
-                self.metadata_base + IDENTITY_PATH,
-                params={"audience": self.api_base_url, "format": "full"},
-                headers={"Metadata-Flavor": "Google"},
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                f"cannot reach the metadata server ({type(exc).__name__})"
-            ) from None
-        _raise_for(response, "the metadata server")
-        token = response.text.strip()
-        if not token:
-            raise TransientError("the metadata server returned an empty identity token")
-        return token
+        return identity_token(client, self.metadata_base, self.api_base_url)
 
 
-def _raise_for(response: httpx.Response, who: str) -> None:
+def metadata_base_url(metadata_base: str | None = None) -> str:
+    """The metadata server: ``metadata_base``, else ``GCE_METADATA_HOST``, else the default."""
+    host = os.environ.get("GCE_METADATA_HOST") or DEFAULT_METADATA_HOST
+    return (metadata_base or f"http://{host}").rstrip("/")
+
+
+def check_api_base_url(api_base_url: str, scheme_name: str) -> str:
+    """``api_base_url`` without a trailing slash; ``ValueError`` unless https (http: loopback)."""
+    parsed = urllib.parse.urlsplit(api_base_url)
+    loopback = parsed.hostname in LOOPBACK_HOSTS
+    if not parsed.hostname or parsed.scheme not in ("https", "http" if loopback else "https"):
+        raise ValueError(f"{scheme_name}: needs the API's https base URL (http for loopback only)")
+    return api_base_url.rstrip("/")
+
+
+def identity_token(client: httpx.Client, metadata_base: str, audience: str) -> str:
+    """This VM's identity token for ``audience`` (``format=full``: names the instance)."""
+    try:
+        response = client.get(
+            metadata_base + IDENTITY_PATH,
+            params={"audience": audience, "format": "full"},
+            headers={"Metadata-Flavor": "Google"},
+        )
+    except httpx.HTTPError as exc:
+        raise TransientError(f"cannot reach the metadata server ({type(exc).__name__})") from None
+    raise_for(response, "the metadata server")
+    token = response.text.strip()
+    if not token:
+        raise TransientError("the metadata server returned an empty identity token")
+    return token
+
+
+def raise_for(response: httpx.Response, who: str) -> None:
     """Map a non-2xx answer; the body is never quoted (it could echo a credential)."""
     status = response.status_code
     if status < 300:

@@ -8,6 +8,10 @@ Delivery mirrors a Pub/Sub push subscription with message ordering:
   event of a lane is sent only after the previous one was acknowledged. Lanes are
   independent, so one failing workshop does not hold up the others.
 
+Every delivery carries ``X-ClaraTeach-Push-Token: <push_token>``; the local provisioner
+endpoint refuses deliveries without it (``clarateach.provisioner_server``), so a process that
+merely reaches the port (a learner's shell shares the machine's loopback) is not heard.
+
 ``publish`` returns as soon as the event is queued in memory. Durability trade-off: events
 still queued when the process dies are lost (Pub/Sub would keep them). The platform copes:
 the API only publishes after writing the state change, and the reconciler finishes or fails
@@ -28,6 +32,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.auth.platform_keys import PUSH_TOKEN_HEADER
 from shared.domain.errors import TransientError
 from shared.domain.events import Event
 from shared.ports.event_bus import EventBus
@@ -65,6 +70,7 @@ class LocalBus(EventBus):
         self,
         push_url: str,
         *,
+        push_token: str = "",
         max_attempts: int = 12,
         initial_backoff: float = 0.05,
         max_backoff: float = 2.0,
@@ -75,6 +81,7 @@ class LocalBus(EventBus):
         if push_url and not push_url.startswith(("http://", "https://")):
             raise ValueError("LocalBus needs an http(s) push URL (CLARATEACH_PROVISIONER_URL)")
         self.push_url = push_url
+        self._push_token = push_token
         self._max_attempts = max_attempts
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
@@ -83,6 +90,9 @@ class LocalBus(EventBus):
         self._cond = threading.Condition()
         self._closed = threading.Event()
         self.dropped: list[str] = []  # message ids given up on after max_attempts
+
+    def __repr__(self) -> str:
+        return f"LocalBus({self.push_url!r})"
 
     # ------------------------------------------------------------------ publish
     def publish(self, event: Event) -> str:
@@ -164,7 +174,7 @@ class LocalBus(EventBus):
             self.push_url,
             data=message.body,
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", PUSH_TOKEN_HEADER: self._push_token},
         )
         try:
             with urllib.request.urlopen(request, timeout=self._request_timeout) as response:  # noqa: S310

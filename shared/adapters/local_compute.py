@@ -8,11 +8,15 @@ Layout under ``hosts_dir``::
 
 Each agent gets only its agent configuration plus a minimal PATH/HOME/LANG (and the
 operator's ``extra_env`` overrides), never a copy of the platform's environment, which may
-hold credentials. Where bubblewrap works the agent sandboxes its seats' shells
-(``CLARATEACH_AGENT_BWRAP=auto`` unless the operator says otherwise). It runs in its own session
-and process group, so ``delete_host`` can signal everything it started: SIGTERM first (the
-agent hangs up the seats' shells or stops their tmux servers), SIGKILL to the group after
-``stop_timeout``.
+hold credentials. The one secret it gets is ``CLARATEACH_AGENT_EVENTS_TOKEN`` (from
+``host_tokens``): its host events token, which proves to ``POST /api/hosts/events`` that it is
+this host of this start attempt; it travels in the environment only (never argv, never on disk),
+and seat shells see neither the agent's environment nor its ``/proc`` (the sandbox).
+
+Where bubblewrap works the agent sandboxes its seats' shells (``CLARATEACH_AGENT_BWRAP=auto``
+unless the operator says otherwise). It runs in its own session and process group, so
+``delete_host`` can signal everything it started: SIGTERM first (the agent hangs up the seats'
+shells or stops their tmux servers), SIGKILL to the group after ``stop_timeout``.
 
 ``host.json`` outlives the platform: after a restart ``list_hosts`` still reports agents
 started by the previous run (adoption), so the reconciler can keep or delete them, and
@@ -31,7 +35,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +60,10 @@ class LocalCompute(Compute):
         module: str = "workspace_agent",
         stop_timeout: float = 5.0,
         extra_env: dict[str, str] | None = None,
+        host_tokens: Callable[[HostSpec], str] | None = None,
     ) -> None:
         self.hosts_dir = Path(hosts_dir)
+        self._host_tokens = host_tokens
         self._argv = [python, "-m", module]
         self._stop_timeout = stop_timeout
         self._extra_env = dict(extra_env or {})
@@ -66,8 +72,8 @@ class LocalCompute(Compute):
         self._locks_guard = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalCompute:
-        return cls(settings.state_dir / "hosts")
+    def from_settings(cls, settings: Settings, **options: Any) -> LocalCompute:
+        return cls(settings.state_dir / "hosts", host_tokens=host_tokens_for(settings), **options)
 
     # ------------------------------------------------------------------- port
     def create_host(self, spec: HostSpec) -> HostInfo:
@@ -158,6 +164,8 @@ class LocalCompute(Compute):
         env["PYTHONUNBUFFERED"] = "1"
         env.update(spec.agent_config)
         env.update(self._extra_env)  # the operator's overrides win (e.g. an emulator's address)
+        if self._host_tokens is not None:
+            env["CLARATEACH_AGENT_EVENTS_TOKEN"] = self._host_tokens(spec)
         env["CLARATEACH_AGENT_STATE_DIR"] = str(state_dir)
         # Local seats run as the platform's user: without the sandbox a learner's shell could
         # read the platform's state (secrets, the instructor token file). The agent decides
@@ -247,6 +255,16 @@ class LocalCompute(Compute):
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(name, threading.Lock())
+
+
+def host_tokens_for(settings: Settings) -> Callable[[HostSpec], str]:
+    """Each host's events token, derived from the platform secret of ``settings.state_dir``."""
+    from shared.auth.platform_keys import host_events_token
+
+    def token(spec: HostSpec) -> str:
+        return host_events_token(settings.state_dir, spec.workshop_id, spec.index, spec.attempt)
+
+    return token
 
 
 def _create_time(pid: int) -> float:

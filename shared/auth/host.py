@@ -24,6 +24,7 @@ from typing import Any
 
 from shared.auth.instructor import IdTokenVerifier, bearer_token, google_id_token_verifier
 from shared.domain.errors import Forbidden, Unauthorized
+from shared.domain.model import host_name
 from shared.settings import Settings
 
 #: The ``iss`` values Google uses for ID tokens (both spellings occur).
@@ -41,6 +42,8 @@ class HostIdentity:
     instance_name: str
     workshop_id: str
     index: int
+    #: When Google created the VM (seconds since the epoch; GCE tokens only).
+    created_at: float | None = None
 
 
 def credentials_audience(settings: Settings) -> str:
@@ -94,4 +97,38 @@ def _host_identity(settings: Settings, claims: Mapping[str, Any]) -> HostIdentit
     if parsed is None:
         raise Forbidden("the calling instance is not a ClaraTeach host")
     workshop_id, index = parsed
+    created = compute.get("instance_creation_timestamp")
+    created_at = float(created) if isinstance(created, int | float) else None
+    return HostIdentity(name, workshop_id, index, created_at)
+
+
+def authenticate_host_caller(
+    settings: Settings,
+    authorization: str | None,
+    *,
+    workshop_id: str,
+    index: int,
+    attempt: int,
+    verify_id_token: IdTokenVerifier | None = None,
+) -> HostIdentity:
+    """The host calling with ``authorization``, which must be host ``index`` of ``workshop_id``.
+
+    GCP: the instance identity token (``authenticate_host``) names the VM, which must be
+    ``ct-<workshop_id>-h<index>``. Local: the bearer token must be the host events token the
+    provisioner derived for exactly this workshop, host and ``attempt``
+    (``shared.auth.platform_keys``). Bad or missing token: ``Unauthorized``; a genuine host
+    speaking for another workshop or host: ``Forbidden``.
+    """
+    if settings.mode == "gcp":
+        identity = authenticate_host(settings, authorization, verify_id_token)
+        if identity.workshop_id != workshop_id or identity.index != index:
+            raise Forbidden("a host may only report events about itself")
+        return identity
+    from shared.auth.platform_keys import host_events_token, token_matches
+
+    token = bearer_token(authorization)
+    expected = host_events_token(settings.state_dir, workshop_id, index, attempt)
+    if not token_matches(token, expected):
+        raise Unauthorized("invalid host events token")
+    name = host_name(workshop_id, index)
     return HostIdentity(instance_name=name, workshop_id=workshop_id, index=index)

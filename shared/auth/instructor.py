@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import functools
 import hmac
-import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.auth.secret_files import ensure_secret_file
 from shared.domain.errors import Unauthorized
 from shared.services.errors import Unavailable
 from shared.settings import Settings
@@ -48,22 +47,7 @@ def admin_token_path(settings: Settings) -> Path:
 
 def ensure_admin_token(settings: Settings) -> str:
     """The local admin token, created (0600, exclusively) if it does not exist yet."""
-    path = admin_token_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_admin_token(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32))
-    return _read_admin_token(path)
-
-
-def _read_admin_token(path: Path) -> str:
-    token = path.read_text().strip()
-    if not token:
-        raise RuntimeError(f"{path} is empty; delete it to generate a new admin token")
-    return token
+    return ensure_secret_file(admin_token_path(settings))
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -26,6 +26,9 @@ HOST_USAGE = "host.usage"
 EVENT_TYPES = frozenset(
     {WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, HOST_READY, HOST_FAILED, HOST_USAGE}
 )
+#: What a host reports about itself (through ``POST /api/hosts/events`` only): each carries
+#: ``data.host_index`` and ``data.attempt`` (the start attempt the host was created for).
+HOST_EVENT_TYPES = frozenset({HOST_READY, HOST_FAILED, HOST_USAGE})
 
 
 class MalformedEvent(ValueError):

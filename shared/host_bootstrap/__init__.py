@@ -51,6 +51,8 @@ HOST_OWNED = {
 #: Computed at boot when absent (trial mode: https://<ip>.sslip.io).
 PUBLIC_URL_VAR = "CLARATEACH_AGENT_PUBLIC_URL"
 SEAT_IMAGE_VAR = "CLARATEACH_AGENT_SEAT_IMAGE"
+EVENTS_VAR = "CLARATEACH_AGENT_EVENTS"
+ATTEMPT_VAR = "CLARATEACH_AGENT_ATTEMPT"
 
 _CONFIG_MARK = "@@RENDERED_CONFIG@@"
 #: Static files embedded verbatim in quoted heredocs: placeholder -> (file, heredoc delimiter).
@@ -95,6 +97,9 @@ def render_startup_script(
             "PUBLIC_URL": public_url,
             "SEAT_IMAGE": env.get(SEAT_IMAGE_VAR, ""),
             "AGENT_PACKAGE": package,
+            # Where an error exit reports host.failed (POST <base>/api/hosts/events).
+            "EVENTS_API": _events_api(config.get(EVENTS_VAR, "")),
+            "ATTEMPT": str(_attempt(config.get(ATTEMPT_VAR, "0"))),
         },
         agent_env=env,
     )
@@ -102,6 +107,18 @@ def render_startup_script(
     for mark, (name, delimiter) in _EMBEDDED.items():
         script = script.replace(mark, _embedded_file(name, delimiter))
     return script.replace(_CONFIG_MARK, block)
+
+
+def _events_api(events_url: str) -> str:
+    """The API base URL of a ``hostapi:<base>`` events URL ("" for any other transport)."""
+    scheme, _, rest = events_url.partition(":")
+    return rest.rstrip("/") if scheme == "hostapi" and rest.startswith("https://") else ""
+
+
+def _attempt(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 6:
+        raise UnsafeBootstrapValue(f"{ATTEMPT_VAR} must be a small non-negative integer")
+    return int(raw)
 
 
 def _check_identity(config: Mapping[str, str], workshop_id: str, host_index: int) -> None:

@@ -22,6 +22,8 @@ class HostSpec:
     seat_last: int
     #: Non-secret agent configuration (becomes VM metadata / the agent's environment).
     agent_config: dict[str, str] = field(default_factory=dict)
+    #: The workshop's start attempt this host is created for (its events must carry it).
+    attempt: int = 0
 
     @property
     def labels(self) -> dict[str, str]:

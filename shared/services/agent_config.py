@@ -2,7 +2,9 @@
 
 Built by the provisioner from settings and the workshop; becomes the agent's environment
 locally and VM metadata on GCE. It never contains a secret: the API key travels only as a
-secrets-port reference the agent resolves itself.
+secrets-port reference the agent resolves itself, and a host proves who it is with its instance
+identity token (GCE) or with the host events token ``LocalCompute`` adds to a local agent's
+environment only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
     config = {
         "CLARATEACH_AGENT_WORKSHOP_ID": workshop.id,
         "CLARATEACH_AGENT_HOST_INDEX": str(host.index),
+        "CLARATEACH_AGENT_ATTEMPT": str(workshop.attempt),
         "CLARATEACH_AGENT_SEATS": f"{host.seat_first}-{host.seat_last}",
         "CLARATEACH_AGENT_ISSUER": settings.jwt_issuer,
         "CLARATEACH_AGENT_JWKS_URL": f"{settings.public_api_url.rstrip('/')}/api/jwks.json",

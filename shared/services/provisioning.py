@@ -11,7 +11,11 @@ twice over:
   is a compare-and-set through ``store.update_workshop``.
 
 Retry policy: ``TransientError`` (and anything unexpected) propagates -> redelivery, bounded
-by ``settings.event_max_age_seconds`` after which events are dropped as stale.
+by ``settings.event_max_age_seconds`` after which events are dropped as stale. Events dated more
+than ``settings.event_max_skew_seconds`` in the future are dropped the same way, and a host event
+whose ``data.attempt`` is not the workshop's current attempt is dropped (a late or replayed
+report of an earlier attempt). Host events reach the topic only through
+``shared.services.host_events``, which proved the sender.
 ``PermanentError`` (quota, stockout, bad image) fails the workshop with a reason the
 instructor can act on, and the event is acknowledged. Poison (unknown workshop, bad payload)
 is logged and acknowledged. Nothing blocks on boot: readiness arrives as ``host.ready``.
@@ -31,6 +35,7 @@ from typing import Any
 from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, PermanentError, StaleState, TransientError
 from shared.domain.events import (
+    HOST_EVENT_TYPES,
     HOST_FAILED,
     HOST_READY,
     HOST_USAGE,
@@ -64,6 +69,8 @@ class Outcome(StrEnum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"  # this delivery id was processed already
     STALE = "stale"  # older than settings.event_max_age_seconds
+    FUTURE = "future"  # dated beyond settings.event_max_skew_seconds from now
+    OTHER_ATTEMPT = "other_attempt"  # a host event of another start attempt
     IGNORED = "ignored"  # state says there is nothing to do (e.g. start after stop)
     UNKNOWN_WORKSHOP = "unknown_workshop"  # poison
     MALFORMED = "malformed"  # poison
@@ -85,9 +92,15 @@ def handle(
     if age > platform.settings.event_max_age_seconds:
         log.warning("dropping stale event", extra={**ctx, "age_seconds": round(age, 1)})
         return Outcome.STALE
-    if platform.store.get_workshop(event.workshop_id) is None:
+    if -age > platform.settings.event_max_skew_seconds:
+        log.warning("dropping event dated in the future", extra={**ctx, "ahead_s": round(-age, 1)})
+        return Outcome.FUTURE
+    workshop = platform.store.get_workshop(event.workshop_id)
+    if workshop is None:
         log.warning("dropping event for unknown workshop", extra=ctx)
         return Outcome.UNKNOWN_WORKSHOP
+    if event.type in HOST_EVENT_TYPES and not _of_current_attempt(event, workshop, ctx):
+        return Outcome.OTHER_ATTEMPT
     if not platform.store.record_event(delivery_id):
         log.info("duplicate delivery ignored", extra=ctx)
         return Outcome.DUPLICATE
@@ -103,6 +116,20 @@ def handle(
         raise
     log.info("event %s", outcome.value, extra=ctx)
     return outcome
+
+
+def _of_current_attempt(event: Event, workshop: Workshop, ctx: dict[str, Any]) -> bool:
+    """A host event counts only for the start attempt its host was created for: a late or
+    replayed report of an earlier attempt (or one without an attempt) must not mark the hosts of
+    this attempt ready or failed."""
+    attempt = event.data.get("attempt")
+    if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt == workshop.attempt:
+        return True
+    log.warning(
+        "dropping host event of another start attempt",
+        extra={**ctx, "attempt": workshop.attempt},
+    )
+    return False
 
 
 # ---------------------------------------------------------------- start / stop
@@ -171,6 +198,7 @@ def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> N
             seat_first=host.seat_first,
             seat_last=host.seat_last,
             agent_config=agent_config(settings, workshop, host),
+            attempt=workshop.attempt,
         )
         info = platform.compute.create_host(spec)
         publish_host_record(platform, info)  # <host>.<domain> -> its IP, when a domain is managed

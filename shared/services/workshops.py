@@ -51,6 +51,7 @@ from shared.domain.validation import (
 from shared.ports.store import Page
 from shared.services import costs
 from shared.services.errors import Unavailable
+from shared.services.host_image import require_baked_host_image
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def begin_start(
 ) -> Workshop:
     """The start itself (also used by the reconciler's warm-up with ``{created}`` only):
     a compare-and-set on the status, so of racing starts exactly one moves the workshop."""
+    require_baked_host_image(platform.settings)
 
     def begin_attempt(current: Workshop) -> Workshop:
         if current.status not in startable:

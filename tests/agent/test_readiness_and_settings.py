@@ -39,12 +39,13 @@ class FlakyBus(EventBus):
 
 async def test_host_ready_is_retried_until_acknowledged() -> None:
     bus = FlakyBus(failures=3)
-    event = host_ready_event("ws", 2, "http://h:1", {"seats_ready_s": 0.5})
+    event = host_ready_event("ws", 2, "http://h:1", {"seats_ready_s": 0.5}, attempt=4)
     message_id = await publish_until_acknowledged(bus, event, first_delay=0.001)
     assert message_id == "m4" and bus.published == [event]
     assert event.type == HOST_READY
     assert event.data == {
         "host_index": 2,
+        "attempt": 4,
         "endpoint": "http://h:1",
         "timings": {"seats_ready_s": 0.5},
     }
@@ -147,7 +148,7 @@ async def test_a_seat_that_cannot_start_makes_the_host_fail_visibly(
         await async_wait_for(lambda: bus.published, message="host event published")
         (event,) = bus.published
         assert event.type == HOST_FAILED
-        assert event.data == {"host_index": 0, "reason": "seats failed to start: 2"}
+        assert event.data == {"host_index": 0, "attempt": 0, "reason": "seats failed to start: 2"}
         ready = await client.get("/readyz")
         assert ready.status == 503
         assert (await ready.json())["seats"] == {"1": "ready", "2": "failed", "10": "ready"}

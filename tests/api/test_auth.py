@@ -144,6 +144,7 @@ def gcp(platform: Platform) -> Platform:
         instructor_audience=AUDIENCE,
         instructors=("@school.edu", "bob@other.org"),
         admins=("root@ops.example",),
+        gce_image="projects/proj/global/images/family/clarateach-host",  # a baked host image
     )
     return platform
 

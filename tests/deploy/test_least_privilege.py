@@ -280,16 +280,11 @@ def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list
         }
 
 
-def test_host_account_only_publishes_to_the_topic_and_pulls_seat_images(
-    all_grants: list[Grant],
-) -> None:
+def test_host_account_only_pulls_seat_images(all_grants: list[Grant]) -> None:
+    """Hosts report events through POST /api/hosts/events with their identity token: the
+    shared host account publishes nothing (it would let one host speak for all)."""
     host = {(g.scope, g.target, g.role) for g in grants_to(all_grants, "sa:host")}
     assert host == {
-        (
-            "google_pubsub_topic_iam_member",
-            "google_pubsub_topic.workshop_events.name",
-            "roles/pubsub.publisher",
-        ),
         (
             "google_artifact_registry_repository_iam_member",
             "google_artifact_registry_repository.seats.name",
@@ -300,7 +295,9 @@ def test_host_account_only_publishes_to_the_topic_and_pulls_seat_images(
 
 def test_event_publishers_publish_on_the_topic_only(all_grants: list[Grant]) -> None:
     publishers = [g for g in all_grants if g.role == "roles/pubsub.publisher"]
-    assert {g.member for g in publishers} >= {"sa:functions", "sa:provisioner", "sa:host"}
+    members = {g.member for g in publishers}
+    assert members >= {"sa:functions", "sa:provisioner"}
+    assert "sa:host" not in members, "hosts report through POST /api/hosts/events, never publish"
     for grant in publishers:
         assert grant.scope == "google_pubsub_topic_iam_member", grant
 

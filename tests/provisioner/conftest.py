@@ -23,7 +23,7 @@ from shared.adapters.sqlite_store import SqliteStore
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.events import Event
 from shared.domain.model import Workshop, WorkshopStatus, plan_hosts
-from shared.ports.compute import Compute
+from shared.ports.compute import Compute, HostSpec
 from shared.ports.event_bus import EventBus
 from shared.settings import Settings
 from tests.support.fake_gce import FakeGce, running_fake_gce
@@ -54,9 +54,15 @@ class ComputeUnderTest:
     fake_gce: FakeGce | None = None
 
 
-def standin_compute(hosts_dir: Path, spawn_log: Path, mode: str = "never_ready") -> LocalCompute:
+def standin_compute(
+    hosts_dir: Path,
+    spawn_log: Path,
+    mode: str = "never_ready",
+    host_tokens: Callable[[HostSpec], str] | None = None,
+) -> LocalCompute:
     return LocalCompute(
         hosts_dir,
+        host_tokens=host_tokens,
         module=STANDIN_MODULE,
         stop_timeout=5.0,
         extra_env={

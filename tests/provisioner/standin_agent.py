@@ -55,13 +55,16 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if mode != "never_ready":
         endpoint = f"http://127.0.0.1:{server.server_port}"
-        bus = bus_from_url(env["CLARATEACH_AGENT_EVENTS"])
+        bus = bus_from_url(
+            env["CLARATEACH_AGENT_EVENTS"], token=env.get("CLARATEACH_AGENT_EVENTS_TOKEN")
+        )
         bus.publish(
             Event(
                 HOST_READY,
                 env["CLARATEACH_AGENT_WORKSHOP_ID"],
                 {
                     "host_index": int(env["CLARATEACH_AGENT_HOST_INDEX"]),
+                    "attempt": int(env.get("CLARATEACH_AGENT_ATTEMPT", "0")),
                     "endpoint": endpoint,
                     "timings": {},
                 },

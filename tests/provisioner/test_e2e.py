@@ -2,8 +2,9 @@
 
 API service publishes ``workshop.start_requested`` -> Pub/Sub push subscription (or the local
 bus POSTing the same push envelope) -> functions-framework ``provisioner`` -> ``LocalCompute``
-starts ``python -m workspace_agent`` per host -> each agent publishes ``host.ready`` on the
-same transport -> provisioner -> ``running``.
+starts ``python -m workspace_agent`` per host -> each agent reports ``host.ready`` to the
+``join`` function's ``POST /api/hosts/events`` with its host events token, which publishes it on
+the same transport -> provisioner -> ``running``.
 Then stop -> ``stopped`` with every agent process (and its tmux servers) gone.
 """
 
@@ -22,12 +23,17 @@ from shared.adapters.local_compute import LocalCompute
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import Instructor
+from shared.auth.platform_keys import push_token
 from shared.bootstrap import Platform, bootstrap
 from shared.domain.model import HostStatus, WorkshopStatus
 from shared.ports.event_bus import EventBus
 from shared.services import workshops
 from shared.settings import Settings
-from tests.provisioner.e2e_support import agent_processes, served_provisioner
+from tests.provisioner.e2e_support import (
+    agent_processes,
+    served_join_function,
+    served_provisioner,
+)
 from tests.support.emulators import Emulator
 from tests.support.wait import wait_for
 
@@ -40,7 +46,7 @@ API_KEY = "sk-ant-api03-" + "e2eTestKey_" * 6
 def pubsub_transport(
     emulator: Emulator, push_url: str
 ) -> Iterator[tuple[EventBus, dict[str, str]]]:
-    """A topic with a push subscription to the provisioner; agents publish to it as well."""
+    """A topic with a push subscription to the provisioner (agents report through the API)."""
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     from shared.adapters.pubsub_bus import PubSubBus
@@ -61,13 +67,7 @@ def pubsub_transport(
         }
     )
     try:
-        yield (
-            PubSubBus(project=project, topic=topic),
-            {
-                "CLARATEACH_AGENT_EVENTS": f"pubsub:{project}/{topic}",
-                "PUBSUB_EMULATOR_HOST": emulator.host_port,
-            },
-        )
+        yield PubSubBus(project=project, topic=topic), {}
     finally:
         subscriber.delete_subscription(subscription=subscription)
         publisher.delete_topic(topic=topic_path)
@@ -75,23 +75,27 @@ def pubsub_transport(
 
 @pytest.fixture(params=[pytest.param("pubsub", marks=pytest.mark.emulator), "local"])
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with served_provisioner() as push_url, ExitStack() as stack:
+    state_dir = tmp_path / "state"
+    # Pub/Sub's push has no token here (on GCP, Cloud Run checks the push OIDC token).
+    token = push_token(state_dir) if request.param == "local" else None
+    with (
+        served_provisioner(token) as push_url,
+        served_join_function() as api_url,
+        ExitStack() as stack,
+    ):
         settings = Settings(
-            mode="local",
-            state_dir=tmp_path / "state",
-            public_api_url="http://127.0.0.1:9",
-            provisioner_url=push_url,
+            mode="local", state_dir=state_dir, public_api_url=api_url, provisioner_url=push_url
         )
         if request.param == "pubsub":
             emulator = request.getfixturevalue("pubsub_emulator")
             bus, agent_env = stack.enter_context(pubsub_transport(emulator, push_url))
-        else:  # embedded mode: agents get local:<push URL> from their configuration
-            bus, agent_env = LocalBus(push_url=push_url), {}
+        else:  # embedded mode: the API publishes on the local bus, with the push token
+            bus, agent_env = LocalBus(push_url=push_url, push_token=token or ""), {}
         # tmux starts every seat's session at readiness (the default backend starts shells on
         # first attach, and no learner attaches here), so each seat has a process that stop
         # must not leave behind. tests/local_platform covers the default with a live shell.
         agent_env = {**agent_env, "CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
-        compute = LocalCompute(settings.state_dir / "hosts", extra_env=agent_env)
+        compute = LocalCompute.from_settings(settings, extra_env=agent_env)
         platform = bootstrap(
             settings,
             store=SqliteStore(tmp_path / "state.db"),

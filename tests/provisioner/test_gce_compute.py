@@ -260,7 +260,10 @@ def test_the_real_bootstrap_template_renders_for_a_provisioner_configuration(fak
     items = {i["key"]: i["value"] for i in fake.inserts()[0].body["metadata"]["items"]}
     assert items["startup-script"].startswith("#!")
     assert items["disable-legacy-endpoints"] == "true"
-    assert items["CLARATEACH_AGENT_EVENTS"] == "pubsub:proj/workshop-events"
+    assert items["CLARATEACH_AGENT_EVENTS"] == "hostapi:https://api.example.com"
+    assert (
+        "CLARATEACH_AGENT_EVENTS_TOKEN" not in items
+    )  # GCE hosts prove who they are with identity tokens
     # The VM reads its key from the API with its identity token, never from Secret Manager.
     assert items["CLARATEACH_AGENT_SECRETS"] == "hostcred:https://api.example.com"
 

@@ -101,13 +101,19 @@ def test_secrets_from_url(tmp_path: Path) -> None:
 
 
 def test_urls_for_settings_round_trip(tmp_path: Path) -> None:
-    local = Settings(mode="local", state_dir=tmp_path, provisioner_url="http://127.0.0.1:7/")
-    assert events_url_for(local) == "local:http://127.0.0.1:7/"
+    local = Settings(
+        mode="local",
+        state_dir=tmp_path,
+        provisioner_url="http://127.0.0.1:7/",
+        public_api_url="http://127.0.0.1:8/",
+    )
+    # Hosts report to the API, never to the push endpoint or the topic.
+    assert events_url_for(local) == "hostapi:http://127.0.0.1:8"
     assert secrets_url_for(local) == f"local:{tmp_path / 'secrets'}"
     gcp = Settings(
         mode="gcp", gcp_project="proj", events_topic="events", public_api_url="https://a.x/"
     )
-    assert events_url_for(gcp) == "pubsub:proj/events"
+    assert events_url_for(gcp) == "hostapi:https://a.x"
     assert secrets_url_for(gcp) == "hostcred:https://a.x"
     join_url = replace(gcp, host_credentials_url="https://join.x")
     assert secrets_url_for(join_url) == "hostcred:https://join.x"

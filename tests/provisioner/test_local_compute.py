@@ -150,3 +150,35 @@ def test_host_names_cannot_escape_the_hosts_directory(compute: LocalCompute) -> 
     for name in ("../evil", "..", "a/../../b"):
         with pytest.raises(PermanentError):
             compute.get_host(name)
+
+
+def test_each_agent_gets_its_own_host_events_token_in_its_environment_only(
+    tmp_path: Path, spawn_log: Path
+) -> None:
+    from dataclasses import replace
+
+    from shared.adapters.local_compute import host_tokens_for
+    from shared.auth.platform_keys import host_events_token
+    from shared.settings import Settings
+
+    settings = Settings(mode="local", state_dir=tmp_path / "state")
+    local = standin_compute(tmp_path / "hosts", spawn_log, host_tokens=host_tokens_for(settings))
+    try:
+        first = local.create_host(replace(spec(0), attempt=2))
+        second = local.create_host(replace(spec(1), attempt=2))
+        tokens = []
+        for host, index in ((first, 0), (second, 1)):
+            agent, _ = agent_tree(spawn_log, host.name)
+            token = agent.environ()["CLARATEACH_AGENT_EVENTS_TOKEN"]
+            assert token == host_events_token(settings.state_dir, "wslocal001", index, 2)
+            assert token not in " ".join(agent.cmdline())
+            assert not [
+                p
+                for p in (tmp_path / "hosts").rglob("*")
+                if p.is_file() and token in p.read_text(errors="ignore")
+            ]
+            tokens.append(token)
+        assert tokens[0] != tokens[1]
+        assert host_events_token(settings.state_dir, "wslocal001", 0, 1) != tokens[0]
+    finally:
+        local.cleanup_orphans()

@@ -45,7 +45,12 @@ def ready_event(workshop: Workshop, index: int) -> Event:
     return Event(
         HOST_READY,
         workshop.id,
-        {"host_index": index, "endpoint": f"http://127.0.0.1:{7000 + index}", "timings": {}},
+        {
+            "host_index": index,
+            "attempt": workshop.attempt,
+            "endpoint": f"http://127.0.0.1:{7000 + index}",
+            "timings": {},
+        },
     )
 
 
@@ -286,7 +291,8 @@ def test_host_failed_while_provisioning_fails_the_workshop(make_platform: MakePl
     workshop = new_workshop(platform, seats=20, per_host=10)
     handle(platform, start_event(workshop), delivery())
 
-    failed = Event(HOST_FAILED, workshop.id, {"host_index": 1, "reason": "docker did not start"})
+    data = {"host_index": 1, "attempt": workshop.attempt, "reason": "docker did not start"}
+    failed = Event(HOST_FAILED, workshop.id, data)
     assert handle(platform, failed, delivery()) is Outcome.FAILED
 
     current = stored(platform, workshop)
@@ -327,6 +333,7 @@ def test_host_ready_with_a_bad_payload_is_acknowledged(
 ) -> None:
     platform = make_platform(InMemoryCompute())
     workshop = new_workshop(platform, seats=10, per_host=10)
+    data = {**data, "attempt": workshop.attempt}
     assert handle(platform, Event(HOST_READY, workshop.id, data), delivery()) is Outcome.MALFORMED
 
 
@@ -339,6 +346,7 @@ def test_host_usage_is_stored_per_seat(make_platform: MakePlatform) -> None:
         workshop.id,
         {
             "host_index": 0,
+            "attempt": workshop.attempt,
             "seats": {
                 "3": {"requests": 2, "input_tokens": 100, "output_tokens": 40, "cost_usd": 0.01}
             },
@@ -374,7 +382,10 @@ def test_agent_configuration_carries_references_never_the_api_key(
     assert metadata["CLARATEACH_AGENT_API_KEY_REF"] == workshop.api_key_ref
     assert metadata["CLARATEACH_AGENT_SEATS"] == "1-10"
     assert metadata["CLARATEACH_AGENT_JWKS_URL"] == "http://127.0.0.1:8/api/jwks.json"
-    assert metadata["CLARATEACH_AGENT_EVENTS"] == "local:http://127.0.0.1:9/"
+    assert metadata["CLARATEACH_AGENT_EVENTS"] == "hostapi:http://127.0.0.1:8"
+    assert metadata["CLARATEACH_AGENT_ATTEMPT"] == str(workshop.attempt)
+    # No secret in the configuration: a GCE host proves itself with its identity token.
+    assert "CLARATEACH_AGENT_EVENTS_TOKEN" not in metadata
 
 
 def test_start_never_touches_the_secrets_port(make_platform: MakePlatform) -> None:

@@ -21,6 +21,7 @@ from shared.domain.model_policy import ModelPolicy
 
 ENV_WORKSHOP_ID = "CLARATEACH_AGENT_WORKSHOP_ID"
 ENV_HOST_INDEX = "CLARATEACH_AGENT_HOST_INDEX"
+ENV_ATTEMPT = "CLARATEACH_AGENT_ATTEMPT"
 ENV_SEATS = "CLARATEACH_AGENT_SEATS"
 ENV_STATE_DIR = "CLARATEACH_AGENT_STATE_DIR"
 ENV_RUNTIME = "CLARATEACH_AGENT_RUNTIME"
@@ -98,6 +99,8 @@ class GatewayConfig:
     seat_agent_url: str = DEFAULT_SEAT_AGENT_URLS["local"]
     #: Agent port if known at configuration time (0 = bound later; see ``set_agent_port``).
     agent_port: int = 0
+    #: The start attempt this host was created for: part of the ``host.usage`` event.
+    attempt: int = 0
     #: Request bodies above this are refused with 413 before anything is sent upstream.
     #: 8 MiB leaves room for pasted screenshots (base64) in long Claude Code conversations.
     max_body_bytes: int = 8 * 1024 * 1024
@@ -150,6 +153,7 @@ class GatewayConfig:
             "seat_agent_url": env.get(ENV_GATEWAY_URL)
             or DEFAULT_SEAT_AGENT_URLS.get(runtime, DEFAULT_SEAT_AGENT_URLS["local"]),
             "agent_port": port,
+            "attempt": _int_or_zero(env.get(ENV_ATTEMPT)),
         }
         values.update(overrides)
         return cls(**values)
@@ -184,9 +188,17 @@ class GatewayConfig:
                 or DEFAULT_SEAT_AGENT_URLS.get(runtime, DEFAULT_SEAT_AGENT_URLS["local"])
             ),
             "agent_port": int(getattr(settings, "port", 0) or 0),
+            "attempt": int(getattr(settings, "attempt", 0) or 0),
         }
         values.update(overrides)
         return cls(**values)
+
+
+def _int_or_zero(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError as exc:
+        raise GatewayConfigError(f"{ENV_ATTEMPT} must be an integer") from exc
 
 
 def _seat_range_of(settings: Any) -> tuple[int, int]:

@@ -110,7 +110,11 @@ class GatewayHandle:
             event = Event(
                 HOST_USAGE,
                 self.config.workshop_id,
-                {"host_index": self.config.host_index, "seats": snapshot},
+                {
+                    "host_index": self.config.host_index,
+                    "attempt": self.config.attempt,
+                    "seats": snapshot,
+                },
             )
             try:
                 if inspect.iscoroutinefunction(self.publish):
@@ -146,15 +150,16 @@ class _BusPublisher:
     """Publishes through the event bus named by the agent's ``events_url`` (created lazily,
     on the first flush, so an agent without usage never builds a Pub/Sub client)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str = "") -> None:
         self._url = url
+        self._token = token
         self._bus: EventBus | None = None
 
     def __call__(self, event: Event) -> str:
         if self._bus is None:
             from shared.adapters.urls import bus_from_url
 
-            self._bus = bus_from_url(self._url)
+            self._bus = bus_from_url(self._url, token=self._token or None)
         return self._bus.publish(event)
 
     def close(self) -> None:
@@ -284,7 +289,8 @@ def _config_from(settings: Any) -> tuple[GatewayConfig, bool]:
 
 def _default_publisher(settings: Any) -> UsagePublisher | None:
     url = str(getattr(settings, "events_url", "") or "")
-    return _BusPublisher(url) if url else None
+    token = str(getattr(settings, "events_token", "") or "")
+    return _BusPublisher(url, token) if url else None
 
 
 def _require(session: aiohttp.ClientSession | None) -> aiohttp.ClientSession:

@@ -23,6 +23,7 @@ from datetime import datetime
 from shared.bootstrap import Platform
 from shared.domain import schedule as rules
 from shared.domain.errors import CostCeilingExceeded, StaleState
+from shared.services.host_image import HostImageNotBaked
 from shared.domain.model import Workshop, WorkshopStatus
 from shared.services import provisioning, workshops
 
@@ -61,7 +62,7 @@ def _warm_up(platform: Platform, workshop: Workshop, now: datetime, report: Sche
         workshops.begin_start(platform, workshop.id, frozenset({S.CREATED}), now)
     except StaleState:
         return  # started (or stopped) by someone else since we read it
-    except CostCeilingExceeded as exc:
+    except (CostCeilingExceeded, HostImageNotBaked) as exc:
         # Stays ``created``; the reason is shown to the instructor on the workshop.
         _note_error(platform, workshop.id, f"warm-up refused: {exc.message}")
         raise

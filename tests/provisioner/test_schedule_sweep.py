@@ -36,6 +36,7 @@ MIN = timedelta(minutes=1)
 T0 = datetime.now(UTC).replace(microsecond=0)  # the fake clock's origin
 TEACHER = Instructor("teacher@example.com")
 KEY = "sk-ant-api03-" + "k" * 30
+BAKED_IMAGE = "projects/proj/global/images/family/clarateach-host"
 MakePlatform = Callable[[Compute], Platform]
 
 
@@ -293,6 +294,7 @@ def test_start_is_refused_when_the_estimate_exceeds_the_deployment_ceiling(
         settings=replace(
             platform.settings,
             mode="gcp",
+            gce_image=BAKED_IMAGE,
             gce_zone="us-central1-a",
             gce_machine_type="e2-standard-4",
             max_workshop_usd=1.0,
@@ -311,7 +313,11 @@ def test_a_warmup_over_the_ceiling_stays_created_and_says_why(make_platform: Mak
     platform = replace(
         platform,
         settings=replace(
-            platform.settings, mode="gcp", gce_zone="us-central1-a", max_workshop_usd=1.0
+            platform.settings,
+            mode="gcp",
+            gce_image=BAKED_IMAGE,
+            gce_zone="us-central1-a",
+            max_workshop_usd=1.0,
         ),
     )
     workshop = create(platform, starts_at=T0 + 10 * MIN)

@@ -12,6 +12,20 @@ export interface FileEntry {
   type: "file" | "dir" | "symlink";
   size: number;
   mtime: number;
+  /** Strong validator of this version (inode, size, mtime); "" from older agents. */
+  etag?: string;
+}
+
+/** A file's bytes and the version they are (send it back as `ifMatch` when saving). */
+export interface FileContent {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+/** Save preconditions: `ifMatch` = the version the editor started from; `mustNotExist` = create only. */
+export interface WriteOptions {
+  ifMatch?: string;
+  mustNotExist?: boolean;
 }
 
 export class FilesError extends Error {
@@ -32,6 +46,9 @@ export interface FilesAuth {
 }
 
 export class FilesClient {
+  /** Set when the workshop has ended: errors say so instead of blaming the network. */
+  endedMessage = "";
+
   constructor(
     private readonly auth: FilesAuth,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
@@ -45,15 +62,27 @@ export class FilesClient {
 
   /** File contents as bytes (the editor decides whether they are text). */
   async read(path: string): Promise<Uint8Array> {
-    const response = await this.request("GET", "files/content", { path });
-    return new Uint8Array(await response.arrayBuffer());
+    return (await this.readVersion(path)).bytes;
   }
 
-  async write(path: string, content: string | Uint8Array): Promise<FileEntry> {
+  /** File contents and their ETag. */
+  async readVersion(path: string): Promise<FileContent> {
+    const response = await this.request("GET", "files/content", { path });
+    const etag = response.headers.get("ETag") ?? "";
+    return { bytes: new Uint8Array(await response.arrayBuffer()), etag };
+  }
+
+  async stat(path: string): Promise<FileEntry> {
+    return (await (await this.request("GET", "files/stat", { path })).json()) as FileEntry;
+  }
+
+  /** Write a file. With `ifMatch`, a file changed on disk meanwhile fails with a 409 `FilesError`. */
+  async write(path: string, content: string | Uint8Array, options: WriteOptions = {}): Promise<FileEntry> {
     const body: BodyInit = typeof content === "string" ? content : new Blob([content as BlobPart]);
-    const response = await this.request("PUT", "files/content", { path }, body, {
-      "Content-Type": "application/octet-stream",
-    });
+    const headers: Record<string, string> = { "Content-Type": "application/octet-stream" };
+    if (options.mustNotExist) headers["If-None-Match"] = "*";
+    else if (options.ifMatch) headers["If-Match"] = options.ifMatch;
+    const response = await this.request("PUT", "files/content", { path }, body, headers);
     return (await response.json()) as FileEntry;
   }
 
@@ -114,6 +143,7 @@ export class FilesClient {
       }
     } catch (exc) {
       if (exc instanceof FilesError) throw exc;
+      if (this.endedMessage) throw new FilesError(0, "ended", this.endedMessage);
       throw new FilesError(0, "network", "Can't reach your workspace. Check your connection.");
     }
     if (!response.ok) throw await errorFrom(response);

@@ -6,6 +6,7 @@ import { archiveFileName, downloadWorkspace } from "../download";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
+import { WatchConnection } from "../files/watch";
 import { isPermanentSeatLoss, type Seat } from "../seat";
 import { displayCode } from "../session";
 import type { StateChange } from "../terminal/connection";
@@ -74,7 +75,9 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const right = h("div", { class: "right-column" });
   const layout = h("div", { class: "workspace" });
 
-  const editor = new EditorPane(editorHost, files);
+  const editor = new EditorPane(editorHost, files, {
+    persistKey: `clarateach.tabs.${session.workshopId}.${session.seat}`,
+  });
   const tree = new FileTree(sidebar, files, {
     open: (path) => void editor.open(path),
     renamed: (from, to) => editor.renamed(from, to),
@@ -99,6 +102,22 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   root.replaceChildren(h("div", { class: "app" }, header, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
+  let ended = "";
+  const watch = new WatchConnection(
+    seat,
+    {
+      changes: (paths) => {
+        tree.changed(paths);
+        editor.diskChanged(paths);
+      },
+      resync: () => {
+        tree.scheduleRefresh();
+        editor.resync();
+      },
+    },
+    { isEnded: () => ended !== "" },
+  );
+
   function showState(change: StateChange): void {
     status.dataset.state = change.state;
     const labels: Record<StateChange["state"], string> = {
@@ -111,7 +130,14 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     status.textContent = labels[change.state];
     status.title = change.detail ?? "";
     reconnectNow.hidden = change.state !== "reconnecting";
-    if (change.state === "disconnected" && change.detail) toast(change.detail, "error", 10_000);
+    if (change.state === "disconnected") {
+      // Final: the workshop ended (or the seat is gone). Say so everywhere, not "network".
+      ended = change.detail || "This workshop is no longer running.";
+      files.endedMessage = ended;
+      watch.stop();
+      status.textContent = "Workshop ended";
+      if (change.detail) toast(change.detail, "error", 10_000);
+    }
   }
 
   reconnectNow.addEventListener("click", () => terminal.connection.retryNow());
@@ -155,8 +181,11 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   terminal.open();
   window.__claraTerm = terminal.reader();
   void tree.refresh();
+  watch.start();
+  void editor.restore();
 
   function dispose(): void {
+    watch.stop();
     document.title = "ClaraTeach";
     window.removeEventListener("beforeunload", beforeUnload);
     window.removeEventListener("online", online);

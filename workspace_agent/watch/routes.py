@@ -7,6 +7,11 @@ never the URL), seat readiness (503), sockets per seat (429). Then the server se
 or ``{"type": "resync"}`` (list again whatever is shown), plus ``{"type": "limited"}`` once
 when the workspace has more directories than the agent watches. The socket closes with 4401
 when the token expires (the page reconnects with a fresh one). Client messages are ignored.
+
+The "Changes" view (``review.py``), with the files API's auth (Authorization header):
+``GET /seats/{seat}/changes`` → ``{"since", "files": [{"path", "status"}]}``;
+``GET /seats/{seat}/changes/original?path=P`` → the reviewed version's bytes (404 if none);
+``POST /seats/{seat}/changes/reviewed`` → a new review base (learners only; 200 ``{"since"}``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 
@@ -23,7 +29,9 @@ from workspace_agent.context import CONTEXT
 from workspace_agent.errors import ApiError
 from workspace_agent.logs import log_event
 from workspace_agent.terminal.registry import CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED
+from workspace_agent.files.safe_fs import FsError
 from workspace_agent.watch.hub import EXCLUDED, Batch, Subscription, WatchHub
+from workspace_agent.watch.review import ReviewBase
 
 log = logging.getLogger("workspace_agent.watch")
 routes = web.RouteTableDef()
@@ -43,7 +51,38 @@ def setup_watch(app: web.Application) -> None:
     app.add_routes(routes)
     app.on_shutdown.append(_close_sockets)
     app.on_cleanup.append(_close_hub)
+    app.cleanup_ctx.append(_first_review_bases)
 
+
+def review_base(app: web.Application, seat: int) -> ReviewBase:
+    settings = app[CONTEXT].settings
+    return ReviewBase(settings.workspace(seat), settings.seats_dir / str(seat) / "review-base")
+
+
+async def _first_review_bases(app: web.Application) -> AsyncIterator[None]:
+    """Snapshot each seat once it is up (whatever the workshop put there), unless one exists."""
+    task = asyncio.create_task(_snapshot_when_ready(app), name="review-bases")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _snapshot_when_ready(app: web.Application) -> None:
+    ctx = app[CONTEXT]
+    loop = asyncio.get_running_loop()
+    pending = set(ctx.settings.seats)
+    while pending:
+        for seat in sorted(pending):
+            if ctx.readiness.seat_ready(seat):
+                pending.discard(seat)
+                base = review_base(app, seat)
+                if not base.exists():
+                    try:
+                        await loop.run_in_executor(None, base.take)
+                    except OSError as exc:
+                        log_event(log, "review_base_failed", level=logging.WARNING, seat=seat,
+                                  error=type(exc).__name__)
+        await asyncio.sleep(0.5)
 
 async def _close_sockets(app: web.Application) -> None:
     sockets: dict[web.WebSocketResponse, int] = app[SOCKETS]
@@ -117,3 +156,40 @@ async def _send(ws: web.WebSocketResponse, subscription: Subscription) -> None:
             await ws.send_str(json.dumps({"type": "resync"}))
         elif batch.paths:
             await ws.send_str(json.dumps({"type": "changes", "paths": sorted(batch.paths)}))
+
+
+@routes.get("/seats/{seat}/changes")
+async def changes(request: web.Request) -> web.Response:
+    principal = await request.app[CONTEXT].auth.http_principal(request)
+    base = review_base(request.app, principal.seat)
+    loop = asyncio.get_running_loop()
+    if not base.exists():
+        await loop.run_in_executor(None, base.take)
+    return web.json_response(await loop.run_in_executor(None, base.changes))
+
+
+@routes.get("/seats/{seat}/changes/original")
+async def original(request: web.Request) -> web.Response:
+    principal = await request.app[CONTEXT].auth.http_principal(request)
+    base = review_base(request.app, principal.seat)
+    try:
+        data = await asyncio.get_running_loop().run_in_executor(
+            None, base.original, request.query.get("path", "")
+        )
+    except FsError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+@routes.post("/seats/{seat}/changes/reviewed")
+async def reviewed(request: web.Request) -> web.Response:
+    principal = await request.app[CONTEXT].auth.http_principal(request)
+    if principal.readonly:
+        raise ApiError(403, "read_only", "only the learner marks their changes as reviewed")
+    base = review_base(request.app, principal.seat)
+    since = await asyncio.get_running_loop().run_in_executor(None, base.take)
+    return web.json_response({"since": since})

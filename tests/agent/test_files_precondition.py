@@ -86,7 +86,7 @@ async def test_deleted_file_fails_if_match_and_create_only_fails_when_present(
 @pytest.mark.parametrize(
     "headers",
     [
-        {"If-Match": "W/\"weak\""},
+        {"If-Match": 'W/"weak"'},
         {"If-Match": '"a", "b"'},
         {"If-None-Match": '"a"'},
         {"If-Match": "*", "If-None-Match": "*"},

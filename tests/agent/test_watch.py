@@ -72,6 +72,13 @@ class Page:
         await async_wait_for(check, timeout=timeout, message=message)
 
 
+def count_real_dirs(root: Path) -> int:
+    """The root and every real directory under it, not the links to outside."""
+    return 1 + sum(
+        1 for top, dirs, _ in os.walk(root) for d in dirs if not Path(top, d).is_symlink()
+    )
+
+
 def workspace(settings: AgentSettings) -> Path:
     return settings.workspace(1)
 
@@ -154,9 +161,7 @@ async def test_symlinks_out_of_the_workspace_are_not_followed(
     page = await Page.open(agent, tokens.learner(1))
     hub: WatchHub = agent.app[HUB]
     seat_watch = hub._seats[1]
-    real_dirs = 1 + sum(  # the root and every real directory, not the links to outside
-        1 for top, dirs, _ in os.walk(root) for d in dirs if not os.path.islink(f"{top}/{d}")
-    )
+    real_dirs = count_real_dirs(root)
     assert real_dirs == 2
     assert seat_watch.watch_count == real_dirs
     assert inotify_watches() - before == real_dirs

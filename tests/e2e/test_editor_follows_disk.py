@@ -151,7 +151,9 @@ def test_tree_and_editor_follow_a_python_script_in_the_terminal(
     target = f"{folder}/app.py"
     lines = "".join(f"line_{i} = {i}\\n" for i in range(200))
 
-    run_python(learner, f"import os; os.makedirs({folder!r}); open({target!r}, 'w').write('{lines}')")
+    run_python(
+        learner, f"import os; os.makedirs({folder!r}); open({target!r}, 'w').write('{lines}')"
+    )
     expect(row(page, folder)).to_be_visible(timeout=FOLLOW_MS)  # no refresh click
     row(page, folder).locator(".tree-label").click()
     expect(row(page, target)).to_be_visible(timeout=FOLLOW_MS)

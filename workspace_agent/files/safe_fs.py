@@ -455,9 +455,7 @@ class AtomicWriter:
         else:
             ok = current is not None and etag_of(current) == expected
         if not ok:
-            raise FsError(
-                409, "changed_on_disk", "the file changed on disk since you opened it"
-            )
+            raise FsError(409, "changed_on_disk", "the file changed on disk since you opened it")
 
     def __exit__(self, *exc_info: object) -> None:
         self._discard()

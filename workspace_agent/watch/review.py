@@ -155,9 +155,13 @@ class ReviewBase:
                 continue
             if old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
                 continue
-            if old.sha256 and st.st_size <= MAX_FILE_BYTES:
-                if hashlib.sha256(_read_all(fd)).hexdigest() == old.sha256:
-                    continue  # touched, not changed
+            same_bytes = (
+                old.sha256
+                and st.st_size <= MAX_FILE_BYTES
+                and hashlib.sha256(_read_all(fd)).hexdigest() == old.sha256
+            )
+            if same_bytes:
+                continue  # touched, not changed
             out.append({"path": rel, "status": "modified"})
         out.extend({"path": p, "status": "deleted"} for p in base if p not in seen)
         out.sort(key=lambda c: c["path"])

@@ -27,9 +27,9 @@ from aiohttp import WSMsgType, web
 from workspace_agent.auth import bearer_from_subprotocols, origin_allowed
 from workspace_agent.context import CONTEXT
 from workspace_agent.errors import ApiError
+from workspace_agent.files.safe_fs import FsError
 from workspace_agent.logs import log_event
 from workspace_agent.terminal.registry import CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED
-from workspace_agent.files.safe_fs import FsError
 from workspace_agent.watch.hub import EXCLUDED, Batch, Subscription, WatchHub
 from workspace_agent.watch.review import ReviewBase
 
@@ -80,9 +80,15 @@ async def _snapshot_when_ready(app: web.Application) -> None:
                     try:
                         await loop.run_in_executor(None, base.take)
                     except OSError as exc:
-                        log_event(log, "review_base_failed", level=logging.WARNING, seat=seat,
-                                  error=type(exc).__name__)
+                        log_event(
+                            log,
+                            "review_base_failed",
+                            level=logging.WARNING,
+                            seat=seat,
+                            error=type(exc).__name__,
+                        )
         await asyncio.sleep(0.5)
+
 
 async def _close_sockets(app: web.Application) -> None:
     sockets: dict[web.WebSocketResponse, int] = app[SOCKETS]

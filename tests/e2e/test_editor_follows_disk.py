@@ -237,3 +237,30 @@ def test_the_toolbars_do_not_wrap_at_800_px(
             assert len(tops) >= 3 and max(tops) - min(tops) <= 4, (selector, tops)
     finally:
         context.close()
+
+
+def test_the_changes_view_shows_what_changed_with_a_diff(
+    platform: PlatformUnderTest, workshop: dict[str, Any], context
+) -> None:
+    learner = joined(context, platform, workshop)
+    page = learner.page
+    name = f"review-{secrets.token_hex(3)}.py"
+    run_python(learner, f"open({name!r}, 'w').write('answer = 41\\n')")
+    page.locator("#changes-button").click()
+    dialog = page.locator("#changes-dialog")
+    dialog.get_by_role("button", name="Mark all as reviewed").click()
+    expect(dialog).to_have_count(0)
+
+    run_python(learner, f"open({name!r}, 'w').write('answer = 42\\n')")  # "Claude" edits it
+    page.locator("#changes-button").click()
+    entry = dialog.locator(f'button.change[data-path="{name}"]')
+    expect(entry).to_have_attribute("data-status", "modified")
+    entry.click()
+    diff = page.locator("#changes-diff")
+    expect(diff.locator(".cm-mergeView")).to_be_visible()
+    expect(diff).to_contain_text("answer = 41")
+    expect(diff).to_contain_text("answer = 42")
+    expect(diff.locator(".cm-changedLine")).not_to_have_count(0)
+    dialog.get_by_role("button", name="Mark all as reviewed").click()
+    page.locator("#changes-button").click()
+    expect(dialog.locator(f'button.change[data-path="{name}"]')).to_have_count(0)

@@ -28,6 +28,11 @@ export interface WriteOptions {
   mustNotExist?: boolean;
 }
 
+export interface ChangeList {
+  since: number;
+  files: { path: string; status: "added" | "modified" | "deleted" }[];
+}
+
 export class FilesError extends Error {
   constructor(
     readonly status: number,
@@ -107,6 +112,26 @@ export class FilesClient {
     for (const file of files) form.append("file", file, file.name);
     const response = await this.request("POST", "files/upload", { path: dir }, form);
     return ((await response.json()) as { entries?: FileEntry[] }).entries ?? [];
+  }
+
+  /** Files changed since the learner last marked the changes as reviewed (the "Changes" view). */
+  async changes(): Promise<ChangeList> {
+    return (await (await this.request("GET", "changes", {})).json()) as ChangeList;
+  }
+
+  /** The reviewed (earlier) version of `path`, or null when none was kept (a new file). */
+  async original(path: string): Promise<Uint8Array | null> {
+    try {
+      const response = await this.request("GET", "changes/original", { path });
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (error) {
+      if (error instanceof FilesError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async markReviewed(): Promise<void> {
+    await this.request("POST", "changes/reviewed", {});
   }
 
   /** The whole workspace as a zip. */

@@ -3,6 +3,7 @@
  * the header. Everything talks to the workspace agent through the `Seat` (token refresh).
  */
 import { archiveFileName, downloadWorkspace } from "../download";
+import { showChanges } from "../editor/changes";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
@@ -39,6 +40,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
 
   const status = h("span", { class: "conn-state", id: "connection-state", role: "status", "data-state": "connecting" }, "Connecting…");
   const reconnectNow = h("button", { type: "button", class: "btn small", hidden: true }, "Reconnect now");
+  const changesButton = h("button", { type: "button", class: "btn", id: "changes-button", title: "Files changed since you last looked" }, "Changes");
   const download = h("button", { type: "button", class: "btn primary", id: "download-button" }, "Download my work");
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
@@ -52,6 +54,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     status,
     reconnectNow,
     codeButton,
+    changesButton,
     download,
     leave,
   );
@@ -141,6 +144,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   }
 
   reconnectNow.addEventListener("click", () => terminal.connection.retryNow());
+  changesButton.addEventListener("click", () => void showChanges(files, (path) => void editor.open(path)));
   const online = () => terminal.connection.retryNow();
   window.addEventListener("online", online);
 

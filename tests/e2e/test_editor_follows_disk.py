@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.e2e.learner import LearnerPage
-from tests.e2e.platform_process import PlatformUnderTest
+from tests.e2e.platform_process import Instructor, PlatformUnderTest
 from tests.e2e.test_learner_journey import joined
 
 pytestmark = pytest.mark.e2e
@@ -264,3 +264,21 @@ def test_the_changes_view_shows_what_changed_with_a_diff(
     dialog.get_by_role("button", name="Mark all as reviewed").click()
     page.locator("#changes-button").click()
     expect(dialog.locator(f'button.change[data-path="{name}"]')).to_have_count(0)
+
+
+def test_after_the_workshop_stops_the_page_says_so_and_blames_no_network(
+    platform: PlatformUnderTest, instructor: Instructor, context
+) -> None:
+    workshop = instructor.running_workshop("E2E editor after stop", seats=1)
+    learner = joined(context, platform, workshop)
+    page = learner.page
+    instructor.stop(workshop["id"])
+    status = page.locator("#connection-state")
+    expect(status).to_have_attribute("data-state", "disconnected", timeout=30_000)
+    expect(status).to_have_text("Workshop ended")
+    page.get_by_role("button", name="Refresh file list").click()
+    toasts = page.locator(".toast")
+    expect(toasts.last).to_contain_text(
+        re.compile("stopped this workshop|no longer running"), timeout=10_000
+    )
+    expect(toasts.filter(has_text="Check your connection")).to_have_count(0)

@@ -79,7 +79,9 @@ async def test_deleted_file_fails_if_match_and_create_only_fails_when_present(
     assert (await _put(agent, auth, b"y", **{"If-Match": etag})).status == 409
     assert (await _put(agent, auth, b"y", **{"If-Match": "*"})).status == 409
     assert (await _put(agent, auth, b"y", **{"If-None-Match": "*"})).status == 200
-    assert (await _put(agent, auth, b"z", **{"If-None-Match": "*"})).status == 409
+    exists = await _put(agent, auth, b"z", **{"If-None-Match": "*"})
+    assert exists.status == 409
+    assert (await exists.json())["error"]["code"] == "exists"
     assert (settings.workspace(1) / "app.py").read_bytes() == b"y"
 
 

@@ -232,3 +232,21 @@ async def test_git_clone_like_bursts_of_10000_files_are_coalesced_and_capped(
 async def test_instructor_may_watch_any_seat(agent: Client, tokens: Tokens) -> None:
     page = await Page.open(agent, tokens.instructor(), seat=2)
     await page.ws.close()
+
+
+async def test_a_slow_page_gets_merged_paths_then_resync_never_a_queue() -> None:
+    """A page that does not read: its pending paths merge; past ``max_paths`` one resync."""
+    limits = WatchLimits(max_paths=3)
+    hub = WatchHub(lambda seat: Path("/nonexistent"), limits)
+    sub = await hub.subscribe(1)
+    sub.offer({"a"}, resync=False, limited=False)
+    sub.offer({"a", "b"}, resync=False, limited=False)
+    batch = await sub.next()
+    assert batch.paths == {"a", "b"} and not batch.resync
+    sub.offer({"a", "b"}, resync=False, limited=False)
+    sub.offer({"c", "d"}, resync=False, limited=True)
+    sub.offer({"e"}, resync=False, limited=False)
+    batch = await sub.next()
+    assert batch.resync and not batch.paths and batch.limited
+    await sub.close()
+    assert not hub.active_seats()

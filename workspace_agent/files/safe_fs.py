@@ -374,7 +374,8 @@ class AtomicWriter:
 
     ``if_match`` is a precondition checked on entry and again just before the rename: an ETag
     (``etag_of``) the target must still have, or ``"*"`` (it must exist) or ``""`` (it must not
-    exist). A mismatch is ``FsError(409, "changed_on_disk")`` and nothing is written. A writer
+    exist). A mismatch is ``FsError(409, "changed_on_disk")`` (``"exists"`` for ``""``) and
+    nothing is written. A writer
     racing the last check inside the same microseconds can still win: the learner's shell shares
     the directory, and POSIX has no compare-and-rename.
     """
@@ -448,10 +449,12 @@ class AtomicWriter:
         expected = self._if_match
         if expected is None:
             return
+        if expected == "":
+            if current is not None:
+                raise FsError(409, "exists", "the target already exists")
+            return
         if expected == "*":
             ok = current is not None
-        elif expected == "":
-            ok = current is None
         else:
             ok = current is not None and etag_of(current) == expected
         if not ok:

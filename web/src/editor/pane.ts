@@ -272,7 +272,7 @@ export class EditorPane {
       tab.deleted = false;
       tab.conflict = null;
     } catch (error) {
-      if (error instanceof FilesError && error.status === 409 && error.code === "changed_on_disk") {
+      if (error instanceof FilesError && error.status === 409 && ["changed_on_disk", "exists"].includes(error.code)) {
         await this.check(tab, true);
         if (!tab.conflict && !tab.deleted && retry) {
           return this.write(tab, doc, { ifMatch: tab.etag }, false); // only the version moved on

@@ -56,6 +56,13 @@ export class FileTree {
 
   /** The watch reported changes: re-list if any is in the root or an expanded folder.
    * Bursts arrive already coalesced by the agent; one re-list runs at a time, plus one queued. */
+  /** The agent watches only part of a very large workspace: say so once, near the tree. */
+  limited(): void {
+    if (this.list.parentElement?.querySelector(".tree-note")) return;
+    const note = h("p", { class: "tree-note", role: "status" }, "This workspace is large: some folders update only when you press Refresh.");
+    this.list.before(note);
+  }
+
   changed(paths: string[]): void {
     if (treeAffected(this.expanded, paths)) this.scheduleRefresh();
   }
@@ -210,7 +217,7 @@ export class FileTree {
     if (!name) return;
     const path = joinPath(dir, name);
     try {
-      await this.files.write(path, "");
+      await this.files.write(path, "", { mustNotExist: true }); // never truncate an existing file
     } catch (error) {
       toast(`Couldn't create ${path}: ${(error as Error).message}`, "error");
       return;

@@ -117,6 +117,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
         tree.scheduleRefresh();
         editor.resync();
       },
+      limited: () => tree.limited(),
     },
     { isEnded: () => ended !== "" },
   );

@@ -8,7 +8,8 @@ reviewed. ``changes`` compares the workspace with it: added, modified, deleted.
 
 Bounded like the live watch: the directories in ``hub.EXCLUDED`` are skipped, links are never
 followed (the walk goes by directory fd with ``O_NOFOLLOW``), files over ``MAX_FILE_BYTES``
-are compared by size and mtime only (no content kept), and at most ``MAX_FILES`` files count.
+are compared by size and mtime only (no content kept), as is everything past
+``MAX_TOTAL_BYTES`` of kept content, and at most ``MAX_FILES`` files count.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from workspace_agent.watch.hub import EXCLUDED
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 5000
+MAX_TOTAL_BYTES = 32 * 1024 * 1024  # content kept per seat; past it, size and mtime only
 MANIFEST = "manifest.json"
 
 
@@ -124,10 +126,12 @@ class ReviewBase:
         fresh = parent / f".review-{secrets.token_hex(4)}"
         (fresh / "blobs").mkdir(parents=True, mode=0o700)
         files: dict[str, dict[str, Any]] = {}
+        kept = 0
         for rel, fd, st in _walk(self.workspace):
             digest = ""
-            if st.st_size <= MAX_FILE_BYTES:
+            if st.st_size <= MAX_FILE_BYTES and kept + st.st_size <= MAX_TOTAL_BYTES:
                 data = _read_all(fd)
+                kept += len(data)
                 digest = hashlib.sha256(data).hexdigest()
                 blob = fresh / "blobs" / digest
                 if not blob.exists():

@@ -250,3 +250,19 @@ async def test_a_slow_page_gets_merged_paths_then_resync_never_a_queue() -> None
     assert batch.resync and not batch.paths and batch.limited
     await sub.close()
     assert not hub.active_seats()
+
+
+async def test_more_changes_than_a_batch_holds_become_one_resync(
+    agent: Client, tokens: Tokens, settings: AgentSettings
+) -> None:
+    limits: WatchLimits = agent.app[HUB].limits
+    page = await Page.open(agent, tokens.learner(1))
+    bulk = workspace(settings) / "bulk"
+    bulk.mkdir()
+    await page.until(lambda: "bulk" in page.paths, "folder pushed")
+    page.messages.clear()
+    for i in range(limits.max_paths * 3):  # one burst, no yielding: one pending set
+        (bulk / f"f{i}.txt").write_text("x")
+    await page.until(lambda: any(m["type"] == "resync" for m in page.messages), "a resync")
+    assert all(len(m.get("paths", [])) <= limits.max_paths for m in page.messages)
+    await page.ws.close()

@@ -266,3 +266,27 @@ async def test_more_changes_than_a_batch_holds_become_one_resync(
     await page.until(lambda: any(m["type"] == "resync" for m in page.messages), "a resync")
     assert all(len(m.get("paths", [])) <= limits.max_paths for m in page.messages)
     await page.ws.close()
+
+
+async def test_token_expiry_closes_the_watch_with_4401_and_stops_watching(
+    agent: Client, tokens: Tokens
+) -> None:
+    token = tokens.learner(1, now=int(time.time()) - 3599, ttl_seconds=3600)  # ~1 s left
+    page = await Page.open(agent, token)
+    message = await page.ws.receive(timeout=10)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert page.ws.close_code == 4401
+    hub: WatchHub = agent.app[HUB]
+    await async_wait_for(lambda: not hub.active_seats(), message="watch stopped")
+
+
+async def test_sockets_per_seat_are_capped_before_upgrade(agent: Client, tokens: Tokens) -> None:
+    from workspace_agent.watch.routes import MAX_SOCKETS_PER_SEAT
+
+    token = tokens.learner(1)
+    pages = [await Page.open(agent, token) for _ in range(MAX_SOCKETS_PER_SEAT)]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await Page.open(agent, token)
+    assert refused.value.status == 429
+    for page in pages:
+        await page.ws.close()

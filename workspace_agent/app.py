@@ -42,6 +42,7 @@ from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.routes import routes as terminal_routes
 from workspace_agent.terminal.shell import SeatShells
+from workspace_agent.watch.routes import setup_watch
 
 log = logging.getLogger("workspace_agent")
 
@@ -92,6 +93,7 @@ def create_app(
     app.add_routes(file_routes)
     app[SCHEDULE] = agent_schedule(settings)
     app.add_routes(schedule_routes)
+    setup_watch(app)
 
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)

@@ -198,9 +198,12 @@ def offered_subprotocols(request: web.Request) -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
-def bearer_from_subprotocols(request: web.Request) -> str | None:
+def bearer_from_subprotocols(
+    request: web.Request, protocol: str = TERMINAL_SUBPROTOCOL
+) -> str | None:
+    """The token from ``bearer.<JWT>``, offered next to ``protocol`` (exactly one)."""
     offered = offered_subprotocols(request)
-    if TERMINAL_SUBPROTOCOL not in offered:
+    if protocol not in offered:
         return None
     tokens = [p[len(BEARER_SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith("bearer.")]
     return tokens[0] if len(tokens) == 1 else None

@@ -12,8 +12,8 @@ from aiohttp.typedefs import Handler, Middleware
 from workspace_agent.errors import error_response
 
 ALLOW_METHODS = "GET, PUT, POST, DELETE, OPTIONS"
-ALLOW_HEADERS = "Authorization, Content-Type"
-EXPOSE_HEADERS = "Content-Disposition, Content-Length"
+ALLOW_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
+EXPOSE_HEADERS = "Content-Disposition, Content-Length, ETag"
 
 
 def cors_middleware(allowed: tuple[str, ...]) -> Middleware:

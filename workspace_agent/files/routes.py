@@ -17,7 +17,7 @@ from workspace_agent.context import CONTEXT
 from workspace_agent.errors import ApiError
 from workspace_agent.files.archive import stream_archive
 from workspace_agent.files.content_types import content_headers
-from workspace_agent.files.safe_fs import FsError, SeatFS, Stat, parse_path
+from workspace_agent.files.safe_fs import FsError, SeatFS, Stat, etag_of, parse_path
 from workspace_agent.schedule.routes import ensure_downloads_allowed
 
 routes = web.RouteTableDef()
@@ -68,7 +68,9 @@ async def read(request: web.Request) -> web.StreamResponse:
     fd, name, size = _fs_call(fs.open_for_read, _path(request))
     loop = asyncio.get_running_loop()
     try:
-        response = web.StreamResponse(headers=content_headers(name, size))
+        headers = content_headers(name, size)
+        headers["ETag"] = etag_of(os.fstat(fd))
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
         remaining = size  # the size at open: a file growing meanwhile is cut, never overrun
         while remaining > 0:
@@ -90,13 +92,34 @@ async def write(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "too_large", f"the file exceeds the {limit}-byte limit")
     try:
-        with fs.writer(_path(request), limit) as out:
+        with fs.writer(_path(request), limit, if_match=_precondition(request)) as out:
             async for chunk in request.content.iter_chunked(BODY_CHUNK):
                 out.write(chunk)
             result: Stat = out.commit()
     except FsError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
-    return web.json_response(result.to_json())
+    return web.json_response(result.to_json(), headers={"ETag": result.etag})
+
+
+def _precondition(request: web.Request) -> str | None:
+    """``If-Match: <etag>`` / ``If-Match: *`` (must exist) / ``If-None-Match: *`` (must not).
+
+    The editor always sends one, so a save over a file that changed on disk is a 409, never a
+    silent overwrite. Without either header the write is unconditional (uploads, scripts)."""
+    if_match = request.headers.get("If-Match")
+    if_none_match = request.headers.get("If-None-Match")
+    if if_match is not None and if_none_match is not None:
+        raise ApiError(400, "invalid_precondition", "send If-Match or If-None-Match, not both")
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise ApiError(400, "invalid_precondition", "If-None-Match must be '*'")
+        return ""
+    if if_match is None:
+        return None
+    value = if_match.strip()
+    if value != "*" and (len(value) > 100 or not value.startswith('"') or "," in value):
+        raise ApiError(400, "invalid_precondition", "If-Match takes one strong ETag or '*'")
+    return value
 
 
 @routes.post("/seats/{seat}/files/mkdir")

@@ -95,6 +95,7 @@ class Stat:
     type: str  # "file" | "dir" | "symlink"
     size: int
     mtime: float
+    etag: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,7 +104,16 @@ class Stat:
             "type": self.type,
             "size": self.size,
             "mtime": self.mtime,
+            "etag": self.etag,
         }
+
+
+def etag_of(st: os.stat_result) -> str:
+    """A strong validator of one version of a file: inode, size and nanosecond mtime.
+
+    Every save through the agent is a rename of a fresh inode, and any other writer changes
+    the size or the mtime, so equal ETags mean "the version the editor started from"."""
+    return f'"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"'
 
 
 def _kind(mode: int) -> str:
@@ -113,7 +123,7 @@ def _kind(mode: int) -> str:
 
 
 def make_stat(name: str, path: str, st: os.stat_result) -> Stat:
-    return Stat(name, path, _kind(st.st_mode), st.st_size, round(st.st_mtime, 3))
+    return Stat(name, path, _kind(st.st_mode), st.st_size, round(st.st_mtime, 3), etag_of(st))
 
 
 def _renameat2_noreplace() -> Any:
@@ -292,8 +302,8 @@ class SeatFS:
             return fd, loc.name, st.st_size
 
     # -- write side ------------------------------------------------------------------------
-    def writer(self, raw: str, limit: int) -> AtomicWriter:
-        return AtomicWriter(self, raw, limit)
+    def writer(self, raw: str, limit: int, *, if_match: str | None = None) -> AtomicWriter:
+        return AtomicWriter(self, raw, limit, if_match=if_match)
 
     def mkdir(self, raw: str) -> Stat:
         with self.locate(raw, follow=False) as loc:
@@ -361,12 +371,20 @@ class AtomicWriter:
     The target must not be a symlink or a directory; parents are walked without following
     links. ``write`` raises ``FsError(413)`` past ``limit`` (the temp file is removed).
     Use as a context manager and call ``commit()``; leaving without commit discards.
+
+    ``if_match`` is a precondition checked on entry and again just before the rename: an ETag
+    (``etag_of``) the target must still have, or ``"*"`` (it must exist) or ``""`` (it must not
+    exist). A mismatch is ``FsError(409, "changed_on_disk")`` (``"exists"`` for ``""``) and
+    nothing is written. A writer
+    racing the last check inside the same microseconds can still win: the learner's shell shares
+    the directory, and POSIX has no compare-and-rename.
     """
 
-    def __init__(self, fs: SeatFS, raw: str, limit: int) -> None:
+    def __init__(self, fs: SeatFS, raw: str, limit: int, *, if_match: str | None = None) -> None:
         self._fs = fs
         self._raw = raw
         self._limit = limit
+        self._if_match = if_match
         self._loc: Located | None = None
         self._fd = -1
         self._tmp = ""
@@ -381,6 +399,7 @@ class AtomicWriter:
             if loc.name is None:
                 raise FsError(400, "is_a_directory", "the workspace root is a directory")
             existing = _lstat_or_none(loc.name, loc.dir_fd)
+            self._check_precondition(existing)
             mode = 0o644
             if existing is not None:
                 if stat_mod.S_ISLNK(existing.st_mode):
@@ -418,12 +437,28 @@ class AtomicWriter:
                 os.fchown(self._fd, *self._fs._owner)
             os.close(self._fd)
             self._fd = -1
+            self._check_precondition(_lstat_or_none(loc.name, loc.dir_fd))
             os.rename(self._tmp, loc.name, src_dir_fd=loc.dir_fd, dst_dir_fd=loc.dir_fd)
             self._tmp = ""
             st = os.stat(loc.name, dir_fd=loc.dir_fd, follow_symlinks=False)
         except OSError as exc:
             raise os_error(exc) from None
         return make_stat(loc.name, loc.display, st)
+
+    def _check_precondition(self, current: os.stat_result | None) -> None:
+        expected = self._if_match
+        if expected is None:
+            return
+        if expected == "":
+            if current is not None:
+                raise FsError(409, "exists", "the target already exists")
+            return
+        if expected == "*":
+            ok = current is not None
+        else:
+            ok = current is not None and etag_of(current) == expected
+        if not ok:
+            raise FsError(409, "changed_on_disk", "the file changed on disk since you opened it")
 
     def __exit__(self, *exc_info: object) -> None:
         self._discard()

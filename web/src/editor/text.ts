@@ -19,3 +19,19 @@ export function decodeEditable(bytes: Uint8Array): Decoded {
     return { ok: false, reason: "This file isn't UTF-8 text, so it can't be edited here." };
   }
 }
+
+/** The smallest single replacement turning `before` into `after` (common prefix and suffix
+ * kept), so a reload from disk maps the cursor and selection instead of resetting them. */
+export function minimalChange(before: string, after: string): { from: number; to: number; insert: string } | null {
+  if (before === after) return null;
+  let start = 0;
+  const shorter = Math.min(before.length, after.length);
+  while (start < shorter && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let endBefore = before.length;
+  let endAfter = after.length;
+  while (endBefore > start && endAfter > start && before.charCodeAt(endBefore - 1) === after.charCodeAt(endAfter - 1)) {
+    endBefore--;
+    endAfter--;
+  }
+  return { from: start, to: endBefore, insert: after.slice(start, endAfter) };
+}

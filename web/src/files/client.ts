@@ -12,6 +12,25 @@ export interface FileEntry {
   type: "file" | "dir" | "symlink";
   size: number;
   mtime: number;
+  /** Strong validator of this version (inode, size, mtime); "" from older agents. */
+  etag?: string;
+}
+
+/** A file's bytes and the version they are (send it back as `ifMatch` when saving). */
+export interface FileContent {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+/** Save preconditions: `ifMatch` = the version the editor started from; `mustNotExist` = create only. */
+export interface WriteOptions {
+  ifMatch?: string;
+  mustNotExist?: boolean;
+}
+
+export interface ChangeList {
+  since: number;
+  files: { path: string; status: "added" | "modified" | "deleted" }[];
 }
 
 export class FilesError extends Error {
@@ -32,6 +51,9 @@ export interface FilesAuth {
 }
 
 export class FilesClient {
+  /** Set when the workshop has ended: errors say so instead of blaming the network. */
+  endedMessage = "";
+
   constructor(
     private readonly auth: FilesAuth,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
@@ -45,15 +67,27 @@ export class FilesClient {
 
   /** File contents as bytes (the editor decides whether they are text). */
   async read(path: string): Promise<Uint8Array> {
-    const response = await this.request("GET", "files/content", { path });
-    return new Uint8Array(await response.arrayBuffer());
+    return (await this.readVersion(path)).bytes;
   }
 
-  async write(path: string, content: string | Uint8Array): Promise<FileEntry> {
+  /** File contents and their ETag. */
+  async readVersion(path: string): Promise<FileContent> {
+    const response = await this.request("GET", "files/content", { path });
+    const etag = response.headers.get("ETag") ?? "";
+    return { bytes: new Uint8Array(await response.arrayBuffer()), etag };
+  }
+
+  async stat(path: string): Promise<FileEntry> {
+    return (await (await this.request("GET", "files/stat", { path })).json()) as FileEntry;
+  }
+
+  /** Write a file. With `ifMatch`, a file changed on disk meanwhile fails with a 409 `FilesError`. */
+  async write(path: string, content: string | Uint8Array, options: WriteOptions = {}): Promise<FileEntry> {
     const body: BodyInit = typeof content === "string" ? content : new Blob([content as BlobPart]);
-    const response = await this.request("PUT", "files/content", { path }, body, {
-      "Content-Type": "application/octet-stream",
-    });
+    const headers: Record<string, string> = { "Content-Type": "application/octet-stream" };
+    if (options.mustNotExist) headers["If-None-Match"] = "*";
+    else if (options.ifMatch) headers["If-Match"] = options.ifMatch;
+    const response = await this.request("PUT", "files/content", { path }, body, headers);
     return (await response.json()) as FileEntry;
   }
 
@@ -78,6 +112,26 @@ export class FilesClient {
     for (const file of files) form.append("file", file, file.name);
     const response = await this.request("POST", "files/upload", { path: dir }, form);
     return ((await response.json()) as { entries?: FileEntry[] }).entries ?? [];
+  }
+
+  /** Files changed since the learner last marked the changes as reviewed (the "Changes" view). */
+  async changes(): Promise<ChangeList> {
+    return (await (await this.request("GET", "changes", {})).json()) as ChangeList;
+  }
+
+  /** The reviewed (earlier) version of `path`, or null when none was kept (a new file). */
+  async original(path: string): Promise<Uint8Array | null> {
+    try {
+      const response = await this.request("GET", "changes/original", { path });
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (error) {
+      if (error instanceof FilesError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async markReviewed(): Promise<void> {
+    await this.request("POST", "changes/reviewed", {});
   }
 
   /** The whole workspace as a zip. */
@@ -114,6 +168,7 @@ export class FilesClient {
       }
     } catch (exc) {
       if (exc instanceof FilesError) throw exc;
+      if (this.endedMessage) throw new FilesError(0, "ended", this.endedMessage);
       throw new FilesError(0, "network", "Can't reach your workspace. Check your connection.");
     }
     if (!response.ok) throw await errorFrom(response);

@@ -8,8 +8,10 @@
  */
 import { confirmAction, promptText } from "../ui/dialog";
 import { clear, h } from "../ui/dom";
+import { icon, type IconName } from "../ui/icons";
 import { toast } from "../ui/toast";
 import { type FileEntry, FilesClient, joinPath, parentPath, validName } from "./client";
+import { treeAffected } from "./watch";
 
 export interface TreeEvents {
   open(path: string): void;
@@ -42,14 +44,44 @@ export class FileTree {
       { class: "tree-toolbar", role: "toolbar", "aria-label": "File actions" },
       this.toolButton("New file", "+ File", () => void this.createFile()),
       this.toolButton("New folder", "+ Folder", () => void this.createFolder()),
-      this.toolButton("Upload files", "Upload", () => this.uploadInput.click()),
-      this.toolButton("Refresh file list", "↻", () => void this.refresh()),
+      this.toolButton("Upload files", "", () => this.uploadInput.click(), "upload"),
+      this.toolButton("Refresh file list", "", () => void this.refresh(), "refresh"),
     );
     this.list = h("ul", { class: "tree", role: "tree", "aria-label": "Workspace files" });
     this.list.addEventListener("keydown", (event) => this.navigate(event));
     const dropHint = h("p", { class: "drop-hint" }, "Drop files here to upload");
     host.append(h("h2", { class: "pane-title" }, "Files"), toolbar, this.list, dropHint, this.uploadInput);
     this.enableDrop(host);
+  }
+
+  /** The watch reported changes: re-list if any is in the root or an expanded folder.
+   * Bursts arrive already coalesced by the agent; one re-list runs at a time, plus one queued. */
+  /** The agent watches only part of a very large workspace: say so once, near the tree. */
+  limited(): void {
+    if (this.list.parentElement?.querySelector(".tree-note")) return;
+    const note = h("p", { class: "tree-note", role: "status" }, "This workspace is large: some folders update only when you press Refresh.");
+    this.list.before(note);
+  }
+
+  changed(paths: string[]): void {
+    if (treeAffected(this.expanded, paths)) this.scheduleRefresh();
+  }
+
+  private refreshing: Promise<void> | null = null;
+  private refreshQueued = false;
+
+  scheduleRefresh(): void {
+    if (this.refreshing) {
+      this.refreshQueued = true;
+      return;
+    }
+    this.refreshing = this.refresh().finally(() => {
+      this.refreshing = null;
+      if (this.refreshQueued) {
+        this.refreshQueued = false;
+        this.scheduleRefresh();
+      }
+    });
   }
 
   /** Re-list the root and every expanded folder. */
@@ -63,6 +95,10 @@ export class FileTree {
       return;
     }
     if (generation !== this.renderGeneration) return; // a newer refresh won
+    const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>("[role=treeitem]");
+    if (focused && this.list.contains(focused) && this.focusAfterRefresh === null) {
+      this.focusAfterRefresh = focused.dataset.path ?? null; // a live update keeps keyboard focus
+    }
     clear(this.list);
     this.list.append(...fresh.childNodes);
     if (!this.list.childElementCount) {
@@ -96,14 +132,18 @@ export class FileTree {
     const label = h(
       "button",
       { type: "button", class: "tree-label", style: `padding-left: ${0.5 + (level - 1) * 0.9}rem` },
-      h("span", { class: "tree-icon", "aria-hidden": "true" }, isDir ? (this.expanded.has(entry.path) ? "▾" : "▸") : "·"),
+      h(
+        "span",
+        { class: "tree-icon", "aria-hidden": "true" },
+        icon(isDir ? (this.expanded.has(entry.path) ? "chevronDown" : "chevronRight") : "file"),
+      ),
       h("span", { class: "tree-name" }, entry.name),
     );
     const actions = h(
       "span",
       { class: "tree-actions" },
-      this.iconButton(`Rename ${entry.path}`, "✎", () => void this.rename(entry)),
-      this.iconButton(`Delete ${entry.path}`, "🗑", () => void this.remove(entry)),
+      this.iconButton(`Rename ${entry.path}`, "pencil", () => void this.rename(entry)),
+      this.iconButton(`Delete ${entry.path}`, "trash", () => void this.remove(entry)),
     );
     const item = h(
       "li",
@@ -177,7 +217,7 @@ export class FileTree {
     if (!name) return;
     const path = joinPath(dir, name);
     try {
-      await this.files.write(path, "");
+      await this.files.write(path, "", { mustNotExist: true }); // never truncate an existing file
     } catch (error) {
       toast(`Couldn't create ${path}: ${(error as Error).message}`, "error");
       return;
@@ -293,14 +333,19 @@ export class FileTree {
     });
   }
 
-  private toolButton(label: string, text: string, onClick: () => void): HTMLElement {
-    const button = h("button", { type: "button", class: "btn small", "aria-label": label, title: label }, text);
+  private toolButton(label: string, text: string, onClick: () => void, glyph?: IconName): HTMLElement {
+    const button = h(
+      "button",
+      { type: "button", class: "btn small", "aria-label": label, title: label },
+      glyph ? icon(glyph) : null,
+      text ? h("span", {}, text) : null,
+    );
     button.addEventListener("click", onClick);
     return button;
   }
 
-  private iconButton(label: string, text: string, onClick: () => void): HTMLElement {
-    const button = h("button", { type: "button", class: "icon-btn", "aria-label": label, title: label }, text);
+  private iconButton(label: string, glyph: IconName, onClick: () => void): HTMLElement {
+    const button = h("button", { type: "button", class: "icon-btn", "aria-label": label, title: label }, icon(glyph));
     button.addEventListener("click", (event) => {
       event.stopPropagation();
       onClick();

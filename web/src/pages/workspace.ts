@@ -3,9 +3,11 @@
  * the header. Everything talks to the workspace agent through the `Seat` (token refresh).
  */
 import { archiveFileName, downloadWorkspace } from "../download";
+import { showChanges } from "../editor/changes";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
+import { WatchConnection } from "../files/watch";
 import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
 import { displayCode } from "../session";
@@ -39,6 +41,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
 
   const status = h("span", { class: "conn-state", id: "connection-state", role: "status", "data-state": "connecting" }, "Connecting…");
   const reconnectNow = h("button", { type: "button", class: "btn small", hidden: true }, "Reconnect now");
+  const changesButton = h("button", { type: "button", class: "btn", id: "changes-button", title: "Files changed since you last looked" }, "Changes");
   const download = h("button", { type: "button", class: "btn primary", id: "download-button" }, "Download my work");
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
@@ -54,6 +57,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     status,
     reconnectNow,
     codeButton,
+    changesButton,
     download,
     leave,
   );
@@ -78,7 +82,9 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const right = h("div", { class: "right-column" });
   const layout = h("div", { class: "workspace" });
 
-  const editor = new EditorPane(editorHost, files);
+  const editor = new EditorPane(editorHost, files, {
+    persistKey: `clarateach.tabs.${session.workshopId}.${session.seat}`,
+  });
   const tree = new FileTree(sidebar, files, {
     open: (path) => void editor.open(path),
     renamed: (from, to) => editor.renamed(from, to),
@@ -103,6 +109,23 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   root.replaceChildren(h("div", { class: "app" }, header, schedule.banner, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
+  let ended = "";
+  const watch = new WatchConnection(
+    seat,
+    {
+      changes: (paths) => {
+        tree.changed(paths);
+        editor.diskChanged(paths);
+      },
+      resync: () => {
+        tree.scheduleRefresh();
+        editor.resync();
+      },
+      limited: () => tree.limited(),
+    },
+    { isEnded: () => ended !== "" },
+  );
+
   function showState(change: StateChange): void {
     status.dataset.state = change.state;
     const labels: Record<StateChange["state"], string> = {
@@ -115,10 +138,18 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     status.textContent = labels[change.state];
     status.title = change.detail ?? "";
     reconnectNow.hidden = change.state !== "reconnecting";
-    if (change.state === "disconnected" && change.detail) toast(change.detail, "error", 10_000);
+    if (change.state === "disconnected") {
+      // Final: the workshop ended (or the seat is gone). Say so everywhere, not "network".
+      ended = change.detail || "This workshop is no longer running.";
+      files.endedMessage = ended;
+      watch.stop();
+      status.textContent = "Workshop ended";
+      if (change.detail) toast(change.detail, "error", 10_000);
+    }
   }
 
   reconnectNow.addEventListener("click", () => terminal.connection.retryNow());
+  changesButton.addEventListener("click", () => void showChanges(files, (path) => void editor.open(path)));
   const online = () => terminal.connection.retryNow();
   window.addEventListener("online", online);
 
@@ -160,8 +191,11 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   schedule.start();
   window.__claraTerm = terminal.reader();
   void tree.refresh();
+  watch.start();
+  void editor.restore();
 
   function dispose(): void {
+    watch.stop();
     document.title = "ClaraTeach";
     window.removeEventListener("beforeunload", beforeUnload);
     window.removeEventListener("online", online);

@@ -1,0 +1,1 @@
+"""Live workspace changes pushed to pages: ``hub`` (inotify, bounded) and ``routes`` (WS)."""

@@ -18,6 +18,13 @@ Error mapping: insert "already exists" (409) -> the existing instance (success);
 missing instance (404) -> success; quota, stockout, bad image/machine type (400/403 or an
 operation error with those codes) -> ``PermanentError`` with an instructor-readable reason;
 429, 5xx, timeouts and connection errors -> ``TransientError``.
+
+Rate limits are not quotas. Compute answers a request over a per-minute *rate* quota with
+403 ``rateLimitExceeded`` (domain ``usageLimits``) and a message that says "Quota exceeded for
+quota metric ..."; Google's advice is to wait and retry, the quota refills each minute
+(https://cloud.google.com/compute/api-quota). Such answers (and 429) are retried here with
+exponential backoff (``RATE_LIMIT_BACKOFF``, about a minute in all), then raised as
+``TransientError`` so Pub/Sub redelivers; they are never the permanent ``QUOTA_EXCEEDED``.
 """
 
 from __future__ import annotations
@@ -68,6 +75,12 @@ _REASON_ALIASES = {
     "notFound": "RESOURCE_NOT_FOUND",
     "invalid": "INVALID_FIELD_VALUE",
 }
+
+#: REST error ``reason`` values meaning "too many requests this minute": wait and retry.
+_RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+
+#: Seconds to wait before each retry of a rate-limited call (then ``TransientError``).
+RATE_LIMIT_BACKOFF = (2.0, 4.0, 8.0, 16.0, 30.0)
 
 _URL_PREFIX = re.compile(r"^[A-Z]+ https?://\S+: ")
 
@@ -125,8 +138,12 @@ class GceCompute(Compute):
         operations: compute_v1.ZoneOperationsClient | None = None,
         startup_script: StartupScript = render_startup_script,
         operation_timeout: float = 180.0,
+        rate_limit_backoff: tuple[float, ...] = RATE_LIMIT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
+        self._backoff = rate_limit_backoff
+        self._sleep = sleep
         self._instances = instances or compute_v1.InstancesClient(transport="rest")
         self._operations = operations or compute_v1.ZoneOperationsClient(transport="rest")
         self._startup_script = startup_script
@@ -157,8 +174,11 @@ class GceCompute(Compute):
     def create_host(self, spec: HostSpec) -> HostInfo:
         instance = self.instance_body(spec)
         try:
-            operation = self._instances.insert_unary(
-                project=self.config.project, zone=self.config.zone, instance_resource=instance
+            operation = self._call(
+                self._instances.insert_unary,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance_resource=instance,
             )
             self._await(operation, f"creating host {spec.index}")
         except gexc.Conflict:
@@ -174,8 +194,11 @@ class GceCompute(Compute):
 
     def delete_host(self, name: str) -> None:
         try:
-            operation = self._instances.delete_unary(
-                project=self.config.project, zone=self.config.zone, instance=name
+            operation = self._call(
+                self._instances.delete_unary,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance=name,
             )
             self._await(operation, f"deleting {name}")
         except gexc.NotFound:
@@ -185,8 +208,11 @@ class GceCompute(Compute):
 
     def get_host(self, name: str) -> HostInfo | None:
         try:
-            instance = self._instances.get(
-                project=self.config.project, zone=self.config.zone, instance=name
+            instance = self._call(
+                self._instances.get,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance=name,
             )
         except gexc.NotFound:
             return None
@@ -201,7 +227,7 @@ class GceCompute(Compute):
             project=self.config.project, zone=self.config.zone, filter=label_filter
         )
         try:
-            return [_info(i) for i in self._instances.list(request=request)]
+            return [_info(i) for i in self._call(self._instances.list, request=request)]
         except gexc.GoogleAPIError as exc:
             raise _mapped(exc, "listing hosts") from exc
 
@@ -261,13 +287,26 @@ class GceCompute(Compute):
         return compute_v1.Instance(body)
 
     # -------------------------------------------------------------- operations
+    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """``method(**kwargs)``, retried with backoff while Compute says "rate limited"."""
+        for delay in self._backoff:
+            try:
+                return method(**kwargs)
+            except gexc.GoogleAPIError as exc:
+                if not is_rate_limited(exc):
+                    raise
+                log.warning("compute API rate limited; retrying in %.0f s", delay)
+                self._sleep(delay)
+        return method(**kwargs)
+
     def _await(self, operation: compute_v1.Operation, what: str) -> None:
         deadline = time.monotonic() + self._timeout
         while operation.status != compute_v1.Operation.Status.DONE:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TransientError(f"timed out {what} after {self._timeout:.0f} s")
-            operation = self._operations.wait(
+            operation = self._call(
+                self._operations.wait,
                 project=self.config.project,
                 zone=self.config.zone,
                 operation=operation.name,
@@ -318,10 +357,19 @@ def _operation_error(errors: list[Any], what: str, http_status: int) -> Exceptio
     return PermanentError(f"{what}: {first.code}: {first.message[:300]}")
 
 
+def is_rate_limited(exc: gexc.GoogleAPIError) -> bool:
+    """A per-minute API rate limit (403 ``rateLimitExceeded``/``usageLimits``, or 429)."""
+    if isinstance(exc, gexc.TooManyRequests):
+        return True
+    return any(reason in _RATE_LIMIT_REASONS for reason in _reasons(exc))
+
+
 def _mapped(exc: gexc.GoogleAPIError, what: str) -> Exception:
     """Translate a client exception into ``TransientError`` or ``PermanentError``."""
     # The client prefixes "POST https://...: "; the instructor only needs what GCE said.
     message = _URL_PREFIX.sub("", str(getattr(exc, "message", exc)))
+    if is_rate_limited(exc):
+        return TransientError(f"{what}: Compute API rate limit, will retry: {message[:300]}")
     for reason in _reasons(exc):
         permanent = _permanent(reason, message, what)
         if permanent is not None:

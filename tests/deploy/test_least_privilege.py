@@ -283,8 +283,11 @@ def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list
 def test_host_account_only_publishes_to_the_topic_and_pulls_seat_images(
     all_grants: list[Grant],
 ) -> None:
+    """Plus writing its logs: ``roles/logging.logWriter`` (``logging.logEntries.create``
+    only) is the one project-wide grant, since log writing cannot be granted lower."""
     host = {(g.scope, g.target, g.role) for g in grants_to(all_grants, "sa:host")}
     assert host == {
+        ("project", "project", "roles/logging.logWriter"),
         (
             "google_pubsub_topic_iam_member",
             "google_pubsub_topic.workshop_events.name",

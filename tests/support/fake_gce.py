@@ -4,8 +4,12 @@ Implements what ``GceCompute`` uses: instances insert/get/delete/list (with ``la
 filters) and zoneOperations get/wait. Every request is recorded (method, path, query, JSON
 body) so tests can assert exact request bodies. Failures are injected per operation kind:
 
-* ``fail_http(kind, status, reason, message, times)`` answers the next ``kind`` request
-  (``insert``/``get``/``delete``/``list``) with an HTTP error in GCE's error shape;
+* ``fail_http(kind, status, reason, message, times, domain)`` answers the next ``kind``
+  request (``insert``/``get``/``delete``/``list``/``wait``) with an HTTP error in GCE's error
+  shape (``domain`` is ``errors[].domain``: ``global``, or ``usageLimits`` for rate limits);
+* ``rate_limit(kind, times)`` answers like a project over a per-minute API rate quota
+  (https://cloud.google.com/compute/api-quota): 403, reason ``rateLimitExceeded``, domain
+  ``usageLimits``, a message starting "Quota exceeded for quota metric";
 * ``fail_operation(code, message, http_status)`` makes the next insert's *operation* end in
   error (how quota and stockout errors really arrive), creating nothing;
 * ``operations_pending = True`` returns RUNNING operations that finish on ``wait``.
@@ -41,6 +45,7 @@ class _Failure:
     reason: str
     message: str
     times: int
+    domain: str = "global"
 
 
 @dataclass
@@ -59,11 +64,32 @@ class FakeGce:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------- injection
-    def fail_http(self, kind: str, status: int, reason: str, message: str, times: int = 1) -> None:
+    def fail_http(
+        self,
+        kind: str,
+        status: int,
+        reason: str,
+        message: str,
+        times: int = 1,
+        domain: str = "global",
+    ) -> None:
         with self._lock:
             self._http_failures.setdefault(kind, []).append(
-                _Failure(status, reason, message, times)
+                _Failure(status, reason, message, times, domain)
             )
+
+    def rate_limit(self, kind: str, times: int = 1) -> None:
+        """The next ``times`` ``kind`` requests exceed a per-minute rate quota, as GCE says it."""
+        metric = "Read requests" if kind in ("get", "list", "wait") else "Queries"
+        self.fail_http(
+            kind,
+            403,
+            "rateLimitExceeded",
+            f"Quota exceeded for quota metric '{metric}' and limit '{metric} per minute' of "
+            "service 'compute.googleapis.com' for consumer 'project_number:123'.",
+            times,
+            domain="usageLimits",
+        )
 
     def fail_operation(self, code: str, message: str, http_status: int = 403) -> None:
         with self._lock:
@@ -106,7 +132,9 @@ class FakeGce:
             kind = _kind(method, parts)
             failure = self._take_failure(kind)
             if failure is not None:
-                return failure.status, _error(failure.status, failure.reason, failure.message)
+                return failure.status, _error(
+                    failure.status, failure.reason, failure.message, failure.domain
+                )
             link = f"https://compute.googleapis.com/compute/v1/projects/{project}/zones/{zone}"
             if kind == "insert":
                 return self._insert(link, zone, body or {})
@@ -197,12 +225,12 @@ def _kind(method: str, parts: list[str]) -> str:
     return "other"
 
 
-def _error(status: int, reason: str, message: str) -> dict[str, Any]:
+def _error(status: int, reason: str, message: str, domain: str = "global") -> dict[str, Any]:
     return {
         "error": {
             "code": status,
             "message": message,
-            "errors": [{"reason": reason, "message": message, "domain": "global"}],
+            "errors": [{"reason": reason, "message": message, "domain": domain}],
         }
     }
 

@@ -8,10 +8,14 @@ ever put on the instance: the agent fetches the API key from the API with the VM
 identity token (``shared.adapters.host_credentials``; docs/events.md, "Host credentials").
 
 Service-account scopes (``HOST_SCOPES``). Scopes only cap what the VM's token may do; the real
-boundary is IAM (the host account may publish events and pull seat images, nothing else; it has
-no Secret Manager access). The agent needs: Pub/Sub publish (``host.ready``/``host.usage``),
-Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is deliberately absent, and
-nothing needs it: identity tokens (for the workshop key) take no scope.
+boundary is IAM (the host account may publish events, write logs and pull seat images from one
+repository, nothing else; it has no Secret Manager access). The host needs: Pub/Sub publish
+(``host.ready``/``host.usage``), Cloud Logging writes, Cloud Monitoring writes, and Artifact
+Registry reads for ``docker pull`` of the seat image, which Artifact Registry accepts from a VM
+token only with ``devstorage.read_only`` (or ``cloud-platform``) among its scopes
+(https://cloud.google.com/artifact-registry/docs/access-control#compute).
+``cloud-platform`` is deliberately absent: identity tokens (for the workshop key) take no
+scope.
 
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a
@@ -49,6 +53,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 HOST_SCOPES = (
+    "https://www.googleapis.com/auth/devstorage.read_only",
     "https://www.googleapis.com/auth/pubsub",
     "https://www.googleapis.com/auth/logging.write",
     "https://www.googleapis.com/auth/monitoring.write",

@@ -113,6 +113,22 @@ def test_scopes_are_minimal(fake: FakeGce) -> None:
     scopes = fake.inserts()[0].body["serviceAccounts"][0]["scopes"]
     assert "https://www.googleapis.com/auth/cloud-platform" not in scopes
     assert not any("compute" in s or "devstorage.full" in s for s in scopes)
+    assert not any("devstorage.read_write" in s for s in scopes)
+
+
+def test_hosts_can_pull_the_seat_image_from_artifact_registry(fake: FakeGce) -> None:
+    """Artifact Registry accepts a Compute Engine VM's service-account token for
+    ``docker pull`` only if the VM's access scopes include
+    ``https://www.googleapis.com/auth/devstorage.read_only`` (read) or ``cloud-platform``;
+    without either, the pull is refused even when IAM grants the reader role
+    (https://cloud.google.com/artifact-registry/docs/access-control#compute)."""
+    compute(fake).create_host(SPEC)
+    scopes = fake.inserts()[0].body["serviceAccounts"][0]["scopes"]
+    readable = {
+        "https://www.googleapis.com/auth/devstorage.read_only",
+        "https://www.googleapis.com/auth/cloud-platform",
+    }
+    assert readable & set(scopes)
 
 
 def test_spot_hosts_get_spot_scheduling(fake: FakeGce) -> None:
@@ -203,7 +219,7 @@ def test_permanent_operation_errors_carry_an_instructor_readable_reason(
 def test_http_errors_are_mapped(fake: FakeGce, status: int, reason: str, error: type) -> None:
     fake.fail_http("insert", status, reason, f"{reason} happened")
     with pytest.raises(error):
-        compute(fake).create_host(SPEC)
+        compute(fake, rate_limit_backoff=()).create_host(SPEC)
 
 
 def test_a_brief_read_outage_is_retried_by_the_client(fake: FakeGce) -> None:

@@ -81,6 +81,15 @@ resource "google_secret_manager_secret_iam_member" "jwt_key_accessor" {
   member    = "serviceAccount:${google_service_account.functions.email}"
 }
 
+# Listing the enabled versions: every instance signs with the oldest and publishes all
+# (shared/auth/signing.py). Viewer lists and describes versions; it cannot read a value.
+resource "google_secret_manager_secret_iam_member" "jwt_key_version_lister" {
+  project   = var.project
+  secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
+  role      = "roles/secretmanager.viewer"
+  member    = "serviceAccount:${google_service_account.functions.email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "jwt_key_version_adder" {
   project   = var.project
   secret_id = google_secret_manager_secret.jwt_signing_key.secret_id

@@ -221,12 +221,14 @@ resource "google_project_iam_custom_role" "host_observer" {
   project     = var.project
   role_id     = "${replace(var.name_prefix, "-", "_")}_hostObserver"
   title       = "ClaraTeach host observer"
-  description = "List hosts, follow zone operations, boot from project images."
+  description = "List hosts, follow zone operations, boot from project images, read quotas."
   permissions = [
     "compute.images.get",
     "compute.images.getFromFamily",
     "compute.images.useReadOnly",
     "compute.instances.list",
+    "compute.projects.get",
+    "compute.regions.get",
     "compute.zoneOperations.get",
     "compute.zones.get",
   ]

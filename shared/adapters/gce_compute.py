@@ -17,6 +17,11 @@ token only with ``devstorage.read_only`` (or ``cloud-platform``) among its scope
 ``cloud-platform`` is deliberately absent: identity tokens (for the workshop key) take no
 scope.
 
+Quotas (``check_capacity``): before a start creates anything, ``regions.get`` (the zone's
+region: ``CPUS``, ``PREEMPTIBLE_CPUS``, ``IN_USE_ADDRESSES``, ``SSD_TOTAL_GB``) and
+``projects.get`` (``CPUS_ALL_REGIONS``) give each metric's limit and usage; every metric
+without room for the new hosts is named in one ``PermanentError`` (``shared.domain.capacity``).
+
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a
 missing instance (404) -> success; quota, stockout, bad image/machine type (400/403 or an
@@ -45,6 +50,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import Credentials
 from google.cloud import compute_v1
 
+from shared.domain.capacity import HostShape, Quota, needs, shortfalls
 from shared.domain.errors import PermanentError, TransientError
 from shared.host_bootstrap import render_startup_script
 from shared.ports.compute import Compute, HostInfo, HostSpec
@@ -141,6 +147,8 @@ class GceCompute(Compute):
         *,
         instances: compute_v1.InstancesClient | None = None,
         operations: compute_v1.ZoneOperationsClient | None = None,
+        regions: compute_v1.RegionsClient | None = None,
+        projects: compute_v1.ProjectsClient | None = None,
         startup_script: StartupScript = render_startup_script,
         operation_timeout: float = 180.0,
         rate_limit_backoff: tuple[float, ...] = RATE_LIMIT_BACKOFF,
@@ -151,6 +159,9 @@ class GceCompute(Compute):
         self._sleep = sleep
         self._instances = instances or compute_v1.InstancesClient(transport="rest")
         self._operations = operations or compute_v1.ZoneOperationsClient(transport="rest")
+        # Only the provisioner's start checks quotas: made on first use.
+        self._regions = regions
+        self._projects = projects
         self._startup_script = startup_script
         self._timeout = operation_timeout
 
@@ -170,6 +181,12 @@ class GceCompute(Compute):
                 transport="rest", client_options=options, credentials=credentials
             ),
             operations=compute_v1.ZoneOperationsClient(
+                transport="rest", client_options=options, credentials=credentials
+            ),
+            regions=compute_v1.RegionsClient(
+                transport="rest", client_options=options, credentials=credentials
+            ),
+            projects=compute_v1.ProjectsClient(
                 transport="rest", client_options=options, credentials=credentials
             ),
             **kwargs,
@@ -235,6 +252,31 @@ class GceCompute(Compute):
             return [_info(i) for i in self._call(self._instances.list, request=request)]
         except gexc.GoogleAPIError as exc:
             raise _mapped(exc, "listing hosts") from exc
+
+    def check_capacity(self, hosts: int) -> None:
+        cfg = self.config
+        shape = HostShape(cfg.machine_type, cfg.disk_gb, cfg.spot)
+        try:
+            required = needs(hosts, shape)
+        except ValueError as exc:
+            raise PermanentError(f"checking quotas: {exc}") from exc
+        region = cfg.zone.rpartition("-")[0]
+        self._regions = self._regions or compute_v1.RegionsClient(transport="rest")
+        self._projects = self._projects or compute_v1.ProjectsClient(transport="rest")
+        try:
+            regional = self._call(self._regions.get, project=cfg.project, region=region)
+            project = self._call(self._projects.get, project=cfg.project)
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, "checking quotas") from exc
+        quotas = {q.metric: Quota(q.limit, q.usage) for q in project.quotas}
+        quotas.update({q.metric: Quota(q.limit, q.usage) for q in regional.quotas})
+        missing = shortfalls(required, quotas)
+        if missing:
+            raise PermanentError(
+                f"not enough Compute Engine quota in {region} for {hosts} hosts "
+                f"({cfg.machine_type}, {cfg.disk_gb} GB pd-balanced): " + "; ".join(missing)
+                + ". Ask for a quota increase (docs/deployment.md, Quotas) or use fewer seats."
+            )
 
     # ------------------------------------------------------------ instance body
     def instance_body(self, spec: HostSpec) -> compute_v1.Instance:

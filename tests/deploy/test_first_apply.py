@@ -194,6 +194,8 @@ OBSERVER_NEEDS = {
     "compute.images.getFromFamily",  # image families (family/clarateach-host)
     "compute.instances.list",  # the reconciler's orphan sweep
     "compute.zoneOperations.get",  # zoneOperations.wait
+    "compute.regions.get",  # quotas before a start (regions.get)
+    "compute.projects.get",  # CPUS_ALL_REGIONS (projects.get)
 }
 #: roles/compute.networkUser includes both (https://cloud.google.com/compute/docs/access/iam).
 SUBNET_NEEDS = {"compute.subnetworks.use", "compute.subnetworks.useExternalIp"}

@@ -12,7 +12,10 @@ body) so tests can assert exact request bodies. Failures are injected per operat
   ``usageLimits``, a message starting "Quota exceeded for quota metric";
 * ``fail_operation(code, message, http_status)`` makes the next insert's *operation* end in
   error (how quota and stockout errors really arrive), creating nothing;
-* ``operations_pending = True`` returns RUNNING operations that finish on ``wait``.
+* ``operations_pending = True`` returns RUNNING operations that finish on ``wait``;
+* ``quotas`` / ``project_quotas``: what ``regions.get`` and ``projects.get`` report as
+  ``quotas[]`` (``{"metric", "limit", "usage"}``, the shape of
+  https://cloud.google.com/compute/docs/reference/rest/v1/regions); by default roomy limits.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from urllib.parse import parse_qs, urlparse
 
 from tests.support.rest_fake import serve
 
+_REGION = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/regions/(?P<region>[^/]+)$")
+_PROJECT = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)$")
 _BASE = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/(?P<rest>.*)$")
 
 
@@ -57,6 +62,19 @@ class FakeGce:
     #: Whether new instances get an external IP (203.0.113.7, .8, ... in creation order).
     external_ips: bool = True
     url: str = ""
+    #: Regional quotas (regions.get), metric -> (limit, usage).
+    quotas: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {
+            "CPUS": (1000.0, 0.0),
+            "IN_USE_ADDRESSES": (1000.0, 0.0),
+            "SSD_TOTAL_GB": (100000.0, 0.0),
+            "PREEMPTIBLE_CPUS": (0.0, 0.0),
+        }
+    )
+    #: Project quotas (projects.get), metric -> (limit, usage).
+    project_quotas: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"CPUS_ALL_REGIONS": (1000.0, 0.0)}
+    )
     _http_failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _operation_failures: list[tuple[str, str, int]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -124,6 +142,16 @@ class FakeGce:
         query = parse_qs(parsed.query)
         with self._lock:
             self.requests.append(Recorded(method, parsed.path, query, body))
+            region = _REGION.match(parsed.path)
+            if region and method == "GET":
+                return 200, {
+                    "kind": "compute#region",
+                    "name": region["region"],
+                    "status": "UP",
+                    "quotas": _quota_list(self.quotas),
+                }
+            if _PROJECT.match(parsed.path) and method == "GET":
+                return 200, {"kind": "compute#project", "quotas": _quota_list(self.project_quotas)}
             match = _BASE.match(parsed.path)
             if not match:
                 return 404, _error(404, "notFound", f"unknown path {parsed.path}")
@@ -213,6 +241,10 @@ class FakeGce:
         }
         self.operations[name] = op
         return op
+
+
+def _quota_list(quotas: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    return [{"metric": m, "limit": lim, "usage": use} for m, (lim, use) in quotas.items()]
 
 
 def _kind(method: str, parts: list[str]) -> str:

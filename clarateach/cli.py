@@ -37,6 +37,7 @@ from rich.markup import escape
 from clarateach import render
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
 from clarateach.credentials import CredentialsError, is_local_url, resolve_credentials
+from shared.domain.capacity import HostShape, hosts_for, needs
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
@@ -277,6 +278,26 @@ def start(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")
     ] = 900,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Start nothing: show the hosts and Compute quota it would need."
+        ),
+    ] = False,
+    machine_type: Annotated[
+        str,
+        typer.Option(
+            "--machine-type",
+            envvar="CLARATEACH_GCE_MACHINE_TYPE",
+            help="--dry-run: host machine type (Terraform's machine_type).",
+        ),
+    ] = "e2-standard-4",
+    disk_gb: Annotated[
+        int,
+        typer.Option(
+            "--disk-gb", envvar="CLARATEACH_GCE_DISK_GB", help="--dry-run: host boot disk size."
+        ),
+    ] = 50,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
@@ -285,6 +306,10 @@ def start(
 ) -> None:
     """Start provisioning hosts. With --wait, exit 0 once running, 5 if it failed."""
     with _handled(json_output):
+        if dry_run:
+            _dry_run(workshop_id, machine_type, disk_gb, api_url, token, state_dir, audience,
+                     json_output)  # fmt: skip
+            return
         with _Connection(api_url, token, state_dir, audience).client() as client:
             workshop = client.start_workshop(workshop_id)
             if wait:
@@ -300,6 +325,41 @@ def start(
         else:
             stdout.print(render.progress_line(workshop))
             stdout.print(f"Follow it with: clarateach workshop start {workshop_id} --wait")
+
+
+def _dry_run(
+    workshop_id: str,
+    machine_type: str,
+    disk_gb: int,
+    api_url: str | None,
+    token: str | None,
+    state_dir: Path | None,
+    audience: str | None,
+    json_output: bool,
+) -> None:
+    """What ``start`` would create, and the free quota each metric needs for it."""
+    with _Connection(api_url, token, state_dir, audience).client() as client:
+        workshop = client.get_workshop(workshop_id)
+    hosts = hosts_for(int(workshop["seats"]), int(workshop["seats_per_host"]))
+    try:
+        required = needs(hosts, HostShape(machine_type, disk_gb))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--machine-type") from None
+    body = {
+        "workshop_id": workshop["id"],
+        "hosts": hosts,
+        "machine_type": machine_type,
+        "disk_gb": disk_gb,
+        "needs": required,
+    }
+
+    def human() -> str:
+        lines = [f"{hosts} hosts of {machine_type} with {disk_gb} GB pd-balanced; free quota needed:"]
+        lines += [f"  {metric:<18} {amount:g}" for metric, amount in required.items()]
+        lines.append("The provisioner checks these before creating any VM (docs/deployment.md).")
+        return "\n".join(lines)
+
+    _emit(body, json_output, human)
 
 
 #: Statuses from which a workshop will not become running without another start.

@@ -354,7 +354,9 @@ def _dry_run(
     }
 
     def human() -> str:
-        lines = [f"{hosts} hosts of {machine_type} with {disk_gb} GB pd-balanced; free quota needed:"]
+        lines = [
+            f"{hosts} hosts of {machine_type} with {disk_gb} GB pd-balanced; free quota needed:"
+        ]
         lines += [f"  {metric:<18} {amount:g}" for metric, amount in required.items()]
         lines.append("The provisioner checks these before creating any VM (docs/deployment.md).")
         return "\n".join(lines)

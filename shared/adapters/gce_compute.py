@@ -274,7 +274,8 @@ class GceCompute(Compute):
         if missing:
             raise PermanentError(
                 f"not enough Compute Engine quota in {region} for {hosts} hosts "
-                f"({cfg.machine_type}, {cfg.disk_gb} GB pd-balanced): " + "; ".join(missing)
+                f"({cfg.machine_type}, {cfg.disk_gb} GB pd-balanced): "
+                + "; ".join(missing)
                 + ". Ask for a quota increase (docs/deployment.md, Quotas) or use fewer seats."
             )
 

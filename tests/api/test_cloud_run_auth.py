@@ -143,7 +143,9 @@ def certs() -> GoogleCerts:
 
 def _client(front: Callable[[httpx.Request], httpx.Response], token: str) -> ApiClient:
     return ApiClient(
-        "https://clarateach-api-123.us-central1.run.app", token, transport=httpx.MockTransport(front)
+        "https://clarateach-api-123.us-central1.run.app",
+        token,
+        transport=httpx.MockTransport(front),
     )
 
 

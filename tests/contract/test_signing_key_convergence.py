@@ -151,6 +151,7 @@ def test_versions_lists_enabled_versions_oldest_first_through_the_client(
     assert instance.versions(SECRET) == ["a", "c"]
     listing = [r for r in fake.requests if r.path.endswith("/versions") and r.method == "GET"]
     assert listing[-1].query["filter"] == ["state:ENABLED"]
-    assert SecretManagerSecrets("proj", client=_client(fake)).versions(
-        "projects/proj/secrets/missing"
-    ) == []
+    assert (
+        SecretManagerSecrets("proj", client=_client(fake)).versions("projects/proj/secrets/missing")
+        == []
+    )

@@ -5,8 +5,9 @@ Implements secrets create/delete, ``:addVersion``, ``versions/{latest|N}:access`
 per-secret ``:getIamPolicy``/``:setIamPolicy``. As the real service
 (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets.versions):
 ``latest`` is the most recently created version whatever its state, and accessing a disabled
-version is 400 ``FAILED_PRECONDITION``; versions are numbered from 1 in creation order. Every request is recorded (method, path, query,
-JSON body) for exact assertions; ``fail_next(status)`` answers the next request with an error.
+version is 400 ``FAILED_PRECONDITION``; versions are numbered from 1 in creation order.
+Every request is recorded (method, path, query, JSON body) for exact assertions;
+``fail_next(status)`` answers the next request with an error.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class FakeSecretManager:
             return 404, _error(404, f"unsupported {method} {full}:{verb}")
         if version["state"] != "ENABLED":
             return 400, _error(
-                400, f"Secret Version [{full}] is in {version['state']} state.",
+                400,
+                f"Secret Version [{full}] is in {version['state']} state.",
                 "FAILED_PRECONDITION",
             )
         return 200, {"name": full, "payload": {"data": base64.b64encode(version["data"]).decode()}}

@@ -16,7 +16,7 @@ def test_usage_reports_carry_no_ordering_key() -> None:
     """An empty ordering key means "no ordering" to Pub/Sub
     (https://cloud.google.com/pubsub/docs/publish-with-ordering-keys)."""
     assert Event(HOST_USAGE, "w1", {}).to_message()[2] == ""
-    assert UNORDERED_EVENT_TYPES == {HOST_USAGE}
+    assert {HOST_USAGE} == UNORDERED_EVENT_TYPES
 
 
 @pytest.mark.parametrize("kind", sorted(EVENT_TYPES - {HOST_USAGE}))

@@ -1,7 +1,7 @@
 """The ``clarateach`` command line: instructor commands and the local platform.
 
     clarateach workshop create | list | info | start | stop | seats | usage
-    clarateach workshop pause-model | resume-model | shadow-token
+    clarateach workshop pause-model | resume-model | shadow-token | logs
     clarateach local up [--port 8080] [--demo]
 
 Every ``workshop`` command takes ``--json`` (the API body on stdout, nothing else) and the
@@ -36,11 +36,18 @@ from rich.markup import escape
 
 from clarateach import render
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach.credentials import CredentialsError, is_local_url, resolve_credentials
+from clarateach import host_logs
+from clarateach.credentials import (
+    CredentialsError,
+    is_local_url,
+    resolve_api_url,
+    resolve_credentials,
+)
 from shared.domain.capacity import HostShape, hosts_for, needs
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
+EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_NO_CREDENTIALS = 4
 EXIT_WORKSHOP_FAILED = 5
@@ -503,6 +510,63 @@ def resume_model(
     _set_model_access(
         workshop_id, False, _Connection(api_url, token, state_dir, audience), json_output
     )
+
+
+@workshop_app.command("logs")
+def logs(
+    workshop_id: WorkshopIdArg,
+    host: Annotated[
+        int | None, typer.Option("--host", min=0, help="Only this host (index, 0-based).")
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            envvar=["CLARATEACH_GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"],
+            help="GCP: the project whose Cloud Logging holds the hosts' logs.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="At most.")] = 1000,
+    api_url: ApiUrlOpt = None,
+    state_dir: StateDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Host logs (agent, startup script): local log files, or Cloud Logging on GCP."""
+    with _handled(json_output):
+        directory = (state_dir or default_state_dir()).expanduser()
+        local = is_local_url(resolve_api_url(api_url, directory))
+        if not local and not project:
+            _fail(EXIT_USAGE, "--project (or CLARATEACH_GCP_PROJECT) is needed on GCP", json_output)
+        try:
+            if local:
+                lines = list(host_logs.local_logs(directory, workshop_id, host))[-limit:]
+            else:
+                lines = host_logs.cloud_logs(
+                    _logging_session(), str(project), workshop_id, host, limit=limit
+                )
+        except (ValueError, RuntimeError) as exc:
+            _fail(EXIT_API_ERROR, str(exc), json_output)
+        body = {"lines": [line.__dict__ for line in lines]}
+
+        def human() -> Any:
+            if not lines:
+                return "No log lines (yet)."
+            for line in lines:
+                stamp = f"{line.timestamp} " if line.timestamp else ""
+                stdout.print(f"{escape(line.host)} {escape(stamp)}{escape(line.text)}")
+            return None
+
+        _emit(body, json_output, human)
+
+
+def _logging_session() -> Any:
+    """An authorized ``requests`` session with the caller's ADC (needs logging.viewer)."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default(scopes=[host_logs.READ_SCOPE])
+    return AuthorizedSession(credentials)
 
 
 @workshop_app.command("shadow-token")

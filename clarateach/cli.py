@@ -34,9 +34,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from clarateach import render
+from clarateach import host_logs, render
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach import host_logs
 from clarateach.credentials import (
     CredentialsError,
     is_local_url,

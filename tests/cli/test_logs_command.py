@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,9 +36,7 @@ class FakeCloudLogging:
             return 404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}
         self.bodies.append(body)
         wanted = dict(re.findall(r'labels\.(\w+)="([^"]*)"', body.get("filter", "")))
-        hits = [
-            e for e in self.entries if all(e["labels"].get(k) == v for k, v in wanted.items())
-        ]
+        hits = [e for e in self.entries if all(e["labels"].get(k) == v for k, v in wanted.items())]
         hits.sort(key=lambda e: e["timestamp"])
         start = int(body.get("pageToken") or 0)
         page = hits[start : start + min(self.page_size, int(body.get("pageSize", 50)))]

@@ -34,3 +34,20 @@ def firestore_emulator() -> Iterator[str]:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
         else:
             os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+
+
+@contextmanager
+def pubsub_emulator() -> Iterator[str]:
+    """A running Pub/Sub emulator; yields ``host:port`` with ``PUBSUB_EMULATOR_HOST`` set."""
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
+    try:
+        with run_emulator("pubsub") as emulator:
+            os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host_port
+            yield emulator.host_port
+    except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+        raise EmulatorUnavailable(str(exc)) from None
+    finally:
+        if previous is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = previous

@@ -6,8 +6,11 @@ Every failure becomes one of two exceptions, so callers never see an ``httpx`` t
   ``{"error": {"code", "message"}}`` body (or a generic text if the body is not ours);
 * ``ApiUnreachable`` - no HTTP answer at all (connection refused, DNS, TLS, timeout).
 
-The bearer token is sent only in the ``Authorization`` header and never appears in either
-exception's text.
+The bearer token is sent only in the ``Authorization`` and ``X-Serverless-Authorization``
+headers and never appears in either exception's text. Both carry the same token: Cloud Run
+checks ``X-Serverless-Authorization`` on IAM-protected functions and strips its signature,
+and passes ``Authorization`` through intact for the app's own check
+(``shared.auth.instructor``; https://cloud.google.com/run/docs/authenticating/service-to-service).
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class ApiClient:
         headers = {"Accept": "application/json", "User-Agent": "clarateach-cli"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+            headers["X-Serverless-Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )

@@ -1,7 +1,7 @@
 """The ``clarateach`` command line: instructor commands and the local platform.
 
     clarateach workshop create | list | info | start | stop | seats | usage | extend | end
-    clarateach workshop pause-model | resume-model | shadow-token
+    clarateach workshop pause-model | resume-model | shadow-token | logs
     clarateach local up [--port 8080] [--demo]
 
 Every ``workshop`` command takes ``--json`` (the API body on stdout, nothing else) and the
@@ -35,10 +35,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from clarateach import render, render_schedule
+from clarateach import host_logs, render, render_schedule
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach.credentials import CredentialsError, is_local_url, resolve_credentials
+from clarateach.credentials import (
+    CredentialsError,
+    is_local_url,
+    resolve_api_url,
+    resolve_credentials,
+)
 from clarateach.schedule_cli import ScheduleOptionError, parse_time, schedule_body
+from shared.domain.capacity import HostShape, hosts_for, needs
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
@@ -321,6 +327,26 @@ def start(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost estimate.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Start nothing: show the hosts and Compute quota it would need."
+        ),
+    ] = False,
+    machine_type: Annotated[
+        str,
+        typer.Option(
+            "--machine-type",
+            envvar="CLARATEACH_GCE_MACHINE_TYPE",
+            help="--dry-run: host machine type (Terraform's machine_type).",
+        ),
+    ] = "e2-standard-4",
+    disk_gb: Annotated[
+        int,
+        typer.Option(
+            "--disk-gb", envvar="CLARATEACH_GCE_DISK_GB", help="--dry-run: host boot disk size."
+        ),
+    ] = 50,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
@@ -331,6 +357,10 @@ def start(
 
     Shows the cost estimate first; on a terminal it asks to confirm (--yes skips that)."""
     with _handled(json_output):
+        if dry_run:
+            _dry_run(workshop_id, machine_type, disk_gb, api_url, token, state_dir, audience,
+                     json_output)  # fmt: skip
+            return
         with _Connection(api_url, token, state_dir, audience).client() as client:
             if not json_output:
                 _confirm_estimate(client.get_workshop(workshop_id), ask=not yes)
@@ -356,6 +386,41 @@ def _confirm_estimate(workshop: dict[str, Any], *, ask: bool) -> None:
         stdout.print(Text("Cost estimate: ").append_text(render_schedule.estimate_text(estimate)))
     if ask and sys.stdin.isatty() and not typer.confirm("Start the workshop?", default=True):
         raise typer.Exit(EXIT_API_ERROR)
+def _dry_run(
+    workshop_id: str,
+    machine_type: str,
+    disk_gb: int,
+    api_url: str | None,
+    token: str | None,
+    state_dir: Path | None,
+    audience: str | None,
+    json_output: bool,
+) -> None:
+    """What ``start`` would create, and the free quota each metric needs for it."""
+    with _Connection(api_url, token, state_dir, audience).client() as client:
+        workshop = client.get_workshop(workshop_id)
+    hosts = hosts_for(int(workshop["seats"]), int(workshop["seats_per_host"]))
+    try:
+        required = needs(hosts, HostShape(machine_type, disk_gb))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--machine-type") from None
+    body = {
+        "workshop_id": workshop["id"],
+        "hosts": hosts,
+        "machine_type": machine_type,
+        "disk_gb": disk_gb,
+        "needs": required,
+    }
+
+    def human() -> str:
+        lines = [
+            f"{hosts} hosts of {machine_type} with {disk_gb} GB pd-balanced; free quota needed:"
+        ]
+        lines += [f"  {metric:<18} {amount:g}" for metric, amount in required.items()]
+        lines.append("The provisioner checks these before creating any VM (docs/deployment.md).")
+        return "\n".join(lines)
+
+    _emit(body, json_output, human)
 
 
 #: Statuses from which a workshop will not become running without another start.
@@ -552,6 +617,63 @@ def resume_model(
     _set_model_access(
         workshop_id, False, _Connection(api_url, token, state_dir, audience), json_output
     )
+
+
+@workshop_app.command("logs")
+def logs(
+    workshop_id: WorkshopIdArg,
+    host: Annotated[
+        int | None, typer.Option("--host", min=0, help="Only this host (index, 0-based).")
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            envvar=["CLARATEACH_GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"],
+            help="GCP: the project whose Cloud Logging holds the hosts' logs.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="At most.")] = 1000,
+    api_url: ApiUrlOpt = None,
+    state_dir: StateDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Host logs (agent, startup script): local log files, or Cloud Logging on GCP."""
+    with _handled(json_output):
+        directory = (state_dir or default_state_dir()).expanduser()
+        local = is_local_url(resolve_api_url(api_url, directory))
+        if not local and not project:
+            _fail(EXIT_USAGE, "--project (or CLARATEACH_GCP_PROJECT) is needed on GCP", json_output)
+        try:
+            if local:
+                lines = list(host_logs.local_logs(directory, workshop_id, host))[-limit:]
+            else:
+                lines = host_logs.cloud_logs(
+                    _logging_session(), str(project), workshop_id, host, limit=limit
+                )
+        except (ValueError, RuntimeError) as exc:
+            _fail(EXIT_API_ERROR, str(exc), json_output)
+        body = {"lines": [line.__dict__ for line in lines]}
+
+        def human() -> Any:
+            if not lines:
+                return "No log lines (yet)."
+            for line in lines:
+                stamp = f"{line.timestamp} " if line.timestamp else ""
+                stdout.print(f"{escape(line.host)} {escape(stamp)}{escape(line.text)}")
+            return None
+
+        _emit(body, json_output, human)
+
+
+def _logging_session() -> Any:
+    """An authorized ``requests`` session with the caller's ADC (needs logging.viewer)."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default(scopes=[host_logs.READ_SCOPE])
+    return AuthorizedSession(credentials)
 
 
 @workshop_app.command("shadow-token")

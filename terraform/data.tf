@@ -81,6 +81,15 @@ resource "google_secret_manager_secret_iam_member" "jwt_key_accessor" {
   member    = "serviceAccount:${google_service_account.functions.email}"
 }
 
+# Listing the enabled versions: every instance signs with the oldest and publishes all
+# (shared/auth/signing.py). Viewer lists and describes versions; it cannot read a value.
+resource "google_secret_manager_secret_iam_member" "jwt_key_version_lister" {
+  project   = var.project
+  secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
+  role      = "roles/secretmanager.viewer"
+  member    = "serviceAccount:${google_service_account.functions.email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "jwt_key_version_adder" {
   project   = var.project
   secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
@@ -160,6 +169,8 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic   = google_pubsub_topic.workshop_events_dead_letter.name
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
@@ -167,6 +178,8 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.provisioner.name
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_artifact_registry_repository" "seats" {

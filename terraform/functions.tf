@@ -14,14 +14,9 @@ resource "google_storage_bucket" "functions_source" {
   public_access_prevention    = "enforced"
   force_destroy               = true
 
-  lifecycle_rule {
-    condition {
-      age = 30
-    }
-    action {
-      type = "Delete"
-    }
-  }
+  # No lifecycle rule: the only object is the archive Terraform manages (a new archive has a
+  # new name and Terraform deletes the old one), and an age rule would delete the live one,
+  # which Cloud Functions needs for every rebuild.
 
   depends_on = [google_project_service.apis]
 }
@@ -106,10 +101,11 @@ resource "google_cloudfunctions2_function" "fn" {
   service_config {
     service_account_email            = local.service_accounts[each.value.runs_as]
     available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
     timeout_seconds                  = each.value.timeout
-    min_instance_count               = 0
+    min_instance_count               = lookup(local.min_instances, each.key, 0)
     max_instance_count               = each.value.max_instances
-    max_instance_request_concurrency = 1
+    max_instance_request_concurrency = each.value.concurrency
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     environment_variables            = local.function_env

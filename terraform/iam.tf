@@ -21,36 +21,48 @@ resource "google_service_account" "functions" {
   project      = var.project
   account_id   = "${var.name_prefix}-functions"
   display_name = "ClaraTeach API functions"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "provisioner" {
   project      = var.project
   account_id   = "${var.name_prefix}-provisioner"
   display_name = "ClaraTeach provisioner and reconciler"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "host" {
   project      = var.project
   account_id   = "${var.name_prefix}-host"
   display_name = "ClaraTeach host VMs (workspace agents)"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "scheduler" {
   project      = var.project
   account_id   = "${var.name_prefix}-scheduler"
   display_name = "ClaraTeach Cloud Scheduler (invokes the reconciler)"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "pubsub_push" {
   project      = var.project
   account_id   = "${var.name_prefix}-pubsub-push"
   display_name = "ClaraTeach Pub/Sub push (invokes the provisioner)"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "build" {
   project      = var.project
   account_id   = "${var.name_prefix}-build"
   display_name = "ClaraTeach function builds"
+
+  depends_on = [google_project_service.apis]
 }
 
 # ---- Firestore: the control plane's two service accounts --------------------------------
@@ -98,6 +110,8 @@ resource "google_project_iam_custom_role" "workshop_secret_writer" {
     "secretmanager.secrets.get",
     "secretmanager.versions.add",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "functions_write_workshop_secrets" {
@@ -123,6 +137,8 @@ resource "google_project_iam_custom_role" "workshop_secret_reader" {
   permissions = [
     "secretmanager.versions.access",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "functions_read_workshop_secrets" {
@@ -146,6 +162,8 @@ resource "google_project_iam_custom_role" "workshop_secret_janitor" {
     "secretmanager.secrets.delete",
     "secretmanager.secrets.get",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "provisioner_manage_workshop_secrets" {
@@ -170,16 +188,24 @@ resource "google_project_iam_custom_role" "host_lifecycle" {
   role_id     = "${replace(var.name_prefix, "-", "_")}_hostLifecycle"
   title       = "ClaraTeach host lifecycle"
   description = "Create, label and delete workspace host VMs and their boot disks."
+  # What instances.insert checks for our request body (a new boot disk, metadata, tags,
+  # labels, a service account, Spot scheduling) and instances.delete for a VM whose boot disk
+  # has autoDelete (the disk is deleted as the caller). The subnet (compute.subnetworks.use,
+  # .useExternalIp) is granted on the subnet in network.tf; images in host_observer.
   permissions = [
     "compute.disks.create",
+    "compute.disks.delete",
     "compute.instances.create",
     "compute.instances.delete",
     "compute.instances.get",
     "compute.instances.setLabels",
     "compute.instances.setMetadata",
+    "compute.instances.setScheduling",
     "compute.instances.setServiceAccount",
     "compute.instances.setTags",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "provisioner_host_lifecycle" {
@@ -198,15 +224,19 @@ resource "google_project_iam_custom_role" "host_observer" {
   project     = var.project
   role_id     = "${replace(var.name_prefix, "-", "_")}_hostObserver"
   title       = "ClaraTeach host observer"
-  description = "List hosts, follow zone operations, boot from project images."
+  description = "List hosts, follow zone operations, boot from project images, read quotas."
   permissions = [
     "compute.images.get",
     "compute.images.getFromFamily",
     "compute.images.useReadOnly",
     "compute.instances.list",
+    "compute.projects.get",
+    "compute.regions.get",
     "compute.zoneOperations.get",
     "compute.zones.get",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "provisioner_host_observer" {
@@ -241,6 +271,8 @@ resource "google_project_iam_custom_role" "dns_record_editor" {
     "dns.resourceRecordSets.list",
     "dns.resourceRecordSets.update",
   ]
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_dns_managed_zone_iam_member" "provisioner_edits_host_records" {
@@ -270,11 +302,14 @@ resource "google_cloud_run_service_iam_member" "pubsub_invokes_provisioner" {
   member   = "serviceAccount:${google_service_account.pubsub_push.email}"
 }
 
-# Pub/Sub mints the push OIDC tokens; it needs token creation on the push SA only.
+# Pub/Sub mints the push OIDC tokens; it needs token creation on the push SA only. The Pub/Sub
+# service agent exists only once the Pub/Sub API is enabled.
 resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  depends_on = [google_project_service.apis]
 }
 
 # ---- Function builds ----------------------------------------------------------------------
@@ -297,4 +332,30 @@ resource "google_storage_bucket_iam_member" "build_reads_source" {
   bucket = google_storage_bucket.functions_source.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Cloud Functions (2nd gen) copies the source into its own bucket
+# gcf-v2-sources-<project number>-<region> and the build reads it (and its build cache) there:
+# Google documents Storage Object Admin for a custom build account
+# (https://cloud.google.com/functions/docs/securing/build-custom-sa). That bucket is created
+# by the first deploy, so the grant is on the project, conditioned on those buckets only.
+resource "google_project_iam_member" "build_uses_function_sources" {
+  project = var.project
+  role    = "roles/storage.objectAdmin"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "Cloud Functions source buckets only"
+    description = "gcf-v2-sources-* and gcf-v2-uploads-* of this project and region."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${local.project_number}-${var.region}\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-${local.project_number}-${var.region}\")"
+  }
+}
+
+# ---- Host logs: agent, seat and startup-script logs go to Cloud Logging ---------------------
+# roles/logging.logWriter holds logging.logEntries.create only; it cannot be granted on a
+# narrower resource than the project.
+resource "google_project_iam_member" "host_writes_logs" {
+  project = var.project
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.host.email}"
 }

@@ -7,16 +7,20 @@ data "google_project" "this" {
 locals {
   project_number = data.google_project.this.number
 
-  # Every entry point of functions/main.py and the service account it runs as.
+  # Every entry point of functions/main.py and the service account it runs as. `concurrency`
+  # is requests per instance: more than 1 needs at least 1 vCPU on 2nd gen; `join` serves the
+  # join rush (500 learners within a minute) with 40 per instance, so 500 joins need about
+  # 13 instances instead of 500 cold starts. `min_instances` is a variable for join only.
   functions = {
-    api         = { entry_point = "api", runs_as = "functions", memory = "512Mi", timeout = 60, max_instances = 20 }
-    workshops   = { entry_point = "workshops", runs_as = "functions", memory = "512Mi", timeout = 60, max_instances = 20 }
-    join        = { entry_point = "join", runs_as = "functions", memory = "512Mi", timeout = 30, max_instances = 100 }
-    jwks        = { entry_point = "jwks", runs_as = "functions", memory = "256Mi", timeout = 30, max_instances = 20 }
-    health      = { entry_point = "health", runs_as = "functions", memory = "256Mi", timeout = 10, max_instances = 5 }
-    provisioner = { entry_point = "provisioner", runs_as = "provisioner", memory = "512Mi", timeout = 540, max_instances = 10 }
-    reconciler  = { entry_point = "reconciler", runs_as = "provisioner", memory = "512Mi", timeout = 300, max_instances = 1 }
+    api         = { entry_point = "api", runs_as = "functions", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 60, max_instances = 20 }
+    workshops   = { entry_point = "workshops", runs_as = "functions", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 60, max_instances = 20 }
+    join        = { entry_point = "join", runs_as = "functions", memory = "1Gi", cpu = "1", concurrency = 40, timeout = 30, max_instances = 100 }
+    jwks        = { entry_point = "jwks", runs_as = "functions", memory = "256Mi", cpu = "0.167", concurrency = 1, timeout = 30, max_instances = 20 }
+    health      = { entry_point = "health", runs_as = "functions", memory = "256Mi", cpu = "0.167", concurrency = 1, timeout = 10, max_instances = 5 }
+    provisioner = { entry_point = "provisioner", runs_as = "provisioner", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 540, max_instances = 10 }
+    reconciler  = { entry_point = "reconciler", runs_as = "provisioner", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 300, max_instances = 1 }
   }
+  min_instances = { join = var.join_min_instances }
 
   # Who may invoke what. Each function is in exactly one of these (tests/deploy check it);
   # the internal ones are invoked by their caller's service account (iam.tf).
@@ -44,7 +48,9 @@ locals {
   web_dist_dir         = coalesce(var.web_dist_dir, "${path.module}/../web/dist")
   functions_source_zip = coalesce(var.functions_source_zip, "${path.module}/../dist/functions-source.zip")
 
-  seat_image = coalesce(var.seat_image, "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.seats.repository_id}/seat:latest")
+  # docs/deployment.md builds, pushes and bakes exactly this reference (terraform output
+  # seat_image), so the default tag and the baked one cannot drift apart.
+  seat_image = coalesce(var.seat_image, "${var.region}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.seats.repository_id}/seat:${var.seat_image_tag}")
   host_image = var.host_image
 
   # Origin of the web client: the bucket's own virtual-hosted origin (see web.tf).
@@ -67,6 +73,7 @@ resource "google_project_service" "apis" {
   for_each = toset([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",

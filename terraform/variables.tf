@@ -106,9 +106,26 @@ variable "host_image" {
 }
 
 variable "seat_image" {
-  description = "Seat container image. Empty: <region>-docker.pkg.dev/<project>/clarateach/seat:latest in the repository this configuration creates."
+  description = "Seat container image. Empty: <region>-docker.pkg.dev/<project>/clarateach/seat:<seat_image_tag> in the repository this configuration creates (terraform output seat_image; docs/deployment.md builds and bakes that reference)."
   type        = string
   default     = ""
+}
+
+variable "seat_image_tag" {
+  description = "Tag of the default seat image. Bump it for every new seat image build, then rebuild the host image."
+  type        = string
+  default     = "v1"
+}
+
+variable "join_min_instances" {
+  description = "Warm instances of the join function. 0 between workshops; set 1-2 for the hour around a workshop's start (each idle instance of 1 vCPU / 1 GiB is billed at Cloud Run's idle min-instance rate, roughly $0.01-0.02 per hour; see docs/deployment.md)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = contains([0, 1, 2, 3, 4, 5], var.join_min_instances)
+    error_message = "join_min_instances: 0 to 5."
+  }
 }
 
 variable "spot" {

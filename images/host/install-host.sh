@@ -71,6 +71,18 @@ pull_seat_image() {
   rm -rf "$config"
 }
 
+# Google's Ops Agent ships the journal to Cloud Logging; the startup script writes its
+# configuration (workshop and host labels) at boot
+# (https://cloud.google.com/stackdriver/docs/solutions/agents/ops-agent/installation).
+install_ops_agent() {
+  local script
+  script=$(mktemp)
+  curl --fail --silent --show-error -o "$script" \
+    https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+  bash "$script" --also-install
+  rm -f "$script"
+}
+
 clean_up() {
   apt-get clean
   rm -rf /var/lib/apt/lists/* /tmp/* /root/.cache
@@ -80,6 +92,7 @@ install_packages
 configure_docker
 create_agent_user
 install_agent
+install_ops_agent
 pull_seat_image
 clean_up
-log "host image ready: docker, caddy, agent venv, $SEAT_IMAGE"
+log "host image ready: docker, caddy, agent venv, Ops Agent, $SEAT_IMAGE"

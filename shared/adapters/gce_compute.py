@@ -8,16 +8,33 @@ ever put on the instance: the agent fetches the API key from the API with the VM
 identity token (``shared.adapters.host_credentials``; docs/events.md, "Host credentials").
 
 Service-account scopes (``HOST_SCOPES``). Scopes only cap what the VM's token may do; the real
-boundary is IAM (the host account may pull seat images, nothing else; it has no Pub/Sub and no
-Secret Manager access: host events go to ``POST /api/hosts/events`` with the identity token).
-The agent needs: Cloud Logging writes, Cloud Monitoring writes. ``cloud-platform`` is
-deliberately absent, and nothing needs it: identity tokens (key and events) take no scope.
+boundary is IAM (the host account may write logs and pull seat images from one repository,
+nothing else; it has no Pub/Sub and no Secret Manager access: host events go to
+``POST /api/hosts/events`` with the identity token). The host needs: Cloud Logging writes,
+Cloud Monitoring writes, and Artifact Registry reads for ``docker pull`` of the seat image,
+which Artifact Registry accepts from a VM token only with ``devstorage.read_only`` (or
+``cloud-platform``) among its scopes
+(https://cloud.google.com/artifact-registry/docs/access-control#compute).
+``cloud-platform`` is deliberately absent, and nothing needs it: identity tokens (key and
+events) take no scope.
+
+Quotas (``check_capacity``): before a start creates anything, ``regions.get`` (the zone's
+region: ``CPUS``, ``PREEMPTIBLE_CPUS``, ``IN_USE_ADDRESSES``, ``SSD_TOTAL_GB``) and
+``projects.get`` (``CPUS_ALL_REGIONS``) give each metric's limit and usage; every metric
+without room for the new hosts is named in one ``PermanentError`` (``shared.domain.capacity``).
 
 Operations are awaited with ``zoneOperations.wait`` under an overall ``operation_timeout``.
 Error mapping: insert "already exists" (409) -> the existing instance (success); delete of a
 missing instance (404) -> success; quota, stockout, bad image/machine type (400/403 or an
 operation error with those codes) -> ``PermanentError`` with an instructor-readable reason;
 429, 5xx, timeouts and connection errors -> ``TransientError``.
+
+Rate limits are not quotas. Compute answers a request over a per-minute *rate* quota with
+403 ``rateLimitExceeded`` (domain ``usageLimits``) and a message that says "Quota exceeded for
+quota metric ..."; Google's advice is to wait and retry, the quota refills each minute
+(https://cloud.google.com/compute/api-quota). Such answers (and 429) are retried here with
+exponential backoff (``RATE_LIMIT_BACKOFF``, about a minute in all), then raised as
+``TransientError`` so Pub/Sub redelivers; they are never the permanent ``QUOTA_EXCEEDED``.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import Credentials
 from google.cloud import compute_v1
 
+from shared.domain.capacity import HostShape, Quota, needs, shortfalls
 from shared.domain.errors import PermanentError, TransientError
 from shared.host_bootstrap import render_startup_script
 from shared.ports.compute import Compute, HostInfo, HostSpec
@@ -42,6 +60,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 HOST_SCOPES = (
+    "https://www.googleapis.com/auth/devstorage.read_only",
     "https://www.googleapis.com/auth/logging.write",
     "https://www.googleapis.com/auth/monitoring.write",
 )
@@ -67,6 +86,12 @@ _REASON_ALIASES = {
     "notFound": "RESOURCE_NOT_FOUND",
     "invalid": "INVALID_FIELD_VALUE",
 }
+
+#: REST error ``reason`` values meaning "too many requests this minute": wait and retry.
+_RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+
+#: Seconds to wait before each retry of a rate-limited call (then ``TransientError``).
+RATE_LIMIT_BACKOFF = (2.0, 4.0, 8.0, 16.0, 30.0)
 
 _URL_PREFIX = re.compile(r"^[A-Z]+ https?://\S+: ")
 
@@ -122,12 +147,21 @@ class GceCompute(Compute):
         *,
         instances: compute_v1.InstancesClient | None = None,
         operations: compute_v1.ZoneOperationsClient | None = None,
+        regions: compute_v1.RegionsClient | None = None,
+        projects: compute_v1.ProjectsClient | None = None,
         startup_script: StartupScript = render_startup_script,
         operation_timeout: float = 180.0,
+        rate_limit_backoff: tuple[float, ...] = RATE_LIMIT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
+        self._backoff = rate_limit_backoff
+        self._sleep = sleep
         self._instances = instances or compute_v1.InstancesClient(transport="rest")
         self._operations = operations or compute_v1.ZoneOperationsClient(transport="rest")
+        # Only the provisioner's start checks quotas: made on first use.
+        self._regions = regions
+        self._projects = projects
         self._startup_script = startup_script
         self._timeout = operation_timeout
 
@@ -149,6 +183,12 @@ class GceCompute(Compute):
             operations=compute_v1.ZoneOperationsClient(
                 transport="rest", client_options=options, credentials=credentials
             ),
+            regions=compute_v1.RegionsClient(
+                transport="rest", client_options=options, credentials=credentials
+            ),
+            projects=compute_v1.ProjectsClient(
+                transport="rest", client_options=options, credentials=credentials
+            ),
             **kwargs,
         )
 
@@ -156,8 +196,11 @@ class GceCompute(Compute):
     def create_host(self, spec: HostSpec) -> HostInfo:
         instance = self.instance_body(spec)
         try:
-            operation = self._instances.insert_unary(
-                project=self.config.project, zone=self.config.zone, instance_resource=instance
+            operation = self._call(
+                self._instances.insert_unary,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance_resource=instance,
             )
             self._await(operation, f"creating host {spec.index}")
         except gexc.Conflict:
@@ -173,8 +216,11 @@ class GceCompute(Compute):
 
     def delete_host(self, name: str) -> None:
         try:
-            operation = self._instances.delete_unary(
-                project=self.config.project, zone=self.config.zone, instance=name
+            operation = self._call(
+                self._instances.delete_unary,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance=name,
             )
             self._await(operation, f"deleting {name}")
         except gexc.NotFound:
@@ -184,8 +230,11 @@ class GceCompute(Compute):
 
     def get_host(self, name: str) -> HostInfo | None:
         try:
-            instance = self._instances.get(
-                project=self.config.project, zone=self.config.zone, instance=name
+            instance = self._call(
+                self._instances.get,
+                project=self.config.project,
+                zone=self.config.zone,
+                instance=name,
             )
         except gexc.NotFound:
             return None
@@ -200,9 +249,35 @@ class GceCompute(Compute):
             project=self.config.project, zone=self.config.zone, filter=label_filter
         )
         try:
-            return [_info(i) for i in self._instances.list(request=request)]
+            return [_info(i) for i in self._call(self._instances.list, request=request)]
         except gexc.GoogleAPIError as exc:
             raise _mapped(exc, "listing hosts") from exc
+
+    def check_capacity(self, hosts: int) -> None:
+        cfg = self.config
+        shape = HostShape(cfg.machine_type, cfg.disk_gb, cfg.spot)
+        try:
+            required = needs(hosts, shape)
+        except ValueError as exc:
+            raise PermanentError(f"checking quotas: {exc}") from exc
+        region = cfg.zone.rpartition("-")[0]
+        self._regions = self._regions or compute_v1.RegionsClient(transport="rest")
+        self._projects = self._projects or compute_v1.ProjectsClient(transport="rest")
+        try:
+            regional = self._call(self._regions.get, project=cfg.project, region=region)
+            project = self._call(self._projects.get, project=cfg.project)
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, "checking quotas") from exc
+        quotas = {q.metric: Quota(q.limit, q.usage) for q in project.quotas}
+        quotas.update({q.metric: Quota(q.limit, q.usage) for q in regional.quotas})
+        missing = shortfalls(required, quotas)
+        if missing:
+            raise PermanentError(
+                f"not enough Compute Engine quota in {region} for {hosts} hosts "
+                f"({cfg.machine_type}, {cfg.disk_gb} GB pd-balanced): "
+                + "; ".join(missing)
+                + ". Ask for a quota increase (docs/deployment.md, Quotas) or use fewer seats."
+            )
 
     # ------------------------------------------------------------ instance body
     def instance_body(self, spec: HostSpec) -> compute_v1.Instance:
@@ -260,13 +335,26 @@ class GceCompute(Compute):
         return compute_v1.Instance(body)
 
     # -------------------------------------------------------------- operations
+    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """``method(**kwargs)``, retried with backoff while Compute says "rate limited"."""
+        for delay in self._backoff:
+            try:
+                return method(**kwargs)
+            except gexc.GoogleAPIError as exc:
+                if not is_rate_limited(exc):
+                    raise
+                log.warning("compute API rate limited; retrying in %.0f s", delay)
+                self._sleep(delay)
+        return method(**kwargs)
+
     def _await(self, operation: compute_v1.Operation, what: str) -> None:
         deadline = time.monotonic() + self._timeout
         while operation.status != compute_v1.Operation.Status.DONE:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TransientError(f"timed out {what} after {self._timeout:.0f} s")
-            operation = self._operations.wait(
+            operation = self._call(
+                self._operations.wait,
                 project=self.config.project,
                 zone=self.config.zone,
                 operation=operation.name,
@@ -317,10 +405,19 @@ def _operation_error(errors: list[Any], what: str, http_status: int) -> Exceptio
     return PermanentError(f"{what}: {first.code}: {first.message[:300]}")
 
 
+def is_rate_limited(exc: gexc.GoogleAPIError) -> bool:
+    """A per-minute API rate limit (403 ``rateLimitExceeded``/``usageLimits``, or 429)."""
+    if isinstance(exc, gexc.TooManyRequests):
+        return True
+    return any(reason in _RATE_LIMIT_REASONS for reason in _reasons(exc))
+
+
 def _mapped(exc: gexc.GoogleAPIError, what: str) -> Exception:
     """Translate a client exception into ``TransientError`` or ``PermanentError``."""
     # The client prefixes "POST https://...: "; the instructor only needs what GCE said.
     message = _URL_PREFIX.sub("", str(getattr(exc, "message", exc)))
+    if is_rate_limited(exc):
+        return TransientError(f"{what}: Compute API rate limit, will retry: {message[:300]}")
     for reason in _reasons(exc):
         permanent = _permanent(reason, message, what)
         if permanent is not None:

@@ -102,7 +102,10 @@ class LocalBus(EventBus):
             raise TransientError("no provisioner URL configured (CLARATEACH_PROVISIONER_URL)")
         message_id = uuid.uuid4().hex
         body = push_envelope(event, message_id, datetime.now(UTC))
-        message = PushMessage(message_id, event.workshop_id, body)
+        # One serial lane per ordering key, as Pub/Sub delivers an ordered subscription;
+        # unordered events (host.usage) get a lane of their own per workshop.
+        _, _, ordering_key = event.to_message()
+        message = PushMessage(message_id, ordering_key or f"{event.workshop_id}~unordered", body)
         with self._cond:
             lane = self._lanes.get(message.ordering_key)
             if lane is None:

@@ -1,5 +1,8 @@
 """The GCP event bus: Google Cloud Pub/Sub with message ordering by workshop id.
 
+Lifecycle events carry the workshop id as ordering key; ``host.usage`` carries none
+(``shared.domain.events.UNORDERED_EVENT_TYPES``), so usage never queues ahead of them.
+
 Works against the emulator when ``PUBSUB_EMULATOR_HOST`` is set (the client library reads it).
 Publishing waits for the server's acknowledgement (bounded by ``publish_timeout``) so a
 returned message id means Pub/Sub has the event; any failure becomes ``TransientError``.
@@ -51,7 +54,8 @@ class PubSubBus(EventBus):
             publish_errors.PublishToPausedOrderingKeyException,
         ) as exc:
             # A failed publish pauses its ordering key; resume so later events can go out.
-            self._publisher.resume_publish(self.topic_path, ordering_key)
+            if ordering_key:
+                self._publisher.resume_publish(self.topic_path, ordering_key)
             log.warning(
                 "publish failed", extra={"workshop_id": event.workshop_id, "event_type": event.type}
             )

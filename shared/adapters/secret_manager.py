@@ -3,7 +3,8 @@
 References are the secret's resource name, ``projects/<project>/secrets/<name>`` (safe to store
 and log: it names the secret, it is not the value). ``put`` creates the secret (automatic
 replication, the given labels) if needed and adds a version; ``access`` reads ``latest``;
-``delete`` removes the secret with every version. Nothing here changes a secret's IAM policy:
+``versions`` lists the enabled versions (oldest first) and reads each; ``delete`` removes the
+secret with every version. Nothing here changes a secret's IAM policy:
 only the functions' service account reads workshop keys (to hand each host VM its own, see
 ``shared.services.host_credentials``).
 """
@@ -34,6 +35,12 @@ class SecretManagerSecrets(Secrets):
         if not _NAME.fullmatch(name):
             raise ValueError("secret name must be 1-255 of [A-Za-z0-9_-]")
         return f"projects/{self.project}/secrets/{name}"
+
+    def ref_for(self, name: str) -> str:
+        """``projects/<project>/secrets/<name>``: what ``put`` returns, so the signing key is
+        found before this process wrote it (the port's default, the bare name, is no
+        Secret Manager reference)."""
+        return self.ref(name)
 
     def put(self, name: str, value: str, labels: dict[str, str] | None = None) -> str:
         ref = self.ref(name)
@@ -67,6 +74,30 @@ class SecretManagerSecrets(Secrets):
         except gexc.GoogleAPIError as exc:
             raise _mapped(exc, "reading a secret") from None
         return bytes(response.payload.data).decode("utf-8")
+
+    def versions(self, ref: str) -> list[str]:
+        """Enabled versions oldest first: ``versions.list`` (filter ``state:ENABLED``; Google
+        lists newest first) then ``versions.access`` of each, by number."""
+        try:
+            listed = self._client.list_secret_versions(
+                request={"parent": _checked(ref), "filter": "state:ENABLED"}
+            )
+            names = sorted(
+                (v.name for v in listed if v.state.name == "ENABLED"),
+                key=lambda name: int(name.rpartition("/")[2]),
+            )
+            values = []
+            for name in names:
+                try:
+                    response = self._client.access_secret_version(request={"name": name})
+                except (gexc.NotFound, gexc.FailedPrecondition):
+                    continue  # disabled or destroyed since the listing
+                values.append(bytes(response.payload.data).decode("utf-8"))
+        except gexc.NotFound:
+            return []
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, "listing secret versions") from None
+        return values
 
     def delete(self, ref: str) -> None:
         try:

@@ -8,6 +8,16 @@
   ``settings.instructors`` (exact emails or ``@domain`` entries) or ``settings.admins``.
   The owner is that email; admins see every workshop.
 
+Behind Cloud Run IAM (the ``api``/``workshops`` functions): Cloud Run verifies the caller's ID
+token itself, then forwards the header it checked with the token's signature replaced by
+``SIGNATURE_REMOVED_BY_GOOGLE``; if the request also carries ``X-Serverless-Authorization``,
+Cloud Run checks *that* header (and strips its signature) and passes ``Authorization``
+through untouched (https://cloud.google.com/run/docs/authenticating/service-to-service,
+"X-Serverless-Authorization"). Design: the CLI sends the same ID token in both headers and
+this module verifies ``Authorization`` fully, as anywhere else; it never trusts a token
+without its signature, so the app's check does not depend on how the function is deployed.
+A token Cloud Run stripped is refused with a message naming the missing header.
+
 Every refusal is ``Unauthorized`` with a message that never contains the token.
 """
 
@@ -27,6 +37,8 @@ from shared.settings import Settings
 
 LOCAL_ADMIN = "local-admin"
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+#: What Cloud Run puts in place of the signature of an ID token it verified and forwarded.
+STRIPPED_SIGNATURE = "SIGNATURE_REMOVED_BY_GOOGLE"
 
 #: ``(token, audience) -> claims``; raises ``ValueError`` for any invalid token.
 IdTokenVerifier = Callable[[str, str], Mapping[str, Any]]
@@ -79,6 +91,11 @@ def authenticate(
 def _authenticate_google(settings: Settings, token: str, verify: IdTokenVerifier) -> Instructor:
     if not settings.instructor_audience:
         raise Unauthorized("instructor authentication is not configured (no audience)")
+    if token.rpartition(".")[2] == STRIPPED_SIGNATURE:
+        raise Unauthorized(
+            "Cloud Run removed this ID token's signature; send the same token in "
+            "X-Serverless-Authorization as well (the clarateach CLI does)"
+        )
     try:
         claims = verify(token, settings.instructor_audience)
     except ValueError as exc:  # google-auth raises ValueError subclasses for every bad token
@@ -109,11 +126,15 @@ def google_id_token_verifier() -> IdTokenVerifier:
 
     A failure to fetch the certificates is ``Unavailable`` (503, retry), not a bad token.
     """
-    from google.auth import exceptions as google_exceptions
     from google.auth.transport import requests as google_requests
-    from google.oauth2 import id_token
 
-    request = google_requests.Request()
+    return google_id_token_verifier_with(google_requests.Request())
+
+
+def google_id_token_verifier_with(request: Any) -> IdTokenVerifier:
+    """The same verifier over a given google-auth transport ``request`` (tests serve certs)."""
+    from google.auth import exceptions as google_exceptions
+    from google.oauth2 import id_token
 
     def verify(token: str, audience: str) -> Mapping[str, Any]:
         try:

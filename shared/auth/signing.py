@@ -1,12 +1,22 @@
-"""The platform's learner-token signing key: loaded (or created once) through the secrets port.
+"""The platform's learner-token signing keys: loaded (or created once) through the secrets port.
 
-The key lives in the secret named ``settings.jwt_key_secret`` (Secret Manager on GCP, a 0600
-file locally). The first process that finds no key generates one, stores it, then *re-reads*
-the secret and uses whatever is newest: if two cold instances race, both adopt the same
-(last written) key, so every instance signs with, and publishes, one key.
+The keys live in the secret named ``settings.jwt_key_secret`` (Secret Manager on GCP, a 0600
+file locally), one key per enabled version. Every instance **signs with the oldest enabled
+version** and **publishes every enabled version** in the JWKS, so instances converge without
+talking to each other:
+
+* Terraform creates the secret with no version. Each cold instance that finds none adds a key
+  and then re-lists the versions; however many raced, all of them then see the same oldest
+  version and sign with it, and every key that was added is published, so any token issued
+  during the race verifies on an agent.
+* Rotation: add a version (``gcloud secrets versions add``); it is published at once (agents
+  learn it) but not used. Disabling the old version makes the next-oldest the signer; tokens
+  the old key signed stop verifying then, so disable it between workshops (or learners rejoin
+  with their reconnect code). Loaded keys are cached per secrets adapter for
+  ``KEY_CACHE_SECONDS``, so a rotation reaches every instance within that time and a request
+  never pays for a secret read.
 
 The secret is found with ``Secrets.ref_for(name)`` (the port's name-to-reference mapping).
-Loaded keys are cached per secrets adapter instance, so a request never pays for a secret read.
 """
 
 from __future__ import annotations
@@ -14,36 +24,71 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from shared.auth.tokens import SigningKey, issue_token, jwks
 from shared.ports.secrets import Secrets
 from shared.settings import Settings
 
-_cache: weakref.WeakKeyDictionary[Secrets, dict[str, SigningKey]] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+#: How long an instance keeps the keys it loaded before listing the versions again.
+KEY_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The enabled keys, oldest first: ``signer`` is the first, all are published."""
+
+    keys: tuple[SigningKey, ...]
+    loaded_at: float
+
+    @property
+    def signer(self) -> SigningKey:
+        return self.keys[0]
+
+
+@dataclass
+class _AdapterCache:
+    lock: threading.Lock
+    rings: dict[str, KeyRing]
+
+
+_cache: weakref.WeakKeyDictionary[Secrets, _AdapterCache] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()  # guards _cache itself; loading holds the adapter's own lock
+_clock: Callable[[], float] = time.monotonic
+
+
+def key_ring(secrets: Secrets, secret_name: str) -> KeyRing:
+    """The keys stored under ``secret_name`` (creating the first on first use), cached."""
+    with _lock:
+        cached = _cache.get(secrets)
+        if cached is None:
+            cached = _cache[secrets] = _AdapterCache(threading.Lock(), {})
+    with cached.lock:
+        ring = cached.rings.get(secret_name)
+        now = _clock()
+        if ring is None or now - ring.loaded_at >= KEY_CACHE_SECONDS:
+            ring = cached.rings[secret_name] = _load_or_create(secrets, secret_name, now)
+        return ring
 
 
 def signing_key(secrets: Secrets, secret_name: str) -> SigningKey:
-    """The signing key stored under ``secret_name``, creating it on first use."""
-    with _lock:
-        per_adapter = _cache.setdefault(secrets, {})
-        key = per_adapter.get(secret_name)
-        if key is None:
-            key = per_adapter[secret_name] = _load_or_create(secrets, secret_name)
-        return key
+    """The key to sign with: the oldest enabled version."""
+    return key_ring(secrets, secret_name).signer
 
 
-def _load_or_create(secrets: Secrets, secret_name: str) -> SigningKey:
+def _load_or_create(secrets: Secrets, secret_name: str, now: float) -> KeyRing:
     ref = secrets.ref_for(secret_name)
-    stored = secrets.access(ref)
-    if stored is None:
+    stored = secrets.versions(ref)
+    if not stored:
         ref = secrets.put(secret_name, SigningKey.generate().serialize(), {"clarateach": "jwt-key"})
-        stored = secrets.access(ref)
-        if stored is None:
+        stored = secrets.versions(ref)  # whoever raced us: the oldest version wins everywhere
+        if not stored:
             raise RuntimeError(f"signing key secret {secret_name!r} is not readable after writing")
-    return SigningKey.deserialize(stored)
+    return KeyRing(tuple(SigningKey.deserialize(value) for value in stored), now)
 
 
 def instructor_token(
@@ -63,8 +108,8 @@ def instructor_token(
 
 
 def public_jwks(secrets: Secrets, secret_name: str) -> dict[str, Any]:
-    """The JWKS document agents fetch to verify learner tokens."""
-    return jwks([signing_key(secrets, secret_name)])
+    """The JWKS document agents fetch to verify learner tokens: every enabled key."""
+    return jwks(key_ring(secrets, secret_name).keys)
 
 
 def derived_secret(secrets: Secrets, secret_name: str, purpose: str) -> bytes:

@@ -30,6 +30,12 @@ EVENT_TYPES = frozenset(
 #: ``data.host_index`` and ``data.attempt`` (the start attempt the host was created for).
 HOST_EVENT_TYPES = frozenset({HOST_READY, HOST_FAILED, HOST_USAGE})
 
+#: Published without an ordering key. On an ordered subscription Pub/Sub delivers the messages
+#: of one key one at a time, each after the previous is acknowledged; ``host.usage`` from 50
+#: hosts every 15 s would queue the workshop's lifecycle events behind it. Usage needs no
+#: order: the handler keeps the newest totals and drops stale reports.
+UNORDERED_EVENT_TYPES = frozenset({HOST_USAGE})
+
 
 class MalformedEvent(ValueError):
     """The message cannot be an event of ours: acknowledge it and log, never retry."""
@@ -45,7 +51,8 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_message(self) -> tuple[bytes, dict[str, str], str]:
-        """``(data, attributes, ordering_key)`` for Pub/Sub."""
+        """``(data, attributes, ordering_key)`` for Pub/Sub: the workshop id, or ``""`` (no
+        ordering) for ``UNORDERED_EVENT_TYPES``."""
         body = {
             "version": EVENT_VERSION,
             "id": self.id,
@@ -55,7 +62,8 @@ class Event:
             "data": self.data,
         }
         attributes = {"type": self.type, "workshop_id": self.workshop_id}
-        return json.dumps(body, separators=(",", ":")).encode(), attributes, self.workshop_id
+        ordering_key = "" if self.type in UNORDERED_EVENT_TYPES else self.workshop_id
+        return json.dumps(body, separators=(",", ":")).encode(), attributes, ordering_key
 
     @classmethod
     def from_message(cls, data: bytes) -> Event:

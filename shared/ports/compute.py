@@ -63,5 +63,13 @@ class Compute(abc.ABC):
     def list_hosts(self, labels: dict[str, str] | None = None) -> list[HostInfo]:
         """Hosts carrying all of ``labels`` (all ClaraTeach hosts if ``None``)."""
 
+    def check_capacity(self, hosts: int) -> None:  # noqa: B027 - optional hook
+        """Raise ``PermanentError`` naming every quota too small for ``hosts`` more hosts.
+
+        Called before any host of a start is created, so a workshop the project cannot hold
+        fails at once with the list of quota increases to ask for, instead of half-created.
+        May raise ``TransientError``. Default: nothing to check (local hosts).
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Optional."""

@@ -34,6 +34,15 @@ class Secrets(abc.ABC):
     def access(self, ref: str) -> str | None:
         """The newest value, or ``None`` if the secret does not exist (or was deleted)."""
 
+    def versions(self, ref: str) -> list[str]:
+        """Every enabled version's value, oldest first (``[]`` if the secret does not exist).
+
+        Adapters that keep one value per secret return ``[access(ref)]``; Secret Manager
+        returns every enabled version (the signing key's rotation overlap).
+        """
+        value = self.access(ref)
+        return [] if value is None else [value]
+
     @abc.abstractmethod
     def delete(self, ref: str) -> None:
         """Delete the secret and all versions. Missing is success."""

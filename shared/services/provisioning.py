@@ -152,6 +152,9 @@ def _on_start_requested(platform: Platform, event: Event, now: datetime) -> Outc
         return Outcome.IGNORED  # a stop (or newer start) got in first
     to_create = [h for h in workshop.hosts if h.status in (HostStatus.PENDING, HostStatus.CREATING)]
     try:
+        new = [h for h in to_create if h.status is HostStatus.PENDING]  # CREATING may exist
+        if new:
+            platform.compute.check_capacity(len(new))
         create_hosts(platform, workshop, to_create)
     except PermanentError as exc:
         fail_workshop(platform, workshop.id, str(exc))

@@ -345,3 +345,23 @@ def test_a_url_that_is_not_the_api_is_reported_not_crashed_on(
     assert result.exit_code == cli.EXIT_API_ERROR
     assert "did not answer with JSON" in result.text
     assert_clean(result)
+
+
+def test_start_dry_run_shows_the_quota_a_workshop_needs_and_starts_nothing(
+    run_cli: RunCli, key_file: Path
+) -> None:
+    """500 seats at 10 per host on e2-standard-4 need 200 vCPUs (regional CPUS and
+    CPUS_ALL_REGIONS), 50 in-use addresses and 2,500 GB of pd-balanced (SSD_TOTAL_GB)."""
+    workshop = create(run_cli, key_file, seats=500)
+    result = run_cli("workshop", "start", workshop["id"], "--dry-run", "--json")
+    assert result.exit_code == 0, result.text
+    assert json.loads(result.stdout)["needs"] == {
+        "CPUS": 200,
+        "CPUS_ALL_REGIONS": 200,
+        "IN_USE_ADDRESSES": 50,
+        "SSD_TOTAL_GB": 2500,
+    }
+    human = run_cli("workshop", "start", workshop["id"], "--dry-run")
+    assert "50 hosts of e2-standard-4" in human.text and "IN_USE_ADDRESSES" in human.text
+    shown = run_cli("workshop", "info", workshop["id"], "--json")
+    assert json.loads(shown.stdout)["workshop"]["status"] == "created"

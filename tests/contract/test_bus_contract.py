@@ -21,7 +21,7 @@ import functions_framework
 import pytest
 
 from shared.adapters.local_bus import LocalBus
-from shared.domain.events import HOST_USAGE, WORKSHOP_START_REQUESTED, Event
+from shared.domain.events import HOST_READY, HOST_USAGE, WORKSHOP_START_REQUESTED, Event
 from shared.ports.event_bus import EventBus
 from tests.support.emulators import Emulator
 from tests.support.net import serve_wsgi
@@ -119,7 +119,7 @@ def test_a_published_event_arrives_as_a_cloudevent_with_the_message(
 
 
 def test_events_of_one_workshop_arrive_in_publish_order(bus: EventBus, endpoint: Endpoint) -> None:
-    ids = [bus.publish(Event(HOST_USAGE, "wsorder01", {"n": n})) for n in range(5)]
+    ids = [bus.publish(Event(HOST_READY, "wsorder01", {"host_index": n})) for n in range(5)]
 
     deliveries(endpoint, ids[-1])
     wait_for(
@@ -129,6 +129,23 @@ def test_events_of_one_workshop_arrive_in_publish_order(bus: EventBus, endpoint:
     )
     order = [e["id"] for e in endpoint.received if e["id"] in ids]
     assert order == ids
+
+
+def test_lifecycle_events_do_not_queue_behind_usage_reports(
+    bus: EventBus, endpoint: Endpoint
+) -> None:
+    """On a subscription with message ordering, Pub/Sub delivers the next message of an
+    ordering key only after the previous one is acknowledged, redeliveries included
+    (https://cloud.google.com/pubsub/docs/ordering). ``host.usage`` is published without a
+    key, so a usage report the provisioner keeps refusing does not hold back the workshop's
+    ``host.ready``. Fails before the fix: every event carried the workshop id as key."""
+    usage = bus.publish(Event(HOST_USAGE, "wsqueue01", {"fail_times": 3}))
+    ready = bus.publish(Event(HOST_READY, "wsqueue01", {"host_index": 0}))
+
+    deliveries(endpoint, ready)
+    deliveries(endpoint, usage, count=4)
+    order = [e["id"] for e in list(endpoint.received) if e["id"] in (usage, ready)]
+    assert order.index(ready) < len(order) - 1 - order[::-1].index(usage)
 
 
 def test_a_refused_delivery_is_redelivered(bus: EventBus, endpoint: Endpoint) -> None:

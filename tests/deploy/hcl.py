@@ -82,9 +82,16 @@ class Resource:
     body: Body
     for_each: Expr | None
     count: Expr | None
+    depends_on: tuple[str, ...] = ()
 
     def attr(self, name: str) -> Expr | None:
         return self.body.attr(name)
+
+    def refs(self) -> set[str]:
+        """Every reference anywhere in the resource (body, for_each, count), dotted."""
+        nodes = [self.body.node, self.for_each.node if self.for_each else None]
+        nodes.append(self.count.node if self.count else None)
+        return {ref for node in nodes if node for ref in _references(node)}
 
     def value(self, name: str) -> Any:
         return self.body.value(name)
@@ -131,6 +138,10 @@ class Config:
                     body=Body(raw["Config"], self),
                     for_each=Expr(raw["ForEach"], self) if raw.get("ForEach") else None,
                     count=Expr(raw["Count"], self) if raw.get("Count") else None,
+                    depends_on=tuple(
+                        ".".join(part["Name"] for part in traversal if "Name" in part)
+                        for traversal in raw.get("DependsOn") or []
+                    ),
                 )
             )
         return found

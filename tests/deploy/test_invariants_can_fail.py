@@ -28,14 +28,14 @@ MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
         "host reads every secret",
         f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
         f'  role    = "roles/secretmanager.secretAccessor"\n  member  = "{HOST}"\n}}\n',
-        checks.test_host_account_only_pulls_seat_images,
+        checks.test_host_account_only_writes_logs_and_pulls_seat_images,
     ),
     (
         "host publishes events again",
         'resource "google_pubsub_topic_iam_member" "oops" {\n  project = var.project\n'
         "  topic   = google_pubsub_topic.workshop_events.name\n"
         f'  role    = "roles/pubsub.publisher"\n  member  = "{HOST}"\n}}\n',
-        checks.test_host_account_only_pulls_seat_images,
+        checks.test_host_account_only_writes_logs_and_pulls_seat_images,
     ),
     (
         "host publishes events again (publisher check)",

@@ -277,14 +277,18 @@ def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list
         assert grant.role in {
             "roles/secretmanager.secretAccessor",
             "roles/secretmanager.secretVersionAdder",
+            "roles/secretmanager.viewer",  # versions.list: sign with the oldest, publish all
         }
 
 
-def test_host_account_only_pulls_seat_images(all_grants: list[Grant]) -> None:
+def test_host_account_only_writes_logs_and_pulls_seat_images(all_grants: list[Grant]) -> None:
     """Hosts report events through POST /api/hosts/events with their identity token: the
-    shared host account publishes nothing (it would let one host speak for all)."""
+    shared host account publishes nothing (it would let one host speak for all). Writing its
+    logs, ``roles/logging.logWriter`` (``logging.logEntries.create`` only), is the one
+    project-wide grant, since log writing cannot be granted lower."""
     host = {(g.scope, g.target, g.role) for g in grants_to(all_grants, "sa:host")}
     assert host == {
+        ("project", "project", "roles/logging.logWriter"),
         (
             "google_artifact_registry_repository_iam_member",
             "google_artifact_registry_repository.seats.name",

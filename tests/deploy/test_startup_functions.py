@@ -101,3 +101,22 @@ def test_agent_environment_file_and_unit(script: str) -> None:
     assert 'CLARATEACH_AGENT_BIND="172.17.0.1"' in env
     assert "=== /etc/systemd/system/clarateach-agent.service" in out
     assert "systemctl restart clarateach-agent.service" in out
+
+
+def test_host_logs_are_shipped_with_workshop_and_host_labels(script: str) -> None:
+    """The Ops Agent reads the systemd journal (``systemd_journald`` receiver) and a
+    ``modify_fields`` processor can set ``labels."KEY"`` to a ``static_value``
+    (https://cloud.google.com/logging/docs/agent/ops-agent/configuration). Entries then carry
+    ``clarateach_workshop``/``clarateach_host``, the labels ``clarateach workshop logs``
+    filters on (``clarateach.host_logs``)."""
+    without = run(script, "have_ops_agent() { return 1; }; configure_logging")
+    assert without.returncode == 0, without.stderr  # an unbaked host still boots
+    assert "no Ops Agent" in without.stderr and without.stdout == ""
+    with_agent = run(script, "have_ops_agent() { return 0; }; configure_logging")
+    assert with_agent.returncode == 0, with_agent.stderr
+    written = with_agent.stdout
+    assert "=== /etc/google-cloud-ops-agent/config.yaml (0644 root:root)" in written
+    assert "type: systemd_journald" in written
+    assert 'labels."clarateach_workshop":\n          static_value: "w1"' in written
+    assert 'labels."clarateach_host":\n          static_value: "0"' in written
+    assert "systemctl restart google-cloud-ops-agent" in written

@@ -113,6 +113,22 @@ def test_scopes_are_minimal(fake: FakeGce) -> None:
     scopes = fake.inserts()[0].body["serviceAccounts"][0]["scopes"]
     assert "https://www.googleapis.com/auth/cloud-platform" not in scopes
     assert not any("compute" in s or "devstorage.full" in s for s in scopes)
+    assert not any("devstorage.read_write" in s for s in scopes)
+
+
+def test_hosts_can_pull_the_seat_image_from_artifact_registry(fake: FakeGce) -> None:
+    """Artifact Registry accepts a Compute Engine VM's service-account token for
+    ``docker pull`` only if the VM's access scopes include
+    ``https://www.googleapis.com/auth/devstorage.read_only`` (read) or ``cloud-platform``;
+    without either, the pull is refused even when IAM grants the reader role
+    (https://cloud.google.com/artifact-registry/docs/access-control#compute)."""
+    compute(fake).create_host(SPEC)
+    scopes = fake.inserts()[0].body["serviceAccounts"][0]["scopes"]
+    readable = {
+        "https://www.googleapis.com/auth/devstorage.read_only",
+        "https://www.googleapis.com/auth/cloud-platform",
+    }
+    assert readable & set(scopes)
 
 
 def test_spot_hosts_get_spot_scheduling(fake: FakeGce) -> None:
@@ -203,7 +219,7 @@ def test_permanent_operation_errors_carry_an_instructor_readable_reason(
 def test_http_errors_are_mapped(fake: FakeGce, status: int, reason: str, error: type) -> None:
     fake.fail_http("insert", status, reason, f"{reason} happened")
     with pytest.raises(error):
-        compute(fake).create_host(SPEC)
+        compute(fake, rate_limit_backoff=()).create_host(SPEC)
 
 
 def test_a_brief_read_outage_is_retried_by_the_client(fake: FakeGce) -> None:
@@ -281,3 +297,51 @@ def test_a_configuration_the_template_refuses_is_a_permanent_error(fake: FakeGce
         real.create_host(leaky)
     assert "sk-ant" not in str(caught.value)
     assert fake.inserts() == []
+
+
+# ---------------------------------------------------------------- rate limits (issue 12 item 8)
+def test_a_rate_limited_insert_is_retried_with_backoff_and_then_succeeds(fake: FakeGce) -> None:
+    """Compute answers a request over a per-minute rate quota with HTTP 403, reason
+    ``rateLimitExceeded``, domain ``usageLimits``, and a message "Quota exceeded for quota
+    metric 'Queries' ..."; Google says to wait and retry, the quota refills every minute
+    (https://cloud.google.com/compute/api-quota, "Rate quotas"; the error body shape:
+    https://cloud.google.com/compute/docs/troubleshooting/troubleshoot-operation-limits).
+    It must not become the permanent QUOTA_EXCEEDED that fails the workshop."""
+    slept: list[float] = []
+    fake.rate_limit("insert", times=2)
+    info = compute(fake, sleep=slept.append).create_host(SPEC)
+    assert info.name == SPEC.name
+    assert slept == [2.0, 4.0]  # exponential backoff between the three attempts
+    assert len(fake.inserts()) == 3
+
+
+def test_a_rate_limit_that_outlasts_the_backoff_is_transient_not_quota(fake: FakeGce) -> None:
+    """Still rate limited after the backoff: ``TransientError`` (Pub/Sub redelivers later),
+    never ``PermanentError`` "out of quota" (https://cloud.google.com/compute/api-quota)."""
+    fake.rate_limit("insert", times=10)
+    slept: list[float] = []
+    with pytest.raises(TransientError, match="rate limit") as caught:
+        compute(fake, sleep=slept.append, rate_limit_backoff=(1.0, 2.0)).create_host(SPEC)
+    assert "out of quota" not in str(caught.value)
+    assert slept == [1.0, 2.0]
+
+
+def test_rate_limited_reads_and_operation_waits_are_retried(fake: FakeGce) -> None:
+    """Reads (``compute.googleapis.com/read_requests``) and ``zoneOperations.wait``
+    (operation read requests) have their own per-minute rate quotas
+    (https://cloud.google.com/compute/api-quota) and are rate limited the same way."""
+    fake.operations_pending = True
+    fake.rate_limit("wait")
+    fake.rate_limit("get")
+    slept: list[float] = []
+    assert compute(fake, sleep=slept.append).create_host(SPEC).name == SPEC.name
+    assert slept == [2.0, 2.0]
+
+
+def test_a_real_quota_error_is_still_permanent_and_not_retried(fake: FakeGce) -> None:
+    """``quotaExceeded`` (a resource quota such as CPUS) does not refill by waiting."""
+    fake.fail_http("insert", 403, "quotaExceeded", "Quota 'CPUS' exceeded. Limit: 24.0")
+    slept: list[float] = []
+    with pytest.raises(PermanentError, match="out of quota"):
+        compute(fake, sleep=slept.append).create_host(SPEC)
+    assert slept == []

@@ -4,11 +4,18 @@ Implements what ``GceCompute`` uses: instances insert/get/delete/list (with ``la
 filters) and zoneOperations get/wait. Every request is recorded (method, path, query, JSON
 body) so tests can assert exact request bodies. Failures are injected per operation kind:
 
-* ``fail_http(kind, status, reason, message, times)`` answers the next ``kind`` request
-  (``insert``/``get``/``delete``/``list``) with an HTTP error in GCE's error shape;
+* ``fail_http(kind, status, reason, message, times, domain)`` answers the next ``kind``
+  request (``insert``/``get``/``delete``/``list``/``wait``) with an HTTP error in GCE's error
+  shape (``domain`` is ``errors[].domain``: ``global``, or ``usageLimits`` for rate limits);
+* ``rate_limit(kind, times)`` answers like a project over a per-minute API rate quota
+  (https://cloud.google.com/compute/api-quota): 403, reason ``rateLimitExceeded``, domain
+  ``usageLimits``, a message starting "Quota exceeded for quota metric";
 * ``fail_operation(code, message, http_status)`` makes the next insert's *operation* end in
   error (how quota and stockout errors really arrive), creating nothing;
-* ``operations_pending = True`` returns RUNNING operations that finish on ``wait``.
+* ``operations_pending = True`` returns RUNNING operations that finish on ``wait``;
+* ``quotas`` / ``project_quotas``: what ``regions.get`` and ``projects.get`` report as
+  ``quotas[]`` (``{"metric", "limit", "usage"}``, the shape of
+  https://cloud.google.com/compute/docs/reference/rest/v1/regions); by default roomy limits.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from urllib.parse import parse_qs, urlparse
 
 from tests.support.rest_fake import serve
 
+_REGION = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/regions/(?P<region>[^/]+)$")
+_PROJECT = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)$")
 _BASE = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/(?P<rest>.*)$")
 
 
@@ -41,6 +50,7 @@ class _Failure:
     reason: str
     message: str
     times: int
+    domain: str = "global"
 
 
 @dataclass
@@ -52,6 +62,19 @@ class FakeGce:
     #: Whether new instances get an external IP (203.0.113.7, .8, ... in creation order).
     external_ips: bool = True
     url: str = ""
+    #: Regional quotas (regions.get), metric -> (limit, usage).
+    quotas: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {
+            "CPUS": (1000.0, 0.0),
+            "IN_USE_ADDRESSES": (1000.0, 0.0),
+            "SSD_TOTAL_GB": (100000.0, 0.0),
+            "PREEMPTIBLE_CPUS": (0.0, 0.0),
+        }
+    )
+    #: Project quotas (projects.get), metric -> (limit, usage).
+    project_quotas: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"CPUS_ALL_REGIONS": (1000.0, 0.0)}
+    )
     _http_failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _operation_failures: list[tuple[str, str, int]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -59,11 +82,32 @@ class FakeGce:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------- injection
-    def fail_http(self, kind: str, status: int, reason: str, message: str, times: int = 1) -> None:
+    def fail_http(
+        self,
+        kind: str,
+        status: int,
+        reason: str,
+        message: str,
+        times: int = 1,
+        domain: str = "global",
+    ) -> None:
         with self._lock:
             self._http_failures.setdefault(kind, []).append(
-                _Failure(status, reason, message, times)
+                _Failure(status, reason, message, times, domain)
             )
+
+    def rate_limit(self, kind: str, times: int = 1) -> None:
+        """The next ``times`` ``kind`` requests exceed a per-minute rate quota, as GCE says it."""
+        metric = "Read requests" if kind in ("get", "list", "wait") else "Queries"
+        self.fail_http(
+            kind,
+            403,
+            "rateLimitExceeded",
+            f"Quota exceeded for quota metric '{metric}' and limit '{metric} per minute' of "
+            "service 'compute.googleapis.com' for consumer 'project_number:123'.",
+            times,
+            domain="usageLimits",
+        )
 
     def fail_operation(self, code: str, message: str, http_status: int = 403) -> None:
         with self._lock:
@@ -98,6 +142,16 @@ class FakeGce:
         query = parse_qs(parsed.query)
         with self._lock:
             self.requests.append(Recorded(method, parsed.path, query, body))
+            region = _REGION.match(parsed.path)
+            if region and method == "GET":
+                return 200, {
+                    "kind": "compute#region",
+                    "name": region["region"],
+                    "status": "UP",
+                    "quotas": _quota_list(self.quotas),
+                }
+            if _PROJECT.match(parsed.path) and method == "GET":
+                return 200, {"kind": "compute#project", "quotas": _quota_list(self.project_quotas)}
             match = _BASE.match(parsed.path)
             if not match:
                 return 404, _error(404, "notFound", f"unknown path {parsed.path}")
@@ -106,7 +160,9 @@ class FakeGce:
             kind = _kind(method, parts)
             failure = self._take_failure(kind)
             if failure is not None:
-                return failure.status, _error(failure.status, failure.reason, failure.message)
+                return failure.status, _error(
+                    failure.status, failure.reason, failure.message, failure.domain
+                )
             link = f"https://compute.googleapis.com/compute/v1/projects/{project}/zones/{zone}"
             if kind == "insert":
                 return self._insert(link, zone, body or {})
@@ -187,6 +243,10 @@ class FakeGce:
         return op
 
 
+def _quota_list(quotas: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    return [{"metric": m, "limit": lim, "usage": use} for m, (lim, use) in quotas.items()]
+
+
 def _kind(method: str, parts: list[str]) -> str:
     if parts[0] == "instances":
         if len(parts) == 1:
@@ -197,12 +257,12 @@ def _kind(method: str, parts: list[str]) -> str:
     return "other"
 
 
-def _error(status: int, reason: str, message: str) -> dict[str, Any]:
+def _error(status: int, reason: str, message: str, domain: str = "global") -> dict[str, Any]:
     return {
         "error": {
             "code": status,
             "message": message,
-            "errors": [{"reason": reason, "message": message, "domain": "global"}],
+            "errors": [{"reason": reason, "message": message, "domain": domain}],
         }
     }
 

@@ -1,8 +1,13 @@
 """A small local fake of the Secret Manager v1 REST API, for the real client's REST transport.
 
-Implements secrets create/delete, ``:addVersion``, ``versions/latest:access`` and the
-per-secret ``:getIamPolicy``/``:setIamPolicy``. Every request is recorded (method, path, query,
-JSON body) for exact assertions; ``fail_next(status)`` answers the next request with an error.
+Implements secrets create/delete, ``:addVersion``, ``versions/{latest|N}:access``,
+``versions`` (list, newest first, ``filter=state:ENABLED``), ``versions/N:disable`` and the
+per-secret ``:getIamPolicy``/``:setIamPolicy``. As the real service
+(https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets.versions):
+``latest`` is the most recently created version whatever its state, and accessing a disabled
+version is 400 ``FAILED_PRECONDITION``; versions are numbered from 1 in creation order.
+Every request is recorded (method, path, query, JSON body) for exact assertions;
+``fail_next(status)`` answers the next request with an error.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ _SECRET = re.compile(r"^/v1/projects/(?P<p>[^/]+)/secrets(?:/(?P<s>[A-Za-z0-9_-]
 
 @dataclass
 class FakeSecretManager:
-    #: secret resource name -> {"labels": {...}, "versions": [bytes], "policy": {...}}
+    #: secret resource name -> {"labels": {...}, "versions": [{"data", "state"}], "policy"}
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
@@ -58,15 +63,15 @@ class FakeSecretManager:
                 return 404, _error(404, f"Secret [{name}] not found or has no versions.")
             body = body or {}
             if method == "POST" and rest == ":addVersion":
-                secret["versions"].append(base64.b64decode(body["payload"]["data"]))
+                data = base64.b64decode(body["payload"]["data"])
+                secret["versions"].append({"data": data, "state": "ENABLED"})
                 number = len(secret["versions"])
                 return 200, {"name": f"{name}/versions/{number}", "state": "ENABLED"}
-            if method == "GET" and rest == "/versions/latest:access":
-                if not secret["versions"]:
-                    return 404, _error(404, f"Secret [{name}] not found or has no versions.")
-                number = len(secret["versions"])
-                data = base64.b64encode(secret["versions"][-1]).decode()
-                return 200, {"name": f"{name}/versions/{number}", "payload": {"data": data}}
+            if method == "GET" and rest == "/versions":
+                return 200, self._list(name, secret, query.get("filter", [""])[0])
+            version = re.fullmatch(r"/versions/(latest|\d+):(access|disable)", rest)
+            if version is not None:
+                return self._version(name, secret, version[1], version[2], method)
             if method == "DELETE" and rest == "":
                 del self.secrets[name]
                 return 200, {}
@@ -80,6 +85,43 @@ class FakeSecretManager:
                 secret["policy"] = policy
                 return 200, policy
             return 404, _error(404, f"unsupported {method} {parsed.path}")
+
+    def disable(self, secret: str, number: int) -> None:
+        """What ``gcloud secrets versions disable N`` does."""
+        with self._lock:
+            self.secrets[secret]["versions"][number - 1]["state"] = "DISABLED"
+
+    def _list(self, name: str, secret: dict[str, Any], filter_text: str) -> dict[str, Any]:
+        wanted = filter_text.partition("state:")[2].strip() or None
+        listed = [
+            {"name": f"{name}/versions/{n}", "state": v["state"]}
+            for n, v in enumerate(secret["versions"], start=1)
+            if wanted is None or v["state"] == wanted
+        ]
+        listed.reverse()  # newest first, as Secret Manager lists them
+        return {"versions": listed, "totalSize": len(listed)} if listed else {}
+
+    def _version(
+        self, name: str, secret: dict[str, Any], which: str, verb: str, method: str
+    ) -> tuple[int, Any]:
+        versions = secret["versions"]
+        number = len(versions) if which == "latest" else int(which)
+        if not 1 <= number <= len(versions):
+            return 404, _error(404, f"Secret Version [{name}/versions/{which}] not found.")
+        version = versions[number - 1]
+        full = f"{name}/versions/{number}"
+        if verb == "disable" and method == "POST":
+            version["state"] = "DISABLED"
+            return 200, {"name": full, "state": "DISABLED"}
+        if verb != "access" or method != "GET":
+            return 404, _error(404, f"unsupported {method} {full}:{verb}")
+        if version["state"] != "ENABLED":
+            return 400, _error(
+                400,
+                f"Secret Version [{full}] is in {version['state']} state.",
+                "FAILED_PRECONDITION",
+            )
+        return 200, {"name": full, "payload": {"data": base64.b64encode(version["data"]).decode()}}
 
     def _create(self, name: str, body: dict[str, Any]) -> tuple[int, Any]:
         if name in self.secrets:

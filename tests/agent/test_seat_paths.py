@@ -1,6 +1,6 @@
 """Canonical seat paths: agent routes accept only ASCII decimal seat numbers without leading
 zeros (``workspace_agent/seat_paths.py``). Python's ``int()`` takes ``"01"``, ``"+1"``,
-``"１"`` (full-width) and more, so before one parser guarded every route, seat 1 answered
+a full-width one and more, so before one parser guarded every route, seat 1 answered
 under many names. Every route family is checked with a token that *is* valid for seat 1, so
 only the spelling of the path can be what refuses it."""
 

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT, create_app
 from workspace_agent.runtimes import seat_network
 from workspace_agent.runtimes.local import LocalRuntime
+from workspace_agent.runtimes.sandbox import sandbox_argv
 from workspace_agent.runtimes.seat_network import SeatNetwork, choose_seat_network
 from workspace_agent.settings import AgentSettings
 
@@ -264,6 +266,13 @@ def test_auto_falls_back_where_pasta_cannot_attach(
     broken.write_text("#!/bin/sh\necho 'pasta: Couldn'\\''t open network namespace' >&2\nexit 1\n")
     broken.chmod(0o755)
     assert seat_network.isolation_works(bwrap, str(broken)) is False
+    # And the shell never starts without its network: nothing runs in the sandbox.
+    marker = tmp_path / "ran"
+    argv = SeatNetwork(str(broken)).wrap(sandbox_argv(bwrap, tmp_path, "/bin/true"))
+    argv[-2:] = ["/bin/sh", "-c", f"touch {marker}"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "seat network could not be set up" in done.stderr
+    assert not marker.exists()
 
 
 def test_auto_isolates_where_pasta_works(tools: tuple[str, str], tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ If the namespace cannot be set up the shell never starts: this prints why and ex
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -41,14 +42,18 @@ READY_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1
 
 
-def pasta_argv(pasta: str, netns: str, forward: list[int], pid_file: Path) -> list[str]:
-    """pasta options for a seat: outbound only, plus the forwarded agent port(s)."""
+def pasta_argv(
+    pasta: str, netns: str, userns: str | None, forward: list[int], pid_file: Path
+) -> list[str]:
+    """pasta options for a seat: outbound only, plus the forwarded agent port(s). ``userns``:
+    the sandbox's user namespace, which an unprivileged pasta must join to configure it."""
     ns_ports = ",".join(str(port) for port in forward) or "none"
     argv = [pasta, "--config-net", "--quiet", "--foreground", "--pid", str(pid_file)]
     argv += ["-t", "none", "-u", "none", "-T", ns_ports, "-U", "none", "--no-map-gw"]
-    if os.geteuid() == 0:  # else pasta switches to "nobody" and cannot open the namespace
-        argv += ["--runas", "0"]
-    return [*argv, "--netns", netns, "--netns-only"]
+    if userns is None:  # root: the sandbox has no user namespace of its own
+        # Else pasta switches to "nobody" and cannot open the namespace.
+        return [*argv, "--runas", "0", "--netns", netns, "--netns-only"]
+    return [*argv, "--userns", userns, "--netns", netns]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -101,26 +106,37 @@ def launch(pasta: str, forward: list[int], bwrap_argv: list[str]) -> int:
     if info is None:  # bubblewrap failed before creating the namespaces; it said why
         os.close(block_w)
         return _exit_code(sandbox.wait())
-    # Opened here and handed over as an fd: until it is released the sandbox is not dumpable,
-    # so pasta (which drops its capabilities) could not open /proc/PID/ns/net itself.
-    netns = os.open(f"/proc/{int(info['child-pid'])}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    # Opened here and handed over as fds: until it is released the sandbox is not dumpable,
+    # so pasta (which drops its capabilities) could not open /proc/PID/ns/* itself.
+    pid = int(info["child-pid"])
+    netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    fds = [netns]
+    userns = None
+    if os.geteuid() != 0:
+        fds.append(os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC))
+        userns = f"/proc/self/fd/{fds[-1]}"
     with tempfile.TemporaryDirectory(prefix="ct-pasta-") as scratch:
         pid_file = Path(scratch) / "pasta.pid"
         net = subprocess.Popen(
-            pasta_argv(pasta, f"/proc/self/fd/{netns}", forward, pid_file),
-            pass_fds=(netns,),
+            pasta_argv(pasta, f"/proc/self/fd/{netns}", userns, forward, pid_file),
+            pass_fds=tuple(fds),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # this process has one thread
         )
-        os.close(netns)
+        for fd in fds:
+            os.close(fd)
         try:
             if not _wait_ready(net, pid_file):
                 print("clarateach: the seat network could not be set up (pasta)", file=sys.stderr)
-                sandbox.kill()
-                os.close(block_w)
+                # Kill the sandbox's PID 1 (and with it its whole PID namespace) before the
+                # block is released: killing only bubblewrap's outer process is not enough,
+                # the blocked child would still run the shell, without its network.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
                 sandbox.wait()
+                os.close(block_w)
                 return 1
             os.write(block_w, b"1")
             os.close(block_w)

@@ -116,6 +116,13 @@ class Seats:
     settings: AgentSettings
     session: aiohttp.ClientSession
     key: SigningKey
+    runner: web.AppRunner
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
 
     async def terminal(self, seat: int) -> Terminal:
         token = learner_token(self.key, seat)
@@ -148,21 +155,27 @@ async def seats(
     app = create_app(settings, keys={signing_key.kid: signing_key.public_key})
     runner = web.AppRunner(app)
     await runner.setup()
+    seats = None
     try:
         await web.SockSite(runner, sock).start()
         ctx = app[CONTEXT]
         await async_wait_for(lambda: ctx.readiness.ready, timeout=30, message="seats ready")
         async with aiohttp.ClientSession() as session:
-            yield Seats(f"http://127.0.0.1:{port}", port, settings, session, signing_key)
+            seats = Seats(f"http://127.0.0.1:{port}", port, settings, session, signing_key, runner)
+            yield seats
     finally:
-        await runner.cleanup()
+        if seats is None or not seats.stopped:
+            await runner.cleanup()
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
 async def push_endpoint(aiohttp_server: Any) -> int:
     """Stands in for the local provisioner's push endpoint: accepts any POST."""
+    async def accept(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
     app = web.Application()
-    app.router.add_post("/{tail:.*}", lambda request: web.Response(status=204))
+    app.router.add_post("/{tail:.*}", accept)
     server = await aiohttp_server(app, host="127.0.0.1")
     return int(server.port)
 
@@ -240,6 +253,23 @@ async def test_the_seat_network_does_not_outlive_the_shell(seats: Seats) -> None
     assert len(await async_wait_for(pastas, timeout=10, message="seat 1's pasta")) == 1
     await term.type("exit\r")
     await async_wait_for(lambda: not pastas(), timeout=20, message="pasta to end with the shell")
+
+
+async def test_stopping_the_agent_leaves_no_sandbox_shell_or_pasta_behind(seats: Seats) -> None:
+    for seat in (1, 2):
+        term = await seats.terminal(seat)
+        await term.type(f"echo up-$(({seat}+40))\r")
+        await term.read_until(rf"up-{seat + 40}", timeout=20)
+    started = psutil.Process().children(recursive=True)
+    kinds = {p.name() for p in started}
+    assert {"bwrap", "bash"} <= kinds and any(k.startswith(("pasta", "passt")) for k in kinds)
+
+    await seats.stop()
+
+    def alive() -> list[psutil.Process]:
+        return [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    await async_wait_for(lambda: not alive(), timeout=20, message="every seat process to end")
 
 
 def test_auto_falls_back_to_the_machine_network_with_a_warning(

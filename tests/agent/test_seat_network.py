@@ -171,6 +171,7 @@ async def seats(
 
 async def push_endpoint(aiohttp_server: Any) -> int:
     """Stands in for the local provisioner's push endpoint: accepts any POST."""
+
     async def accept(request: web.Request) -> web.Response:
         return web.Response(status=204)
 

@@ -316,3 +316,12 @@ def test_auto_isolates_where_pasta_works(tools: tuple[str, str], tmp_path: Path)
     assert argv[argv.index("--") + 1] == bwrap
     host = LocalRuntime(replace(settings, seat_network="host")).shell_command(1).argv
     assert host[0] == bwrap and "--pasta" not in host
+
+
+def test_the_setting_takes_only_its_three_values() -> None:
+    assert AgentSettings.from_env({}).seat_network == "auto"
+    for value in ("auto", "isolated", "host"):
+        env = {"CLARATEACH_AGENT_SEAT_NETWORK": value}
+        assert AgentSettings.from_env(env).seat_network == value
+    with pytest.raises(ValueError, match="CLARATEACH_AGENT_SEAT_NETWORK"):
+        AgentSettings.from_env({"CLARATEACH_AGENT_SEAT_NETWORK": "none"})

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages ClaraTeach needs, only if they are missing.
 #   runtime: tmux (learner terminals), Node.js + npm (to bundle the web client),
-#            bubblewrap (local hosts sandbox every seat shell with it)
+#            bubblewrap (local hosts sandbox every seat shell with it),
+#            passt (pasta: each sandboxed seat's own network namespace)
 #   test:    runtime + chromium (browser e2e) + shellcheck (bootstrap scripts)
 # Each entry is "command:package".
 set -euo pipefail
-want=(tmux:tmux node:nodejs npm:npm bwrap:bubblewrap)
+want=(tmux:tmux node:nodejs npm:npm bwrap:bubblewrap pasta:passt)
 if [ "${1:-runtime}" = "test" ]; then
   want+=(chromium:chromium shellcheck:shellcheck)
 fi

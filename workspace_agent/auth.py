@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.auth.tokens import InvalidToken, TokenClaims, public_keys_from_jwks, verify_token
 from workspace_agent.errors import ApiError
 from workspace_agent.logs import log_event
+from workspace_agent.seat_paths import parse_seat
 from workspace_agent.settings import AgentSettings
 
 log = logging.getLogger("workspace_agent.auth")
@@ -139,10 +140,10 @@ class Authenticator:
         return self._clock()
 
     def seat_from_path(self, request: web.Request) -> int:
-        raw = request.match_info.get("seat", "")
-        if not raw.isdigit() or len(raw) > 6 or int(raw) not in self._settings.seats:
+        seat = parse_seat(request.match_info.get("seat", ""))
+        if seat is None or seat not in self._settings.seats:
             raise ApiError(404, "unknown_seat", "this host does not serve that seat")
-        return int(raw)
+        return seat
 
     async def principal(self, request: web.Request, token: str | None) -> Principal:
         seat = self.seat_from_path(request)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 Runtime = Literal["local", "docker"]
 TerminalBackend = Literal["tmux", "buffered"]
+SeatNetworkMode = Literal["auto", "isolated", "host"]
 
 DEFAULT_WINDOW = 256 * 1024
 DEFAULT_MAX_WRITE = 10 * 1024 * 1024
@@ -184,6 +185,17 @@ class AgentSettings:
             " 'false', or 'auto' (None here): wherever bubblewrap can build the sandbox.",
         ),
     )
+    seat_network: SeatNetworkMode = field(
+        default="auto",
+        metadata=_env(
+            "CLARATEACH_AGENT_SEAT_NETWORK",
+            "Local runtime, sandboxed seats: 'isolated' (each shell in its own network"
+            " namespace via pasta: outbound access and this agent's port, none of the"
+            " machine's other loopback services; runtimes/seat_network.py), 'host' (the"
+            " machine's network), or 'auto' (default): isolated wherever bubblewrap and pasta"
+            " can build it, else host with a warning.",
+        ),
+    )
     shell: str = field(
         default="/bin/bash", metadata=_env("CLARATEACH_AGENT_SHELL", "Seat login shell.")
     )
@@ -251,6 +263,8 @@ class AgentSettings:
             raise ValueError("CLARATEACH_AGENT_TERMINAL_BACKEND must be 'tmux' or 'buffered'")
         if not self.seats:
             raise ValueError("CLARATEACH_AGENT_SEATS is empty")
+        if self.seat_network not in ("auto", "isolated", "host"):
+            raise ValueError("CLARATEACH_AGENT_SEAT_NETWORK must be 'auto', 'isolated' or 'host'")
         if self.flow_window < 4096:
             raise ValueError("CLARATEACH_AGENT_FLOW_WINDOW must be at least 4096")
 

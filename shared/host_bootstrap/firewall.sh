@@ -10,6 +10,10 @@
 #     no private ranges (other hosts in the VPC, other containers).
 #   * CLARATEACH-SEATS-IN, jumped to from INPUT for traffic from Docker bridges: only the
 #     agent port; no sshd, no Caddy admin, no other host service.
+#   * CLARATEACH-SEATS-V6 (ip6tables), jumped to from INPUT and FORWARD for IPv6 from Docker
+#     bridges: everything refused. Seats are IPv4-only, but the kernel gives every bridge a
+#     link-local IPv6 address, a path to [::]-bound host services the IPv4 rules never see.
+# Traffic between containers on one bridge is off in Docker itself (icc=false).
 set -euo pipefail
 
 readonly METADATA_IP=169.254.169.254
@@ -19,6 +23,7 @@ readonly BRIDGES=(docker0 br-+)
 readonly PRIVATE_RANGES=(169.254.0.0/16 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10)
 
 ipt() { iptables -w "$@"; }
+ip6t() { ip6tables -w "$@"; }
 
 # Create the chain, or empty it so that a re-run replaces the rules instead of stacking them.
 reset_chain() {
@@ -61,6 +66,20 @@ apply_host_input_rules() {
   done
 }
 
+apply_ipv6_rules() {
+  command -v ip6tables >/dev/null 2>&1 || return 0  # no IPv6 netfilter: no IPv6 either
+  ip6t -N CLARATEACH-SEATS-V6 2>/dev/null || ip6t -F CLARATEACH-SEATS-V6
+  ip6t -A CLARATEACH-SEATS-V6 -j REJECT --reject-with icmp6-adm-prohibited
+  local bridge chain
+  for bridge in "${BRIDGES[@]}"; do
+    for chain in INPUT FORWARD; do
+      ip6t -C "$chain" -i "$bridge" -j CLARATEACH-SEATS-V6 2>/dev/null ||
+        ip6t -I "$chain" 1 -i "$bridge" -j CLARATEACH-SEATS-V6
+    done
+  done
+}
+
 apply_egress_rules
 apply_host_input_rules
+apply_ipv6_rules
 echo "clarateach-firewall: container egress and host input rules applied" >&2

@@ -12,8 +12,9 @@ Rules (docs/protocol.md section 1, security checklist "Join, codes and reconnect
   returns the seat claimed with it; because the reconnect code is derived from the nonce
   (HMAC with a server secret), the repeat also returns the *same* reconnect code, even though
   only its hash is stored.
-* Failed attempts spend the caller's rate-limit budgets; an exhausted budget refuses the
-  request before the code is looked up.
+* Failed attempts count against the caller (``ratelimit.JoinLimiter``); only a caller locked
+  out by its own failures is refused, before the code is looked up. Nobody else's failures
+  ever refuse a correct code.
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ def join(
         raise WorkshopNotAvailable()
     check_join(workshop.schedule, utcnow(), reconnecting=request.reconnect_code is not None)
     if request.reconnect_code is not None:
-        limiter.check_reconnect(workshop.id)
         seat, code = _reconnect(platform, workshop, request.reconnect_code)
         if seat is None:
             limiter.failed_reconnect(client, workshop.id)

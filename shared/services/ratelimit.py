@@ -1,21 +1,31 @@
-"""In-memory token buckets that throttle *failed* join and reconnect attempts.
+"""Rate limits on *failed* join and reconnect attempts, in this process's memory.
 
-Why failures only: a 4-symbol workshop code is a space of about 1 M, so guessing is the threat;
-a classroom of learners joining with the right code must never be slowed down. Three budgets:
+A 4-symbol workshop code is a space of about 1 M, so guessing is the threat; but a correct
+code must never be refused because of *someone else's* failures (a flood of wrong codes from
+many addresses once locked every join on the platform out). So:
 
-* per client IP   - one guesser is stopped quickly (``per_client``);
-* overall         - many guessers together are capped (``overall``);
-* per workshop    - wrong reconnect codes on one workshop (``reconnect_per_workshop``),
-  since reconnect codes are the seat's only credential.
+* Only a client's own failures ever refuse it. Each client (an IPv4 address, or an IPv6 /64:
+  one subscriber's allocation) has a few free failures (typos), then every further failure
+  locks it out for twice as long as the one before (``first_penalty`` doubling up to
+  ``max_penalty``; one try per ``max_penalty`` from then on). A locked-out client is refused
+  (``RateLimited`` with ``retry_after``) *before* its code is looked up, so it learns nothing.
+  A client with no failure for ``forget_after`` starts afresh; a success does not (an attacker
+  holding one valid code could otherwise launder its penalties with it).
+* The overall and per-workshop budgets (token buckets of failures) never refuse anyone.
+  They detect a flood: while the overall budget, or for a wrong reconnect code that workshop's
+  budget, is empty, a failing client has no free failures and is locked out for at least
+  ``flood_penalty``. A client that has not failed is never affected, so a correct code from a
+  fresh address always goes through; the cost for an attacker becomes a number of addresses
+  (the formula and a table are in docs/protocol.md, "Join rate limits").
 
-A request is refused (``RateLimited`` with ``retry_after`` seconds) *before* the code is looked
-up when a budget it draws on is empty, so an exhausted guesser learns nothing more.
-State lives in this process's memory (one limiter per platform instance; on Cloud Functions one
-per instance), bounded by ``max_keys`` per budget. The clock is injectable for tests.
+State is bounded by ``max_clients`` (the least recently failed are forgotten first). The
+clock is injectable for tests.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import math
 import threading
 import time
@@ -26,6 +36,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shared.domain.errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 L = TypeVar("L")
 
@@ -46,11 +58,72 @@ class Budget:
 
 @dataclass(frozen=True)
 class JoinLimits:
-    per_client: Budget = Budget(capacity=10, per_minute=10)
+    #: Failures a client may make before it is locked out at all (typos happen).
+    free_failures: int = 5
+    #: Lockout after the first failure beyond the free ones; it doubles with each further one.
+    first_penalty: float = 1.0
+    #: Longest lockout: a persistent guesser gets one try per this many seconds.
+    max_penalty: float = 3600.0
+    #: Shortest lockout after a failure while a flood is detected (no free failures then).
+    flood_penalty: float = 900.0
+    #: A client with no failure for this long starts afresh.
+    forget_after: float = 86400.0
+    #: Failures of all clients together that count as normal; beyond it, a flood.
     overall: Budget = Budget(capacity=300, per_minute=300)
+    #: Wrong reconnect codes on one workshop that count as normal; beyond it, a flood there.
     reconnect_per_workshop: Budget = Budget(capacity=20, per_minute=20)
-    #: Most buckets one budget keeps; full (idle) buckets are dropped first, then the oldest.
+    #: Most clients remembered (about 150 bytes each): an attacker needs more addresses than
+    #: this, used in rotation, before a locked-out address is forgotten early.
+    max_clients: int = 200_000
+    #: Most workshops whose reconnect failures are tracked.
     max_keys: int = 10_000
+
+    def lockout(self, failures: int, flood: bool) -> float:
+        """Seconds a client is locked out after its ``failures``-th failure (counted with
+        the free ones; a failure during a flood uses up whatever was still free)."""
+        if flood:
+            failures = max(failures, self.free_failures + 1)
+        beyond = failures - self.free_failures
+        seconds = 0.0 if beyond <= 0 else self.first_penalty * 2.0 ** min(beyond - 1, 62)
+        if flood:
+            seconds = max(seconds, self.flood_penalty)
+        return min(seconds, self.max_penalty)
+
+    def seconds_until_guess(self, guesses: int, flood: bool) -> float:
+        """When one address can make its ``guesses``-th failed attempt, starting now (the
+        sum of the lockouts before it). ``flood``: every failure falls in a flood."""
+        elapsed, counted = 0.0, 0
+        for failure in range(1, guesses):
+            counted = (max(counted, self.free_failures) if flood else counted) + 1
+            step = self.lockout(counted, flood)
+            elapsed += step
+            if step >= self.max_penalty:  # from here on, one try per max_penalty
+                return elapsed + (guesses - 1 - failure) * self.max_penalty
+        return elapsed
+
+
+def expected_seconds_to_find_a_code(
+    limits: JoinLimits, live_codes: int, addresses: int, space: int, flood: bool
+) -> float:
+    """Expected time for ``addresses`` clients guessing in parallel (random codes, no
+    repeats) to hit one of ``live_codes`` live codes in a space of ``space``: about
+    ``(space + 1) / (live_codes + 1)`` guesses in all, so that many per address, each address
+    paced by its own lockouts."""
+    guesses = math.ceil((space + 1) / (live_codes + 1) / addresses)
+    return limits.seconds_until_guess(guesses, flood)
+
+
+def client_key(client: str) -> str:
+    """The unit a client is limited as: an IPv4 address, an IPv6 /64, else the text itself."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class TokenBuckets:
@@ -93,37 +166,94 @@ class TokenBuckets:
 _OVERALL = "*"
 
 
+@dataclass
+class _Penalty:
+    failures: int
+    last_failure: float
+    locked_until: float
+
+
+class ClientPenalties:
+    """Per-client failure counts and lockouts (see the module docstring). Thread-safe."""
+
+    def __init__(self, limits: JoinLimits, clock: Clock) -> None:
+        self._limits, self._clock = limits, clock
+        self._clients: OrderedDict[str, _Penalty] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or ``None`` if it may now."""
+        with self._lock:
+            record = self._current(client_key(client), self._clock())
+            if record is None:
+                return None
+            wait = record.locked_until - self._clock()
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
+    def failed(self, client: str, *, flood: bool) -> None:
+        key, now = client_key(client), self._clock()
+        with self._lock:
+            record = self._current(key, now) or _Penalty(0, now, now)
+            record.failures = (
+                max(record.failures, self._limits.free_failures) if flood else record.failures
+            ) + 1
+            record.last_failure = now
+            record.locked_until = now + self._limits.lockout(record.failures, flood)
+            self._clients[key] = record
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._limits.max_clients:
+                self._clients.popitem(last=False)
+
+    def _current(self, key: str, now: float) -> _Penalty | None:
+        record = self._clients.get(key)
+        if record is not None and now - record.last_failure >= self._limits.forget_after:
+            del self._clients[key]
+            return None
+        return record
+
+
 class JoinLimiter:
-    """The three join budgets. ``check_*`` raise ``RateLimited``; ``failed_*`` spend budget."""
+    """``check_join`` raises ``RateLimited`` for a locked-out client; ``failed_*`` record a
+    failure (and feed the flood detectors). Nothing else ever refuses a request."""
 
     def __init__(self, limits: JoinLimits | None = None, clock: Clock = time.monotonic) -> None:
         self.limits = limits or JoinLimits()
-        keys = self.limits.max_keys
-        self._clients = TokenBuckets(self.limits.per_client, clock, keys)
+        self._penalties = ClientPenalties(self.limits, clock)
         self._overall = TokenBuckets(self.limits.overall, clock, 1)
-        self._reconnects = TokenBuckets(self.limits.reconnect_per_workshop, clock, keys)
+        self._reconnects = TokenBuckets(
+            self.limits.reconnect_per_workshop, clock, self.limits.max_keys
+        )
+        self._flooded = False
 
     def check_join(self, client: str) -> None:
-        """Refuse if this client, or everyone together, has used up the failure budget."""
-        wait = self._clients.retry_after(client) or self._overall.retry_after(_OVERALL)
+        """Refuse if *this client's* own failures have locked it out."""
+        wait = self._penalties.retry_after(client)
         if wait:
             raise RateLimited("too many failed join attempts; try again later", retry_after=wait)
 
-    def check_reconnect(self, workshop_id: str) -> None:
-        wait = self._reconnects.retry_after(workshop_id)
-        if wait:
-            raise RateLimited(
-                "too many wrong reconnect codes for this workshop; try again later",
-                retry_after=wait,
-            )
-
     def failed_join(self, client: str) -> None:
-        self._clients.spend(client)
-        self._overall.spend(_OVERALL)
+        self._record(client, flood=self._spend(self._overall, _OVERALL))
 
     def failed_reconnect(self, client: str, workshop_id: str) -> None:
-        self.failed_join(client)
-        self._reconnects.spend(workshop_id)
+        workshop_flood = self._spend(self._reconnects, workshop_id)
+        overall_flood = self._spend(self._overall, _OVERALL)
+        self._record(client, flood=workshop_flood or overall_flood)
+
+    @staticmethod
+    def _spend(buckets: TokenBuckets, key: str) -> bool:
+        """Spend one failure; whether the budget was already empty (a flood)."""
+        flood = buckets.retry_after(key) is not None
+        buckets.spend(key)
+        return flood
+
+    def _record(self, client: str, *, flood: bool) -> None:
+        if flood != self._flooded:
+            self._flooded = flood
+            log.warning(
+                "join failures above the normal rate" if flood else "join failures normal again",
+                extra={"flood": flood},
+            )
+        self._penalties.failed(client, flood=flood)
 
 
 class LimiterRegistry(Generic[L]):

@@ -56,6 +56,7 @@ async def test_seat_container_is_locked_down_and_secrets_stay_out_of_argv(
         "--memory 2g",
         "--cpus 1",
         "--network ct-ws-test-seats",
+        "--sysctl net.ipv6.conf.all.disable_ipv6=1",  # no link-local path past the firewall
         "--name ct-ws-test-seat1",
         f"{docker_settings.workspace(1).resolve()}:/home/learner/work",
     ]:
@@ -64,7 +65,9 @@ async def test_seat_container_is_locked_down_and_secrets_stay_out_of_argv(
     assert run[run.index("-e", run.index("ANTHROPIC_AUTH_TOKEN") - 1) + 1] == "ANTHROPIC_AUTH_TOKEN"
     assert run[-3:] == ["seat:test", "sleep", "infinity"]
     (create,) = argvs(docker_log, "network")[1:]
-    assert "com.docker.network.bridge.enable_icc=false" in create
+    assert "com.docker.network.bridge.enable_icc=false" in create  # no seat-to-seat traffic
+    assert "--driver" in create and create[create.index("--driver") + 1] == "bridge"
+    assert "--ipv6" not in create and "--internal" not in create  # IPv4 with internet access
     for call in fake_docker.calls(docker_log):
         assert SECRET not in " ".join(call["argv"])  # type: ignore[arg-type]
     run_call = next(c for c in fake_docker.calls(docker_log) if c["argv"][0] == "run")  # type: ignore[index]

@@ -157,4 +157,4 @@ def test_auto_uses_the_sandbox_only_where_bubblewrap_can_build_it(
 def test_auto_sandboxes_where_bubblewrap_works(settings: AgentSettings, bwrap: str) -> None:
     assert sandbox_works(bwrap) is True
     argv = LocalRuntime(dataclasses.replace(settings, bwrap=None)).shell_command(1).argv
-    assert argv[0] == bwrap and argv[-2:] == [settings.shell, "-l"]
+    assert bwrap in argv and argv[-2:] == [settings.shell, "-l"]  # through the seat network

@@ -21,6 +21,8 @@ FIREWALL = REPO / "shared" / "host_bootstrap" / "firewall.sh"
 FAKE_IPTABLES = """#!{python}
 import json, os, sys
 state_path = os.environ["FAKE_IPTABLES_STATE"]
+if os.path.basename(sys.argv[0]) == "ip6tables":
+    state_path += ".v6"
 chains = {{"INPUT": [], "FORWARD": []}}
 if os.path.exists(state_path):
     chains = json.load(open(state_path))
@@ -49,9 +51,10 @@ json.dump(chains, open(state_path, "w"))
 def fake_path(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "iptables"
-    fake.write_text(FAKE_IPTABLES.format(python=sys.executable))
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    for name in ("iptables", "ip6tables"):
+        fake = bin_dir / name
+        fake.write_text(FAKE_IPTABLES.format(python=sys.executable))
+        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     return bin_dir
 
 
@@ -95,10 +98,20 @@ def test_rules_block_metadata_and_private_ranges_and_admit_only_the_agent(
         "-i br-+ -j CLARATEACH-SEATS-IN",
         "-i docker0 -j CLARATEACH-SEATS-IN",
     ]
+    # IPv6 from a seat bridge (link-local addresses exist even without IPv6 networks): none.
+    v6 = json.loads((tmp_path / "state.json.v6").read_text())
+    assert v6["CLARATEACH-SEATS-V6"] == ["-j REJECT --reject-with icmp6-adm-prohibited"]
+    for chain in ("INPUT", "FORWARD"):
+        assert sorted(v6[chain]) == [
+            "-i br-+ -j CLARATEACH-SEATS-V6",
+            "-i docker0 -j CLARATEACH-SEATS-V6",
+        ]
 
 
 def test_a_second_run_leaves_the_same_rules(fake_path: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     first = run_firewall(fake_path, state)
+    first_v6 = json.loads(state.with_suffix(".json.v6").read_text())
     second = run_firewall(fake_path, state)
     assert second == first
+    assert json.loads(state.with_suffix(".json.v6").read_text()) == first_v6

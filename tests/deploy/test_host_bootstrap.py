@@ -4,6 +4,7 @@ secret; secret-looking configuration is refused before anything is rendered."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -91,6 +92,32 @@ def test_containers_are_rejected_on_the_way_to_the_metadata_server(script: str) 
     reject = chain.index('-d "$METADATA_IP/32" -j REJECT')
     assert chain.index("--dport 53 -j RETURN") < reject
     assert all(" -j ACCEPT" not in line for line in chain[:reject].splitlines())
+
+
+def test_seats_reach_only_the_gateway_port_on_the_host_and_not_each_other(script: str) -> None:
+    """The firewall the VM runs is firewall.sh verbatim (its rules are asserted rule by rule
+    in test_firewall_script.py), admitting from the seat bridges exactly the address and port
+    the seats are given as their gateway; Docker itself has inter-container traffic off."""
+    root = Path(__import__("shared.host_bootstrap").host_bootstrap.__file__).parent
+    embedded = script[script.index("<<'CLARATEACH_FIREWALL_EOF'") :].split("\n", 1)[1]
+    embedded = embedded[: embedded.index("\nCLARATEACH_FIREWALL_EOF\n")]
+    assert embedded.strip() == (root / "firewall.sh").read_text().strip()
+    for rule in (
+        'ipt -A CLARATEACH-SEATS-IN -p tcp -d "$AGENT_ADDR" --dport "$AGENT_PORT" -j ACCEPT',
+        "ipt -A CLARATEACH-SEATS-IN -j REJECT --reject-with icmp-admin-prohibited",
+        'ensure_first INPUT -i "$bridge" -j CLARATEACH-SEATS-IN',
+        "ip6t -A CLARATEACH-SEATS-V6 -j REJECT --reject-with icmp6-adm-prohibited",
+    ):
+        assert rule in embedded, rule
+    gateway = HOST_OWNED[ENV_GATEWAY_URL]  # what every seat's ANTHROPIC_BASE_URL starts with
+    addr, port = re.fullmatch(r"http://([\d.]+):(\d+)", gateway).groups()  # type: ignore[union-attr]
+    assert f"Environment=CLARATEACH_FIREWALL_AGENT_ADDR={addr}\n" in script
+    assert f"Environment=CLARATEACH_FIREWALL_AGENT_PORT={port}\n" in script
+    assert HOST_OWNED["CLARATEACH_AGENT_PORT"] == port
+    daemon = script[script.index("<<'CLARATEACH_DOCKER_EOF'") :].split("\n", 1)[1]
+    daemon = daemon[: daemon.index("\nCLARATEACH_DOCKER_EOF\n")]
+    settings = json.loads(daemon)
+    assert settings["icc"] is False and settings.get("ipv6", False) is False
 
 
 def test_the_firewall_is_in_place_before_docker_restarts_containers(script: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from multidict import CIMultiDict
+from yarl import URL
 
 from tests.gateway.conftest import GatewayFactory, RunningGateway
 from tests.gateway.fake_upstream import FAKE_KEY, MODEL, FakeAnthropic
@@ -96,14 +97,21 @@ async def test_missing_or_wrong_tokens_are_refused(
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("seat", ["4", "0", "01x", "99999999"])
+@pytest.mark.parametrize(
+    "seat",
+    # Besides seats not served here: spellings of seat 1 itself (whose token is sent), which
+    # Python's int() would accept; only canonical ASCII decimal reaches a seat.
+    ["4", "0", "01x", "99999999", "01", "+1", "%EF%BC%91", "%D9%A1", "1_0", "%201"],
+)
 async def test_seats_this_host_does_not_serve_are_not_found(
     gateway: RunningGateway, fake: FakeAnthropic, seat: str
 ) -> None:
     async with (
         aiohttp.ClientSession() as client,
         client.post(
-            f"{gateway.url}/seats/{seat}/model/v1/messages", json=BODY, headers=gateway.bearer(1)
+            URL(f"{gateway.url}/seats/{seat}/model/v1/messages", encoded=True),
+            json=BODY,
+            headers=gateway.bearer(1),
         ) as resp,
     ):
         assert resp.status == 404

@@ -138,7 +138,8 @@ def test_start_to_running_and_stop_to_stopped_with_real_agents(platform: Platfor
     assert all(h.endpoint and h.endpoint.startswith("http://127.0.0.1:") for h in running.hosts)
     assert all({"requested", "instance_running", "ready"} <= set(h.timings) for h in running.hosts)
     agents = agent_processes(hosts_dir)
-    assert len([p for p in agents if "workspace_agent" in " ".join(p.cmdline())]) == 2
+    # The agents themselves (seat shells run through workspace_agent/runtimes/netns_launch.py).
+    assert len([p for p in agents if "-m workspace_agent" in " ".join(p.cmdline())]) == 2
     descendants = [c for p in agents for c in p.children(recursive=True)]
     assert any("tmux" in " ".join(c.cmdline()) for c in descendants), "seats run in tmux"
     everything = [*agents, *descendants]

@@ -112,6 +112,7 @@ def test_a_restarted_platform_adopts_leftover_agents_and_can_clean_them_up(
     compute: LocalCompute, tmp_path: Path, spawn_log: Path
 ) -> None:
     kept, orphan = compute.create_host(spec(0)), compute.create_host(spec(1))
+    agent_tree(spawn_log, kept.name)  # its stand-in has logged its start (it may lag, loaded)
     orphan_tree = agent_tree(spawn_log, orphan.name)
     restarted = standin_compute(tmp_path / "hosts", spawn_log)  # a new platform process
 

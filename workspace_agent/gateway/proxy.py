@@ -30,6 +30,7 @@ from workspace_agent.gateway.seat_tokens import SeatTokens
 from workspace_agent.gateway.usage import ResponseUsage, UsageLedger, estimate_cost
 from workspace_agent.gateway.usage_parser import SseUsageParser, usage_from_json
 from workspace_agent.logs import log_event
+from workspace_agent.seat_paths import parse_seat
 
 log = logging.getLogger("workspace_agent.gateway")
 
@@ -105,11 +106,6 @@ def presented_token(request: web.Request) -> str | None:
     return None
 
 
-def _seat_of(request: web.Request) -> int | None:
-    raw = request.match_info.get("seat", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else None
-
-
 def _upstream_headers(request: web.Request, key: ApiKey) -> dict[str, str]:
     headers = {
         name: value
@@ -181,7 +177,7 @@ class ModelProxy:
         endpoint = match_endpoint(request.method, request.match_info.get("tail", ""))
         if endpoint is None:
             return error_response("not_found_error", "Not an allowed model API path.")
-        seat = _seat_of(request)
+        seat = parse_seat(request.match_info.get("seat", ""))
         if seat is None or not self._config.serves(seat):
             return error_response("not_found_error", "No such seat on this host.")
         if not self._tokens.matches(seat, presented_token(request)):

@@ -1,8 +1,11 @@
 """Docker runtime (GCP hosts): one locked-down container per seat.
 
 Each seat runs ``ct-<workshop>-seat<n>`` as UID 1000 with ``--cap-drop=ALL``,
-``no-new-privileges``, pids/memory/CPU limits, on a bridge network without inter-container
-traffic, and no Docker socket. The workspace ``<state>/seats/<n>/work`` is bind-mounted at
+``no-new-privileges``, pids/memory/CPU limits, on an IPv4-only bridge network without
+inter-container traffic (``enable_icc=false``; IPv6 disabled in the container), and no Docker
+socket. The host's firewall (``shared/host_bootstrap/firewall.sh``) admits from the seat
+bridges only the agent's port and keeps them from the metadata server and private ranges.
+The workspace ``<state>/seats/<n>/work`` is bind-mounted at
 ``/home/learner/work``: the agent serves files from the host side of that mount, while the
 learner's processes are confined to the container (a learner symlink to ``/etc`` names the
 *container's* ``/etc``; the files API refuses to follow it either way).
@@ -150,6 +153,9 @@ class DockerRuntime(SeatRuntime):
             s.seat_cpus,
             "--network",
             self.network,
+            # IPv4 only: no link-local IPv6 path to the host or a sibling around the firewall.
+            "--sysctl",
+            "net.ipv6.conf.all.disable_ipv6=1",
             "--restart",
             "unless-stopped",
             "--label",

@@ -11,7 +11,8 @@ caller's ``extra_env``), never a copy of the agent's ``os.environ``. In this run
 run as the agent's UID: the files API's fd-relative ``O_NOFOLLOW`` discipline is what keeps
 a learner's symlinks from redirecting the agent. With ``bwrap`` enabled (and installed) each
 shell runs in bubblewrap (``sandbox.py``): only its workspace writable, nothing of the host
-visible but the system trees.
+visible but the system trees, and (``CLARATEACH_AGENT_SEAT_NETWORK``, ``seat_network.py``) its
+own network namespace with outbound access and the agent's port, not the machine's loopback.
 
 With the ``buffered`` terminal backend no tmux server is started: ``ensure_seat`` prepares the
 workspace and environment, and ``shell_command`` is the login shell the agent runs itself.
@@ -43,6 +44,7 @@ from workspace_agent.runtimes.base import (
     tmux_conf,
 )
 from workspace_agent.runtimes.sandbox import sandbox_argv, sandbox_works
+from workspace_agent.runtimes.seat_network import choose_seat_network
 from workspace_agent.settings import AgentSettings
 
 log = logging.getLogger("workspace_agent.runtime.local")
@@ -69,6 +71,8 @@ class LocalRuntime(SeatRuntime):
             raise RuntimeError("CLARATEACH_AGENT_BWRAP is set but bwrap is not installed")
         else:
             self._bwrap = bwrap if settings.bwrap else None
+        # Probed (like bubblewrap) only where a sandbox exists to hold the network namespace.
+        self._network = choose_seat_network(settings.seat_network, self._bwrap, [settings.port])
         self._servers: dict[int, subprocess.Popen[bytes] | None] = {}
         self._env: dict[int, dict[str, str]] = {}
 
@@ -178,7 +182,8 @@ class LocalRuntime(SeatRuntime):
 
     def _bwrap_argv(self, seat: int) -> list[str]:
         assert self._bwrap is not None
-        return sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell)
+        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell)
+        return self._network.wrap(argv)
 
     def attach_command(self, seat: int, *, readonly: bool) -> Command:
         cwd = str(self.workspace(seat).resolve())

@@ -386,6 +386,8 @@ def _confirm_estimate(workshop: dict[str, Any], *, ask: bool) -> None:
         stdout.print(Text("Cost estimate: ").append_text(render_schedule.estimate_text(estimate)))
     if ask and sys.stdin.isatty() and not typer.confirm("Start the workshop?", default=True):
         raise typer.Exit(EXIT_API_ERROR)
+
+
 def _dry_run(
     workshop_id: str,
     machine_type: str,

@@ -23,9 +23,9 @@ from datetime import datetime
 from shared.bootstrap import Platform
 from shared.domain import schedule as rules
 from shared.domain.errors import CostCeilingExceeded, StaleState
-from shared.services.host_image import HostImageNotBaked
 from shared.domain.model import Workshop, WorkshopStatus
 from shared.services import provisioning, workshops
+from shared.services.host_image import HostImageNotBaked
 
 log = logging.getLogger(__name__)
 

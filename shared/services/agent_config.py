@@ -32,6 +32,8 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
     }
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
+    if settings.model_upstream:
+        config["CLARATEACH_AGENT_MODEL_UPSTREAM"] = settings.model_upstream
     if url := public_url(settings, host.name):
         # Published by the provisioner as an A record; without it the host computes its own.
         config["CLARATEACH_AGENT_PUBLIC_URL"] = url

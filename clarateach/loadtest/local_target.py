@@ -38,7 +38,8 @@ class FakeUpstream:
 
     def __init__(self) -> None:
         self.fake = FakeAnthropic()
-        self.fake.requests = _Discard()  # a long run must not keep every request body
+        self.received = _Discard()  # a long run must not keep every request body
+        self.fake.requests = self.received
         self.url = ""
         self.key = FAKE_KEY
         self._runner: web.AppRunner | None = None
@@ -58,9 +59,13 @@ class FakeUpstream:
 
 
 class _Discard(list):  # type: ignore[type-arg]
-    """Keeps only the last request (``FakeAnthropic`` reads the body back from the list)."""
+    """Keeps only the last request (``FakeAnthropic`` reads the body back from the list) and
+    counts them all."""
+
+    count = 0
 
     def append(self, item: object) -> None:
+        self.count += 1
         self[:] = [item]
 
 

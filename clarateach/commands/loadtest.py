@@ -107,9 +107,7 @@ def loadtest(
     ] = False,
     own_deployment: Annotated[
         bool,
-        typer.Option(
-            "--i-own-this-deployment", help="Allow a target that is not on this machine."
-        ),
+        typer.Option("--i-own-this-deployment", help="Allow a target that is not on this machine."),
     ] = False,
     origin: Annotated[
         str | None,

@@ -32,7 +32,7 @@ READY_COMMAND = b"echo ct-ready-$((40+2))\r"
 READY_RE = re.compile(rb"ct-ready-42")
 #: Prints the seat's gateway URL and token (the variables Claude Code reads); the typed line
 #: itself cannot match (it shows ``%s``, not a URL).
-GATEWAY_COMMAND = b"printf 'ct-gw<%s><%s>\\n' \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_AUTH_TOKEN\"\r"
+GATEWAY_COMMAND = b'printf \'ct-gw<%s><%s>\\n\' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN"\r'
 GATEWAY_RE = re.compile(rb"ct-gw<(https?://[^<>\s]+)><([A-Za-z0-9_\-.]+)>")
 #: Typed text: lower-case letters only (escape sequences are stripped before matching), in
 #: comment lines so the shell runs nothing.

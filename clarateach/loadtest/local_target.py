@@ -53,6 +53,11 @@ class FakeUpstream:
         self.url = f"http://127.0.0.1:{port}"
         return self
 
+    @property
+    def calls(self) -> int:
+        """Requests the fake has answered (or refused) so far."""
+        return self.received.received
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
@@ -60,12 +65,12 @@ class FakeUpstream:
 
 class _Discard(list):  # type: ignore[type-arg]
     """Keeps only the last request (``FakeAnthropic`` reads the body back from the list) and
-    counts them all."""
+    counts them all in ``received``."""
 
-    count = 0
+    received = 0
 
     def append(self, item: object) -> None:
-        self.count += 1
+        self.received += 1
         self[:] = [item]
 
 

@@ -111,7 +111,9 @@ def render(report: dict[str, Any]) -> Group:
         if stats["n"] == 0 and name == "model_request":
             continue
         table.add_row(
-            labels.get(name, name), str(stats["n"]), *(_ms(stats[k]) for k in ("p50", "p95", "p99", "max"))
+            labels.get(name, name),
+            str(stats["n"]),
+            *(_ms(stats[k]) for k in ("p50", "p95", "p99", "max")),
         )
     parts.append(table)
 
@@ -141,13 +143,17 @@ def render(report: dict[str, Any]) -> Group:
         parts.append(hosts)
     if report.get("loadtest_process"):
         own = report["loadtest_process"]
-        parts.append(f"loadtest process itself: {own['cpu_seconds']:.1f} CPU-s over {own['wall_s']:.1f} s")
+        parts.append(
+            f"loadtest process itself: {own['cpu_seconds']:.1f} CPU-s over {own['wall_s']:.1f} s"
+        )
 
     verdict = report["verdict"]
     lines = []
     for c in verdict["checks"]:
         value = c["value"]
-        shown = "-" if value is None else (f"{value:g}" if isinstance(value, int) else f"{value:.3f}")
+        shown = (
+            "-" if value is None else (f"{value:g}" if isinstance(value, int) else f"{value:.3f}")
+        )
         mark = "[green]ok[/]" if c["ok"] else "[bold red]FAIL[/]"
         lines.append(f"  {mark}  {c['name']} = {shown} (must be {c['op']} {c['limit']:g})")
     word = "[bold green]READY[/]" if verdict["pass"] else "[bold red]NOT READY[/]"

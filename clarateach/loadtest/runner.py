@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,7 @@ class RunConfig:
     api_key: str | None = None  # for the workshop it creates
     seats_per_host: int | None = None
     keep: bool = False
-    thresholds: report_mod.Thresholds = report_mod.Thresholds()
+    thresholds: report_mod.Thresholds = field(default_factory=report_mod.Thresholds)
     start_timeout: float = 600.0
     step_timeout: float = 30.0
     echo_timeout: float = 5.0

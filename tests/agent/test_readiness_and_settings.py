@@ -79,7 +79,7 @@ async def test_agent_publishes_host_ready_once_every_seat_is_ready(
         "agent_rss_bytes",
     }
     assert all(isinstance(v, int | float) for v in body["load"].values())
-    assert 0 < body["load"]["agent_rss_bytes"] and 0 <= body["load"]["host_memory_percent"] <= 100
+    assert body["load"]["agent_rss_bytes"] > 0 and 0 <= body["load"]["host_memory_percent"] <= 100
 
 
 async def test_readyz_is_503_until_keys_are_loaded(

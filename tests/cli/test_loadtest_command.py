@@ -106,9 +106,7 @@ def test_unreachable_hosts_are_failures_grouped_by_cause_and_the_run_cleans_up(
     assert API_KEY not in result.stdout + result.stderr
 
 
-def test_the_human_report_shows_the_verdict_and_the_causes(
-    run_cli: RunCli, api: ApiServer
-) -> None:
+def test_the_human_report_shows_the_verdict_and_the_causes(run_cli: RunCli, api: ApiServer) -> None:
     result = run_cli("loadtest", "--learners", "2", "--duration", "1",
                      env={"ANTHROPIC_API_KEY": API_KEY})  # fmt: skip
     assert result.exit_code == 7

@@ -66,7 +66,7 @@ async def test_a_slow_agent_shows_in_every_number_and_fails_the_verdict(
     workshop: dict[str, Any],
 ) -> None:
     slow = await SlowAgent(workshop["hosts"][0]["endpoint"], DELAY).start()
-    calls_before = upstream.received.count
+    calls_before = upstream.calls
     try:
         report = await run(_config(platform, workshop), instructor, rewrite=slow.rewrite)
     finally:
@@ -83,7 +83,7 @@ async def test_a_slow_agent_shows_in_every_number_and_fails_the_verdict(
     assert latency["code_to_prompt"]["p50"] >= 2 * DELAY
     assert latency["model_request"]["n"] == LEARNERS
     assert latency["model_request"]["p50"] >= DELAY
-    assert upstream.received.count - calls_before == LEARNERS  # through the gateway, upstream
+    assert upstream.calls - calls_before == LEARNERS  # through the gateway, upstream
     verdict = report["verdict"]
     assert verdict["pass"] is False
     assert [c["name"] for c in verdict["checks"] if not c["ok"]] == ["echo_p99_s"]

@@ -41,7 +41,9 @@ def test_echo_is_matched_in_order_and_escape_sequences_are_not_echoes() -> None:
     assert meter.oldest_age(9.0) == 0.0
 
 
-def _learner(i: int, prompt: float | None, echo: list[float], cause: str | None = None) -> LearnerResult:
+def _learner(
+    i: int, prompt: float | None, echo: list[float], cause: str | None = None
+) -> LearnerResult:
     result = LearnerResult(index=i, join_s=0.01, code_to_prompt_s=prompt, echo_s=echo)
     if cause:
         result.fail(cause, "why")
@@ -62,8 +64,12 @@ def test_the_verdict_checks_each_threshold_against_the_measured_numbers() -> Non
     assert [c["name"] for c in report["verdict"]["checks"] if not c["ok"]] == ["echo_p99_s"]
     assert build(slow_echo, Thresholds(echo_p99_s=1.0))["verdict"]["pass"] is True
 
-    failing = [*good, _learner(10, None, [], "join:workshop_full"), _learner(11, None, [], "join:workshop_full"),
-               _learner(12, None, [], "prompt:timeout")]  # fmt: skip
+    failing = [
+        *good,
+        _learner(10, None, [], "join:workshop_full"),
+        _learner(11, None, [], "join:workshop_full"),
+        _learner(12, None, [], "prompt:timeout"),
+    ]
     report = build(failing, Thresholds(max_failures=2))
     assert report["failures"] == {"join:workshop_full": 2, "prompt:timeout": 1}
     assert report["learners"]["failed"] == 3
@@ -71,9 +77,12 @@ def test_the_verdict_checks_each_threshold_against_the_measured_numbers() -> Non
         "name": "failures", "value": 3, "limit": 2, "op": "<=", "ok": False
     }  # fmt: skip
     # No sample at all is a failed check, never a pass by default.
-    assert build([_learner(0, None, [], "join:timeout")], Thresholds(max_failures=5))[
-        "verdict"
-    ]["pass"] is False
+    assert (
+        build([_learner(0, None, [], "join:timeout")], Thresholds(max_failures=5))["verdict"][
+            "pass"
+        ]
+        is False
+    )
 
 
 def test_the_platform_passes_its_model_upstream_to_every_host() -> None:

@@ -63,6 +63,8 @@ def row(name: str, report: dict[str, Any], load_before: float) -> dict[str, Any]
         "arrive s": report["arrival_spread_s"] or 0.0,
         "start→run s": report["start_to_running_s"] or 0.0,
         "join p50/p99 ms": f"{ms('join', 'p50')}/{ms('join', 'p99')}",
+        "ws p50/p99 ms": f"{ms('terminal_connect', 'p50')}/{ms('terminal_connect', 'p99')}",
+        "1st out p50/p99 ms": f"{ms('first_output', 'p50')}/{ms('first_output', 'p99')}",
         "prompt p50/p95/p99/max ms": "/".join(
             ms("code_to_prompt", q) for q in ("p50", "p95", "p99", "max")
         ),
@@ -73,6 +75,7 @@ def row(name: str, report: dict[str, Any], load_before: float) -> dict[str, Any]
         "host cpu% mean": max(cpu) if cpu else 0.0,
         "agents cpu-s": agent_cpu,
         "loadtest cpu-s": report["loadtest_process"]["cpu_seconds"],
+        "platform cpu-s": report.get("platform_process", {}).get("cpu_seconds", "-"),
         "verdict": "READY" if report["verdict"]["pass"] else "NOT READY",
     }
 

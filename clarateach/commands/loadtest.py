@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
+import psutil
 import typer
 from rich.live import Live
 from rich.markup import escape
@@ -202,9 +203,15 @@ def _run_local(settings: dict[str, Any], origin: str | None, json_output: bool) 
                 api_key=upstream.key,
                 **settings,
             )
+            server = psutil.Process(platform.process.pid)
+            cpu_before = sum(server.cpu_times()[:2])
             with ApiClient(platform.url, platform.token) as client:
                 report = await _run_with_progress(config, client, json_output)
             report["target"]["local_platform"] = True
+            # The API, provisioner and bus of the private platform (agents are in "hosts").
+            report["platform_process"] = {
+                "cpu_seconds": round(sum(server.cpu_times()[:2]) - cpu_before, 2)
+            }
             return report
         finally:
             await asyncio.to_thread(platform.stop)

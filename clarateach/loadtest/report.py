@@ -28,6 +28,7 @@ class Thresholds:
 
 METRICS = (
     ("join", "join_s", "POST /api/join"),
+    ("terminal_connect", "connect_s", "terminal upgrade → hello"),
     ("first_output", "first_output_s", "terminal open → first output"),
     ("code_to_prompt", "code_to_prompt_s", "code → working prompt"),
 )

@@ -30,7 +30,7 @@ SCENARIOS: dict[str, list[str]] = {
     "burst": ["--learners", "200", "--burst", "--seats-per-host", "50"],
 }
 COMMON = ["--duration", "10", "--type-rate", "5", "--model-requests", "2"]
-KNEE_SIZES = (25, 50, 100, 150, 200, 300)
+KNEE_SIZES = (25, 50, 75, 100, 150, 200, 300)
 KNEE_P99_S = 2.0
 
 

@@ -212,6 +212,8 @@ def _run_local(settings: dict[str, Any], origin: str | None, json_output: bool) 
             report["platform_process"] = {
                 "cpu_seconds": round(sum(server.cpu_times()[:2]) - cpu_before, 2)
             }
+            if not report["verdict"]["pass"]:  # the state directory goes; the logs stay
+                report["target"]["local_logs"] = str(await asyncio.to_thread(platform.save_logs))
             return report
         finally:
             await asyncio.to_thread(platform.stop)

@@ -111,6 +111,22 @@ class LocalPlatformProcess:
     def log_path(self) -> Path:
         return self.state_dir / "loadtest-platform.out"
 
+    def save_logs(self) -> Path:
+        """Copy the platform's and every agent's log (no state, no secrets) to a new private
+        directory that outlives ``stop``; return it."""
+        target = Path(tempfile.mkdtemp(prefix="clarateach-loadtest-logs-"))
+        logs = [self.log_path, *self.state_dir.glob("logs/*.log*")]
+        logs += self.state_dir.glob("hosts/*/agent.log")
+        for source in logs:
+            name = (
+                source.name
+                if source.parent.name == "logs" or source == self.log_path
+                else (f"{source.parent.name}.agent.log")
+            )
+            with contextlib.suppress(OSError):
+                shutil.copyfile(source, target / name)
+        return target
+
     def stop(self, *, remove: bool = True) -> None:
         """SIGTERM (graceful: workshops stopped, agents and shells ended), SIGKILL after a
         timeout; then the state directory is removed."""

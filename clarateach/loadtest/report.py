@@ -159,6 +159,8 @@ def render(report: dict[str, Any]) -> Group:
         lines.append(f"  {mark}  {c['name']} = {shown} (must be {c['op']} {c['limit']:g})")
     word = "[bold green]READY[/]" if verdict["pass"] else "[bold red]NOT READY[/]"
     parts.append("Verdict: " + word + "\n" + "\n".join(lines))
+    if target.get("local_logs"):
+        parts.append(f"Logs of the private platform: {escape(str(target['local_logs']))}")
     cleanup = report.get("cleanup")
     if cleanup:
         parts.append(f"Cleanup: {escape(str(cleanup.get('summary', '')))}")

@@ -237,18 +237,18 @@ async def _learners(
 
         ticker = asyncio.create_task(_tick(on_tick, results)) if on_tick else None
         tasks = [asyncio.create_task(learner(i)) for i in range(config.learners)]
-        _done, pending = await asyncio.wait(tasks, timeout=config.deadline_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await asyncio.wait(tasks, timeout=config.deadline_s)
+        finally:  # also when the run itself is cancelled (Ctrl-C): no learner outlives it
+            for task in (*tasks, *([ticker] if ticker else [])):
+                task.cancel()
+            await asyncio.gather(*tasks, *([ticker] if ticker else []), return_exceptions=True)
+            host_report = await sampler.stop()
         for result in results:
             if result.cause is None and result.stage != "done":
                 result.fail("deadline", f"not done {config.deadline_s:g} s after the start")
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-            on_tick(results)  # type: ignore[misc]
-        host_report = await sampler.stop()
+        if on_tick is not None:
+            on_tick(results)
     spread = round(max(arrived) - min(arrived), 3) if arrived else None
     return results, spread, host_report
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import psutil
@@ -84,3 +85,38 @@ def test_keep_leaves_the_workshop_running_until_it_is_stopped(
         time.sleep(0.2)  # the poll interval of a deadline-bounded wait
     wait_for(lambda: not _seat_processes(platform, workshop_id), timeout=30,
              message="agents and shells gone after stop")  # fmt: skip
+
+
+async def test_an_interrupted_run_still_stops_the_workshop_it_created(
+    platform: LocalPlatformProcess, instructor: ApiClient
+) -> None:
+    import asyncio
+
+    import pytest
+
+    from clarateach.loadtest.learner import LearnerResult
+    from clarateach.loadtest.runner import RunConfig, run
+
+    at_prompt = asyncio.Event()
+
+    def tick(results: Sequence[LearnerResult]) -> None:
+        if any(r.code_to_prompt_s is not None for r in results):
+            at_prompt.set()
+
+    config = RunConfig(api_url=platform.url, origin=platform.url, learners=2, duration=600,
+                       api_key=FAKE_KEY)  # fmt: skip
+    task = asyncio.create_task(run(config, instructor, on_tick=tick))
+    await asyncio.wait_for(at_prompt.wait(), timeout=60)
+    newest = (await asyncio.to_thread(instructor.list_workshops, 1))["workshops"][0]
+    assert newest["name"].startswith("loadtest") and newest["status"] == "running"
+
+    task.cancel()  # what Ctrl-C does to asyncio.run's main task
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # No learner, sampler or ticker task outlives the run.
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+    assert (await asyncio.to_thread(instructor.get_workshop, newest["id"]))["status"] == "stopped"
+    wait_for(lambda: not _seat_processes(platform, newest["id"]), timeout=30,
+             message="agents and shells gone")  # fmt: skip

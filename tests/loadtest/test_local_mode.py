@@ -41,4 +41,5 @@ def test_a_local_run_leaves_only_its_logs_when_not_ready(
     assert "platform.log" in names and any(n.endswith(".agent.log") for n in names)
     text = "".join(p.read_text(errors="replace") for p in logs.iterdir())
     assert "sk-ant-" not in text  # the (fake) workshop key is in no log
+    assert "eyJ" not in result.stdout + result.stderr  # no learner JWT in the report
     assert processes_using(tmp_path) == []  # no platform, agent or shell left

@@ -107,7 +107,8 @@ async def run(
         },
         "cleanup": cleanup,
     }
-    return report_mod.build(results, config.thresholds, **context)
+    typing = config.duration > 0 and config.type_rate > 0
+    return report_mod.build(results, config.thresholds, typing=typing, **context)
 
 
 def _cpu(process: psutil.Process) -> float:

@@ -76,6 +76,10 @@ def test_the_verdict_checks_each_threshold_against_the_measured_numbers() -> Non
     assert report["verdict"]["checks"][0] == {
         "name": "failures", "value": 3, "limit": 2, "op": "<=", "ok": False
     }  # fmt: skip
+    # Without typing there is nothing to echo, so no echo check at all.
+    checks = build([_learner(0, 1.0, [])], Thresholds(), typing=False)["verdict"]["checks"]
+    assert [c["name"] for c in checks] == ["failures", "code_to_prompt_p99_s"]
+    assert build([_learner(0, 1.0, [])], Thresholds())["verdict"]["pass"] is False
     # No sample at all is a failed check, never a pass by default.
     assert (
         build([_learner(0, None, [], "join:timeout")], Thresholds(max_failures=5))["verdict"][

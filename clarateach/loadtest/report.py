@@ -152,6 +152,9 @@ def render(report: dict[str, Any]) -> Group:
             f"loadtest process itself: {own['cpu_seconds']:.1f} CPU-s over {own['wall_s']:.1f} s"
         )
 
+    if report.get("platform_process"):
+        cpu = report["platform_process"]["cpu_seconds"]
+        parts.append(f"private platform (API, provisioner): {cpu:.1f} CPU-s")
     verdict = report["verdict"]
     lines = []
     for c in verdict["checks"]:

@@ -24,8 +24,9 @@ import aiohttp
 
 from clarateach.loadtest.terminal import ANSI_RE, Terminal, TerminalClosed, TerminalRefused
 
-#: A bash/zsh-style prompt at the very end of the output so far.
-PROMPT_RE = re.compile(rb"[$#%>] ?$")
+#: A bash/zsh-style prompt at the very end of the output so far (not ``>``: that is the
+#: continuation prompt, and the gateway line ends with one).
+PROMPT_RE = re.compile(rb"[$#%] ?$")
 #: The command run at the first prompt; its *output* (42, not the typed ``$((40+2))``) proves
 #: the shell works.
 READY_COMMAND = b"echo ct-ready-$((40+2))\r"
@@ -148,9 +149,11 @@ async def run_learner(
         await _step(terminal.wait_for(READY_RE, plan.step_timeout), "command")
         result.code_to_prompt_s = time.perf_counter() - started
         result.stage = "prompt"
+        # The next prompt, before anything else is typed: its letters must never be taken
+        # for the echo of a keystroke.
+        await _step(terminal.wait_for(PROMPT_RE, plan.step_timeout), "prompt")
         gateway: tuple[str, str] | None = None
         if plan.model_requests:
-            await _step(terminal.wait_for(PROMPT_RE, plan.step_timeout), "prompt")
             terminal.mark()
             await terminal.send(GATEWAY_COMMAND)
             found = await _step(terminal.wait_for(GATEWAY_RE, plan.step_timeout), "gateway")

@@ -1,6 +1,7 @@
 """Latency the model gateway adds to time-to-first-byte of a streamed response, on loopback.
 
-Three processes, like production: the fake Anthropic upstream (``tests/gateway/fake_upstream``)
+Three processes, like production: the fake Anthropic upstream
+(``clarateach/loadtest/fake_upstream``)
 and the gateway (``setup_gateway`` on a plain aiohttp app) each run in a child process; this
 process is the client. For every streamed ``POST /v1/messages`` the client measures the time
 from sending the request to receiving the first body chunk (the ``message_start`` event), then
@@ -51,7 +52,7 @@ async def _serve(app: web.Application) -> None:
 
 
 def _fake_app() -> web.Application:
-    from tests.gateway.fake_upstream import FakeAnthropic
+    from clarateach.loadtest.fake_upstream import FakeAnthropic
 
     return FakeAnthropic().app()
 

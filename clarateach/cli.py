@@ -3,6 +3,7 @@
     clarateach workshop create | list | info | start | stop | seats | usage | extend | end
     clarateach workshop pause-model | resume-model | shadow-token | logs
     clarateach local up [--port 8080] [--demo]
+    clarateach loadtest --learners N [--over S | --burst] [--local | --create | --workshop ID]
 
 Every ``workshop`` command takes ``--json`` (the API body on stdout, nothing else) and the
 connection options ``--api-url``, ``--token``, ``--state-dir``, ``--audience``; their
@@ -728,6 +729,15 @@ def local_up(
     )
     raise typer.Exit(run(options))
 
+
+# --------------------------------------------------------------------------- command groups
+def _register_command_modules() -> None:
+    from clarateach.commands import loadtest
+
+    loadtest.register(app, sys.modules[__name__])
+
+
+_register_command_modules()
 
 EXIT_INTERNAL = 70
 

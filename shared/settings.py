@@ -205,6 +205,15 @@ class Settings:
             " reconciler deletes them with their seats.",
         ),
     )
+    model_upstream: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_MODEL_UPSTREAM",
+            "Anthropic API base URL the hosts' model gateways forward to. Empty: the agent's"
+            " default (https://api.anthropic.com). `clarateach loadtest --local` points it at"
+            " its fake upstream.",
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

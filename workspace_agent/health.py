@@ -1,17 +1,22 @@
-"""``GET /healthz`` (the process answers) and ``GET /readyz`` (every seat is ready)."""
+"""``GET /healthz`` (the process answers, and how loaded the host is) and ``GET /readyz``
+(every seat is ready)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from workspace_agent.context import CONTEXT
+from workspace_agent.load import LoadSampler
 
 routes = web.RouteTableDef()
+_sampler: list[LoadSampler] = []  # one per process (one agent per process), made on first use
 
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    if not _sampler:
+        _sampler.append(LoadSampler())
+    return web.json_response({"status": "ok", "load": _sampler[0].sample()})
 
 
 @routes.get("/readyz")

@@ -38,6 +38,8 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         config["CLARATEACH_AGENT_GRACE_ENDS_AT"] = schedule.grace_ends_at.isoformat()
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
+    if settings.model_upstream:
+        config["CLARATEACH_AGENT_MODEL_UPSTREAM"] = settings.model_upstream
     if url := public_url(settings, host.name):
         # Published by the provisioner as an A record; without it the host computes its own.
         config["CLARATEACH_AGENT_PUBLIC_URL"] = url

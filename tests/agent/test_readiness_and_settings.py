@@ -67,7 +67,20 @@ async def test_agent_publishes_host_ready_once_every_seat_is_ready(
     ready = await client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["ready"] is True
     health = await client.get("/healthz")
-    assert await health.json() == {"status": "ok"}
+    body = await health.json()
+    assert body["status"] == "ok"
+    # Aggregate load numbers only (for `clarateach loadtest`): nothing names a process, a
+    # path or a seat.
+    assert set(body["load"]) == {
+        "host_cpu_percent",
+        "host_cpus",
+        "host_memory_percent",
+        "host_memory_available_bytes",
+        "agent_cpu_seconds",
+        "agent_rss_bytes",
+    }
+    assert all(isinstance(v, int | float) for v in body["load"].values())
+    assert body["load"]["agent_rss_bytes"] > 0 and 0 <= body["load"]["host_memory_percent"] <= 100
 
 
 async def test_readyz_is_503_until_keys_are_loaded(

@@ -1,0 +1,1 @@
+"""Command groups registered on the ``clarateach`` app by ``clarateach.cli`` (import that)."""

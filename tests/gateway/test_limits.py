@@ -8,7 +8,7 @@ import pytest
 from shared.auth.tokens import SigningKey
 from shared.domain.model_policy import ModelPolicy, ModelPrice, SeatLimits
 from tests.gateway.conftest import GatewayFactory, RunningGateway, instructor_token, learner_token
-from tests.gateway.fake_upstream import FakeAnthropic
+from tests.gateway.fake_upstream import MODEL, FakeAnthropic
 from tests.gateway.test_proxy import error_type, post_messages
 from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.usage import ResponseUsage, UsageLedger
@@ -52,7 +52,7 @@ async def test_usd_budget_uses_the_price_table(
 ) -> None:
     fake.usage = {"input_tokens": 1_000_000, "output_tokens": 0,
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}  # fmt: skip
-    prices = {"claude-sonnet-4": ModelPrice(input=1, output=1)}  # $1 per request
+    prices = {MODEL: ModelPrice(input=1, output=1)}  # $1 per request
     gateway = await gateway_factory(
         policy=ModelPolicy(defaults=SeatLimits(budget_usd=2.5), prices=prices)
     )
@@ -130,8 +130,9 @@ async def test_the_kill_switch_pauses_and_resumes_every_seat(
 
     for seat in (1, 2, 3):
         status, headers, body = await post_messages(gateway, seat, stream=True)
-        assert status == 403
-        assert error_type(body) == "permission_error"
+        # 429, not 403: Claude Code shows a 403 as a login problem ("Please run /login").
+        assert status == 429
+        assert error_type(body) == "rate_limit_error"
         assert b"paused by the instructor" in body
         assert headers["x-should-retry"] == "false"
     assert fake.requests == []
@@ -150,7 +151,7 @@ async def test_the_pause_survives_an_agent_restart(
     second = await gateway_factory(paused=False)  # the boot-time setting is older than the PUT
 
     assert second.handle.paused
-    assert (await post_messages(second))[0] == 403
+    assert (await post_messages(second))[0] == 429
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,7 @@ async def test_a_stopped_workshop_refuses_model_requests(
     gateway.handle.stop_workshop()
     status, _, body = await post_messages(gateway)
 
-    assert status == 403
+    assert status == 429
     assert b"ended" in body
     assert fake.requests == []
 

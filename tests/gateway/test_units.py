@@ -71,16 +71,49 @@ def test_non_streamed_usage_and_garbage() -> None:
 
 
 # ----------------------------------------------------------------------------- pricing
-def test_prices_match_the_longest_prefix_and_unknown_models_pay_the_most() -> None:
-    assert (
-        price_for("claude-sonnet-4-20250514", DEFAULT_PRICES) == DEFAULT_PRICES["claude-sonnet-4"]
+def test_prices_are_keyed_by_exact_model_id_with_dated_aliases() -> None:
+    opus_4_6 = price_for("claude-opus-4-6", DEFAULT_PRICES)
+    # The old prefix table charged every "claude-opus-4*" id the Opus 4 rate: 3x too much.
+    assert opus_4_6 is not None and (opus_4_6.input, opus_4_6.output) == (5, 25)
+    opus_4 = price_for("claude-opus-4-20250514", DEFAULT_PRICES)
+    assert opus_4 is not None and (opus_4.input, opus_4.output) == (15, 75)
+    assert price_for("claude-sonnet-4-5", DEFAULT_PRICES) == price_for(
+        "claude-sonnet-4-5-20250929", DEFAULT_PRICES
     )
-    assert (
-        price_for("claude-3-5-haiku-latest", DEFAULT_PRICES) == DEFAULT_PRICES["claude-3-5-haiku"]
+    assert price_for("claude-haiku-4-5-20251001", DEFAULT_PRICES) == price_for(
+        "claude-haiku-4-5", DEFAULT_PRICES
     )
-    assert price_for("mystery-model", DEFAULT_PRICES) == DEFAULT_PRICES["claude-opus-4"]
-    assert price_for("", DEFAULT_PRICES) == DEFAULT_PRICES["claude-opus-4"]
+    assert price_for("claude-opus-4-6-preview", DEFAULT_PRICES) is None  # no prefix matching
+    assert price_for("mystery-model", DEFAULT_PRICES) is None
+    assert price_for("", DEFAULT_PRICES) is None
     assert price_for("x", {}) is None
+
+
+def test_an_unpriced_response_model_is_charged_the_highest_rate_and_flagged() -> None:
+    usage = ResponseUsage(model="claude-new-thing", input_tokens=1_000_000)
+    cost, exact = estimate_cost(usage, DEFAULT_PRICES)
+    assert not exact and cost == pytest.approx(15)  # the dearest input rate in the table
+    # ... unless the requested model (an alias answered under another id) is priced.
+    cost, exact = estimate_cost(usage, DEFAULT_PRICES, requested="claude-haiku-4-5")
+    assert exact and cost == pytest.approx(1)
+
+
+def test_unknown_and_disallowed_models_are_refused_naming_the_allowed_ones() -> None:
+    policy = ModelPolicy()
+    assert policy.model_refusal("claude-sonnet-4-6") is None
+    refusal = policy.model_refusal("claude-unknown-9")
+    assert refusal is not None and "claude-unknown-9" in refusal and "claude-sonnet-4-6" in refusal
+    assert policy.model_refusal(None) is not None
+    allow = ModelPolicy.model_validate(
+        {"claude_code": {"allowed_models": ["claude-haiku-4-5"], "default_model": "claude-haiku-4-5"}}
+    )
+    refusal = allow.model_refusal("claude-opus-4-6")
+    assert refusal is not None and "Allowed models: claude-haiku-4-5." in refusal
+    assert allow.model_refusal("claude-haiku-4-5") is None
+    with pytest.raises(ValueError, match="default_model"):
+        ModelPolicy.model_validate(
+            {"claude_code": {"allowed_models": ["claude-haiku-4-5"], "default_model": "x-1"}}
+        )
 
 
 def test_cost_counts_every_token_kind() -> None:
@@ -92,7 +125,7 @@ def test_cost_counts_every_token_kind() -> None:
         cache_creation_input_tokens=million,
         cache_read_input_tokens=million,
     )
-    assert estimate_cost(usage, DEFAULT_PRICES) == pytest.approx(3 + 15 + 3.75 + 0.3)
+    assert estimate_cost(usage, DEFAULT_PRICES) == (pytest.approx(3 + 15 + 3.75 + 0.3), True)
 
 
 # -------------------------------------------------------------------------- seat tokens

@@ -29,7 +29,7 @@ from workspace_agent.gateway.config import GatewayConfig, InvalidPolicy
 from workspace_agent.gateway.control import InstructorCheck, control_routes
 from workspace_agent.gateway.files import ensure_private_dir, read_json, write_private_json
 from workspace_agent.gateway.limits import Governor
-from workspace_agent.gateway.proxy import ROUTE, ApiKey, ModelProxy
+from workspace_agent.gateway.proxy import BASE_ROUTE, ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
 from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
 from workspace_agent.logs import log_event
@@ -264,6 +264,7 @@ def setup_gateway(
         session=lambda: _require(handle.session),
         api_key=lambda: handle.api_key,
     )
+    app.router.add_get(BASE_ROUTE, proxy.base)  # and HEAD (aiohttp's allow_head)
     app.router.add_route("*", ROUTE, proxy.handle)
     if instructor_check is not None:
         app.router.add_routes(control_routes(handle, instructor_check))

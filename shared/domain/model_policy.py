@@ -46,6 +46,18 @@ def _price(input_: float, output: float) -> ModelPrice:
     )
 
 
+def _priced(input_: float, output: float, cache_read: float) -> ModelPrice:
+    return ModelPrice(input=input_, output=output, cache_write=input_ * 1.25, cache_read=cache_read)
+
+
+_FABLE_5_1 = _priced(10, 50, 0.25)
+_FABLE_5 = _priced(10, 50, 1)
+_OPUS_5_5 = _priced(4, 20, 0.2)
+_SONNET_5_5 = _priced(2, 10, 0.1)
+_SONNET_5 = _priced(2, 10, 0.2)
+#: Haiku 5.5 costs $0.10 / $0.50 up to 100k prompt tokens and $0.50 / $2.50 above; the table
+#: has no tiers, so the higher rate is used (a budget is never under-charged).
+_HAIKU_5_5 = _priced(0.5, 2.5, 0.05)
 _OPUS_OLD = _price(15, 75)
 _OPUS = _price(5, 25)
 _SONNET = _price(3, 15)
@@ -56,24 +68,35 @@ _HAIKU_3 = ModelPrice(input=0.25, output=1.25, cache_write=0.30, cache_read=0.03
 #: Default price table, USD per million tokens, keyed by EXACT model id: each model's API id
 #: and its aliases (dated snapshot ids and undated aliases are listed separately; nothing
 #: is matched by prefix, so a newer model never inherits an older model's price).
-#: Source: https://platform.claude.com/docs/en/about-claude/pricing ("Model pricing"),
-#: model ids from https://platform.claude.com/docs/en/about-claude/models/overview;
-#: read 2026-12-02. Long-context (>200k input) surcharges are not modelled: the gateway
-#: estimates at the standard rate.
+#: Source: https://platform.claude.com/docs/en/about-claude/pricing ("Model pricing": base
+#: input, 5-minute cache writes, cache hits, output), model ids from
+#: https://platform.claude.com/docs/en/about-claude/models/overview; read 2026-12-02.
+#: Long-context surcharges are not modelled: the gateway estimates at the standard rate.
 DEFAULT_PRICES: dict[str, ModelPrice] = {
-    # Opus 4.5 and later: $5 / $25.
+    # Fable and Mythos 5.x: $10 / $50.
+    "claude-fable-5-1": _FABLE_5_1,
+    "claude-mythos-5-1": _FABLE_5_1,
+    "claude-fable-5": _FABLE_5,
+    "claude-mythos-5": _FABLE_5,
+    # Opus 5.5: $4 / $20 (Claude Code 2.1.332's default model on the Anthropic API).
+    "claude-opus-5-5": _OPUS_5_5,
+    # Opus 4.5 to 5: $5 / $25.
+    "claude-opus-5": _OPUS,
     "claude-opus-4-8": _OPUS,
     "claude-opus-4-7": _OPUS,
     "claude-opus-4-6": _OPUS,
     "claude-opus-4-5": _OPUS,
     "claude-opus-4-5-20251101": _OPUS,
-    # Opus 4 and 4.1: $15 / $75.
+    # Opus 3, 4 and 4.1: $15 / $75.
     "claude-opus-4-1": _OPUS_OLD,
     "claude-opus-4-1-20250805": _OPUS_OLD,
     "claude-opus-4-0": _OPUS_OLD,
     "claude-opus-4-20250514": _OPUS_OLD,
     "claude-3-opus-20240229": _OPUS_OLD,
     "claude-3-opus-latest": _OPUS_OLD,
+    # Sonnet 5 and 5.5: $2 / $10.
+    "claude-sonnet-5-5": _SONNET_5_5,
+    "claude-sonnet-5": _SONNET_5,
     # Sonnet 3.7 to 4.6: $3 / $15.
     "claude-sonnet-4-6": _SONNET,
     "claude-sonnet-4-5": _SONNET,
@@ -83,6 +106,7 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
     "claude-3-7-sonnet-20250219": _SONNET,
     "claude-3-7-sonnet-latest": _SONNET,
     # Haiku.
+    "claude-haiku-5-5": _HAIKU_5_5,
     "claude-haiku-4-5": _HAIKU_4,
     "claude-haiku-4-5-20251001": _HAIKU_4,
     "claude-3-5-haiku-20241022": _HAIKU_3_5,

@@ -92,7 +92,7 @@ def test_prices_are_keyed_by_exact_model_id_with_dated_aliases() -> None:
 def test_an_unpriced_response_model_is_charged_the_highest_rate_and_flagged() -> None:
     usage = ResponseUsage(model="claude-new-thing", input_tokens=1_000_000)
     cost, exact = estimate_cost(usage, DEFAULT_PRICES)
-    assert not exact and cost == pytest.approx(15)  # the dearest input rate in the table
+    assert not exact and cost == pytest.approx(15)  # the dearest model (Opus 4.1), $15 input
     # ... unless the requested model (an alias answered under another id) is priced.
     cost, exact = estimate_cost(usage, DEFAULT_PRICES, requested="claude-haiku-4-5")
     assert exact and cost == pytest.approx(1)

@@ -69,6 +69,10 @@ def default_root() -> Path:
     return Path(base) / "clarateach" / "claude-code"
 
 
+def is_installed(version: str, root: Path | None = None) -> bool:
+    return _complete((root or default_root()).resolve() / version, version)
+
+
 def ensure_installed(version: str, root: Path | None = None) -> Installation:
     """The installation of exactly ``version`` under ``root``, installing it if needed."""
     if not _VERSION.fullmatch(version):

@@ -206,9 +206,69 @@ def test_seat_env_points_claude_code_at_the_gateway(tmp_path: Path) -> None:
     assert env == {
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:4321/seats/2/model",
         "ANTHROPIC_AUTH_TOKEN": handle.tokens.token_for(2),
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_BUG_COMMAND": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
     with pytest.raises(KeyError):
         handle.seat_env(3)
+
+
+def test_the_workshops_default_model_reaches_the_seat_env_and_its_settings(
+    tmp_path: Path,
+) -> None:
+    policy = ModelPolicy.model_validate({"claude_code": {
+        "default_model": "claude-haiku-4-5",
+        "allowed_models": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        "claude_md": "# Workshop rules\nBe kind.\n",
+        "settings": {"permissions": {"allow": ["Bash(ls:*)"]}, "env": {"X": "1"}, "model": "y"},
+    }})  # fmt: skip
+    config = GatewayConfig(workshop_id="w", host_index=0, seat_first=1, seat_last=1,
+                           state_dir=tmp_path / "agent", policy=policy, agent_port=1)  # fmt: skip
+    ledger = UsageLedger()
+    handle = GatewayHandle(config, SeatTokens.load_or_create(tmp_path, config.seats), ledger,
+                           Governor(config.policy, ledger))  # fmt: skip
+    handle.set_agent_port(4321)
+    env = handle.seat_env(1)
+    assert env["ANTHROPIC_MODEL"] == env["ANTHROPIC_SMALL_FAST_MODEL"] == "claude-haiku-4-5"
+
+    work = tmp_path / "work"
+    (work / ".claude").mkdir(parents=True)
+    (work / ".claude" / "settings.json").write_text('{"theme": "dark", "model": "learner"}')
+    handle.prepare_seat(work, home=True)
+
+    settings = json.loads((work / ".claude" / "settings.json").read_text())
+    assert settings["theme"] == "dark"  # the learner's own key is kept
+    assert settings["model"] == "claude-haiku-4-5"  # the platform's keys win
+    assert settings["availableModels"] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
+    assert settings["permissions"] == {"allow": ["Bash(ls:*)"]}  # the instructor's
+    assert settings["env"]["X"] == "1" and settings["env"]["DISABLE_TELEMETRY"] == "1"
+    assert settings["autoUpdates"] is False
+    assert (work / ".claude" / "CLAUDE.md").read_text() == "# Workshop rules\nBe kind.\n"
+    onboarding = json.loads((work / ".claude.json").read_text())
+    assert onboarding["hasCompletedOnboarding"] is True
+    assert onboarding["projects"][str(work.resolve())]["hasTrustDialogAccepted"] is True
+
+
+def test_seat_files_never_follow_a_learners_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "agent-secrets"
+    outside.mkdir()
+    (outside / "settings.json").write_text('{"secret": "sk-ant-do-not-copy"}')
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".claude").symlink_to(outside)
+    config = GatewayConfig(workshop_id="w", host_index=0, seat_first=1, seat_last=1,
+                           state_dir=tmp_path / "agent", agent_port=1)  # fmt: skip
+    ledger = UsageLedger()
+    handle = GatewayHandle(config, SeatTokens.load_or_create(tmp_path, config.seats), ledger,
+                           Governor(config.policy, ledger))  # fmt: skip
+
+    handle.prepare_seat(work, home=True)
+
+    assert json.loads((outside / "settings.json").read_text()) == {"secret": "sk-ant-do-not-copy"}
+    assert sorted(p.name for p in outside.iterdir()) == ["settings.json"]
 
 
 def test_an_invalid_policy_starts_the_gateway_paused_instead_of_failing_the_agent(

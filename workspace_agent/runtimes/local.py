@@ -99,7 +99,7 @@ class LocalRuntime(SeatRuntime):
             "USER": user,
             "LOGNAME": user,
             "SHELL": self._settings.shell,
-            "PATH": SAFE_PATH,
+            "PATH": self._path(),
             "LANG": "C.UTF-8",
             "TERM": "xterm-256color",
             "CLARATEACH_WORKSHOP_ID": self._settings.workshop_id,
@@ -107,6 +107,12 @@ class LocalRuntime(SeatRuntime):
         }
         env.update(extra_env)
         return env
+
+    def _path(self) -> str:
+        """The system PATH, behind the platform's pinned Claude Code when there is one."""
+        if self._settings.claude_code_dir:
+            return f"{Path(self._settings.claude_code_dir).resolve() / 'bin'}:{SAFE_PATH}"
+        return SAFE_PATH
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self.workspace(seat)
@@ -178,7 +184,8 @@ class LocalRuntime(SeatRuntime):
 
     def _bwrap_argv(self, seat: int) -> list[str]:
         assert self._bwrap is not None
-        return sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell)
+        extra = [Path(self._settings.claude_code_dir)] if self._settings.claude_code_dir else []
+        return sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra)
 
     def attach_command(self, seat: int, *, readonly: bool) -> Command:
         cwd = str(self.workspace(seat).resolve())

@@ -167,3 +167,19 @@ def _locked(path: Path):  # type: ignore[no-untyped-def]
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def main() -> int:
+    """``python -m clarateach.claude_code``: install the pinned version (nox, CI)."""
+    try:
+        installation = ensure_installed(pinned_version())
+    except ClaudeCodeInstallError as exc:
+        print(f"error: {exc}")
+        return 1
+    how = f"installed in {installation.seconds:.1f}s" if installation.seconds else "cached"
+    print(f"Claude Code {installation.version}: {installation.claude} ({how})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

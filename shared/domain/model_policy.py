@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: A model id as the Messages API takes it (letters, digits, ``.-_:@``; no spaces or slashes).
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
-MAX_CLAUDE_MD = 64 * 1024
+#: Instructor texts travel in the create request, whose body the API caps at 64 KiB.
+MAX_CLAUDE_MD = 16 * 1024
 
 
 class SeatLimits(BaseModel):
@@ -124,7 +125,7 @@ class ClaudeCodeSettings(BaseModel):
     default_model: str | None = None
     #: Models the gateway lets through (exact ids). ``None``: every model the price table
     #: knows. A request for another model is refused with a message naming these.
-    allowed_models: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=50)
+    allowed_models: list[str] | None = Field(default=None, min_length=1, max_length=50)
     #: Instructor's instructions for every seat, written as ``~/.claude/CLAUDE.md``.
     claude_md: str | None = Field(default=None, max_length=MAX_CLAUDE_MD)
     #: Extra Claude Code settings (``settings.json`` keys) merged under the platform's own;
@@ -140,7 +141,7 @@ class ClaudeCodeSettings(BaseModel):
 
     @field_validator("allowed_models")
     @classmethod
-    def _model_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    def _model_ids(cls, value: list[str] | None) -> list[str] | None:
         for model in value or ():
             if not MODEL_ID.fullmatch(model):
                 raise ValueError(f"not a model id: {model[:40]!r}")

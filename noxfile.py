@@ -26,6 +26,7 @@ import nox
 
 ROOT = Path(__file__).parent
 WEB = ROOT / "web"
+NPM_FLAGS = ("--no-audit", "--no-fund")
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -39,7 +40,9 @@ def _digest(paths: Iterable[Path], *extra: str) -> str:
     return sha.hexdigest()
 
 
-def _unless_unchanged(session: nox.Session, stamp: Path, digest: str, step: Callable[[], None]) -> None:
+def _unless_unchanged(
+    session: nox.Session, stamp: Path, digest: str, step: Callable[[], None]
+) -> None:
     """Run ``step`` unless ``stamp`` records ``digest`` (the step's inputs last time)."""
     if stamp.is_file() and stamp.read_text().strip() == digest:
         session.log(f"{stamp.parent.name}: inputs unchanged, skipping ({stamp.name})")
@@ -83,9 +86,8 @@ def build_web(session: nox.Session) -> None:
             WEB / "node_modules" / ".clarateach-npm-ci",
             _digest([p for p in (lock, WEB / "package.json") if p.exists()]),
             lambda: session.run(
-                npm, "ci" if lock.exists() else "install", "--no-audit", "--no-fund",
-                external=True,
-            ),  # fmt: skip
+                npm, "ci" if lock.exists() else "install", *NPM_FLAGS, external=True
+            ),
         )
         _unless_unchanged(
             session,

@@ -134,7 +134,9 @@ class FakeAnthropic:
             "content": [], "stop_reason": None, "usage": start_usage,
         }}  # fmt: skip
 
-    def _rest_events(self, params: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def _rest_events(
+        self, params: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         if self.mode == "bash_tool":
             result = _last_tool_result(params or {})
             if result is None:

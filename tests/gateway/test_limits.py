@@ -229,8 +229,7 @@ async def _twenty_at_once_with(
     admitted stream open until all 20 were either admitted or refused."""
     fake.gate = asyncio.Event()
     tasks = [
-        asyncio.create_task(post_messages_with(gateway, max_tokens=max_tokens))
-        for _ in range(20)
+        asyncio.create_task(post_messages_with(gateway, max_tokens=max_tokens)) for _ in range(20)
     ]
     await async_wait_for(
         lambda: len(fake.requests) + sum(t.done() for t in tasks) == 20,

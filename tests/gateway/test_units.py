@@ -104,8 +104,9 @@ def test_unknown_and_disallowed_models_are_refused_naming_the_allowed_ones() -> 
     refusal = policy.model_refusal("claude-unknown-9")
     assert refusal is not None and "claude-unknown-9" in refusal and "claude-sonnet-4-6" in refusal
     assert policy.model_refusal(None) is not None
+    haiku = "claude-haiku-4-5"
     allow = ModelPolicy.model_validate(
-        {"claude_code": {"allowed_models": ["claude-haiku-4-5"], "default_model": "claude-haiku-4-5"}}
+        {"claude_code": {"allowed_models": [haiku], "default_model": haiku}}
     )
     refusal = allow.model_refusal("claude-opus-4-6")
     assert refusal is not None and "Allowed models: claude-haiku-4-5." in refusal

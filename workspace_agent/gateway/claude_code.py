@@ -66,8 +66,12 @@ def model_env(settings: ClaudeCodeSettings) -> dict[str, str]:
 def seat_settings(settings: ClaudeCodeSettings, existing: dict[str, Any]) -> dict[str, Any]:
     """``settings.json`` content: existing keys < instructor's keys < the platform's."""
     merged: dict[str, Any] = {**existing, **(settings.settings or {})}
-    env = merged.get("env") if isinstance(merged.get("env"), dict) else {}
-    merged["env"] = {**env, **PLATFORM_ENV, **model_env(settings)}
+    env = merged.get("env")
+    merged["env"] = {
+        **(env if isinstance(env, dict) else {}),
+        **PLATFORM_ENV,
+        **model_env(settings),
+    }
     merged["autoUpdates"] = False
     if settings.default_model:
         merged["model"] = settings.default_model

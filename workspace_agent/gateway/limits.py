@@ -149,7 +149,9 @@ class Governor:
         totals = self.ledger.totals(seat)
         extra = held or _Reserved()
         max_in, max_out, budget = (
-            limits.max_input_tokens, limits.max_output_tokens, limits.budget_usd
+            limits.max_input_tokens,
+            limits.max_output_tokens,
+            limits.budget_usd,
         )
         if max_in is not None and totals.prompt_tokens + extra.prompt_tokens >= max_in:
             return f"{totals.prompt_tokens} of {max_in} input tokens used"

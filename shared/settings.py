@@ -182,6 +182,14 @@ class Settings:
         default="",
         metadata=_env("CLARATEACH_SEAT_IMAGE", "Container image for learner seats (gcp mode)."),
     )
+    model_upstream: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_MODEL_UPSTREAM",
+            "Local mode: the Anthropic API base URL agents' gateways call ('' = the agent's"
+            " default, https://api.anthropic.com); tests point it at a fake.",
+        ),
+    )
     claude_code_version: str = field(
         default="",
         metadata=_env(

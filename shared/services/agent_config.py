@@ -30,6 +30,8 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         "CLARATEACH_AGENT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "CLARATEACH_AGENT_RUNTIME": "docker" if settings.mode == "gcp" else "local",
     }
+    if settings.mode == "local" and settings.model_upstream:
+        config["CLARATEACH_AGENT_MODEL_UPSTREAM"] = settings.model_upstream
     if settings.mode == "local" and settings.claude_code_dir:
         config["CLARATEACH_AGENT_CLAUDE_CODE_DIR"] = settings.claude_code_dir
     if settings.mode == "gcp" and settings.seat_image:

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: A model id as the Messages API takes it (letters, digits, ``.-_:@``; no spaces or slashes).
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
-#: Instructor texts travel in the create request, whose body the API caps at 64 KiB.
-MAX_CLAUDE_MD = 16 * 1024
+#: Instructor texts travel in the create request, whose body the API caps at 64 KiB (even
+#: escaped as JSON, the longest CLAUDE.md must fit in it).
+MAX_CLAUDE_MD = 4096
 
 
 class SeatLimits(BaseModel):

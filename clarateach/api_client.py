@@ -126,12 +126,15 @@ class ApiClient:
         api_key: str,
         seats_per_host: int | None = None,
         schedule: dict[str, Any] | None = None,
+        model_policy: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name, "seats": seats, "api_key": api_key}
         if seats_per_host is not None:
             body["seats_per_host"] = seats_per_host
         if schedule:
             body["schedule"] = schedule
+        if model_policy is not None:
+            body["model_policy"] = model_policy
         return self._workshop(self.request("POST", "/api/workshops", json=body))
 
     def list_workshops(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:

@@ -203,6 +203,46 @@ def read_api_key(api_key_file: Path | None, json_output: bool) -> str:
     )
 
 
+def _read_json_file(path: Path, what: str, json_output: bool) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        _fail(2, f"cannot read {what} {path}: {exc}", json_output)
+
+
+def model_policy_from_options(
+    policy_file: Path | None,
+    default_model: str | None,
+    allow_model: list[str] | None,
+    claude_md: Path | None,
+    claude_settings: Path | None,
+    json_output: bool,
+) -> dict[str, Any] | None:
+    """The ``model_policy`` of ``workshop create``: the file's, with the Claude Code options
+    on top; ``None`` when no option was given (the server's default policy). The server
+    validates it (400 naming the field)."""
+    if not any((policy_file, default_model, allow_model, claude_md, claude_settings)):
+        return None
+    policy = _read_json_file(policy_file, "model policy", json_output) if policy_file else {}
+    if not isinstance(policy, dict):
+        _fail(2, "the model policy file must hold a JSON object", json_output)
+    claude = dict(policy.get("claude_code") or {})
+    if default_model:
+        claude["default_model"] = default_model
+    if allow_model:
+        claude["allowed_models"] = list(allow_model)
+    if claude_md:
+        try:
+            claude["claude_md"] = claude_md.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(2, f"cannot read {claude_md}: {exc}", json_output)
+    if claude_settings:
+        claude["settings"] = _read_json_file(claude_settings, "settings", json_output)
+    if claude:
+        policy["claude_code"] = claude
+    return policy
+
+
 # --------------------------------------------------------------------------- commands
 @workshop_app.command("create")
 def create(
@@ -244,6 +284,29 @@ def create(
         int | None,
         typer.Option("--grace-minutes", help="Download-only minutes after the end (10)."),
     ] = None,
+    model_policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-policy-file",
+            help="JSON ModelPolicy (limits, budgets, prices, claude_code); docs/gateway.md.",
+        ),
+    ] = None,
+    default_model: Annotated[
+        str | None,
+        typer.Option("--default-model", help="Model Claude Code starts with in every seat."),
+    ] = None,
+    allow_model: Annotated[
+        list[str] | None,
+        typer.Option("--allow-model", help="Allow only this model (repeat for several)."),
+    ] = None,
+    claude_md: Annotated[
+        Path | None,
+        typer.Option("--claude-md", help="File written as every seat's .claude/CLAUDE.md."),
+    ] = None,
+    claude_settings: Annotated[
+        Path | None,
+        typer.Option("--claude-settings", help="JSON Claude Code settings for every seat."),
+    ] = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
@@ -266,9 +329,14 @@ def create(
             )
         except ScheduleOptionError as exc:
             _fail(EXIT_USAGE, str(exc), json_output)
+        policy = model_policy_from_options(
+            model_policy_file, default_model, allow_model, claude_md, claude_settings, json_output
+        )
         key = read_api_key(api_key_file, json_output)
         with conn.client() as client:
-            workshop = client.create_workshop(name, seats, key, seats_per_host, schedule)
+            workshop = client.create_workshop(
+                name, seats, key, seats_per_host, schedule=schedule, model_policy=policy
+            )
         _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
         if not json_output:
             stdout.print(f"Next: [bold]clarateach workshop start {workshop.get('id')} --wait[/]")

@@ -49,6 +49,13 @@ from aiohttp import web
 from rich.console import Console
 
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
+from clarateach.claude_code import (
+    ClaudeCodeInstallError,
+    Installation,
+    ensure_installed,
+    is_installed,
+    pinned_version,
+)
 from clarateach.credentials import (
     read_server_record,
     remove_server_record,
@@ -127,9 +134,10 @@ class LocalPlatform:
         port = sock.getsockname()[1]
         url = f"http://{_display_host(opts.host)}:{port}"
 
+        claude_code = await asyncio.to_thread(self._install_claude_code)
         provisioner = ProvisionerServer(push_token=push_token(state_dir)).start()
         try:
-            platform = self._bootstrap(url, port, provisioner.url)
+            platform = self._bootstrap(url, port, provisioner.url, claude_code)
         except BaseException:
             provisioner.stop()
             sock.close()
@@ -153,7 +161,24 @@ class LocalPlatform:
         return 0
 
     # ------------------------------------------------------------- start-up
-    def _bootstrap(self, url: str, port: int, provisioner_url: str) -> Platform:
+    def _install_claude_code(self) -> Installation | None:
+        """The pinned Claude Code for seats (installed once per version into the cache);
+        ``None``, with a warning, if it cannot be installed: seats then use the system's."""
+        version = Settings.from_env().claude_code_version
+        try:
+            version = version or pinned_version()
+            if not is_installed(version):
+                self.console.print(f"Installing Claude Code {version} for the seats...")
+            return ensure_installed(version)
+        except ClaudeCodeInstallError as exc:
+            self.console.print(
+                f"[yellow]Claude Code is not installed for the seats:[/] {exc}", soft_wrap=True
+            )
+            return None
+
+    def _bootstrap(
+        self, url: str, port: int, provisioner_url: str, claude_code: Installation | None
+    ) -> Platform:
         from functions.runtime import set_platform
         from shared.bootstrap import bootstrap
 
@@ -164,6 +189,8 @@ class LocalPlatform:
             provisioner_url=provisioner_url,
             public_api_url=url,
             allowed_origins=tuple(sorted(origins)),
+            claude_code_version=claude_code.version if claude_code else "",
+            claude_code_dir=str(claude_code.prefix) if claude_code else "",
         )
         platform = bootstrap(settings)
         set_platform(platform)
@@ -220,6 +247,8 @@ class LocalPlatform:
         c.print(f"[bold green]ClaraTeach is running at[/] [bold]{url}[/]", soft_wrap=True)
         c.print(f"  Instructor token: [bold]{token}[/]", soft_wrap=True)
         c.print(f"  State directory:  {platform.settings.state_dir}", soft_wrap=True)
+        claude = platform.settings.claude_code_version or "not installed (system PATH)"
+        c.print(f"  Claude Code:      {claude}", soft_wrap=True)
         c.print(
             f"  Logs:             {platform.settings.state_dir / 'logs' / 'platform.log'}",
             soft_wrap=True,

@@ -214,6 +214,22 @@ class Settings:
             " its fake upstream.",
         ),
     )
+    claude_code_version: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_CLAUDE_CODE_VERSION",
+            "Local mode: the exact Claude Code version `clarateach local up` installs for seats"
+            " ('' = the pin in images/seat/claude-code.version, which the seat image uses too).",
+        ),
+    )
+    claude_code_dir: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_CLAUDE_CODE_DIR",
+            "Local mode: the installed Claude Code prefix handed to agents (set by"
+            " `clarateach local up` after installing; '' = seats use the system PATH).",
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

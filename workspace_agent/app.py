@@ -116,10 +116,17 @@ def _setup_gateway(app: web.Application, settings: AgentSettings, auth: Authenti
 
 
 def _seat_env(app: web.Application) -> Callable[[int], Mapping[str, str]]:
+    """Each seat's gateway environment; its Claude Code files are written on the way."""
     gateway = app[GATEWAY]
     if gateway is None:
         return lambda seat: {}
-    return lambda seat: gateway.seat_env(seat)  # type: ignore[attr-defined, no-any-return]
+    settings = app[CONTEXT].settings
+
+    def env(seat: int) -> Mapping[str, str]:
+        gateway.prepare_seat(settings.workspace(seat), home=settings.runtime == "local")  # type: ignore[attr-defined]
+        return gateway.seat_env(seat)  # type: ignore[attr-defined, no-any-return]
+
+    return env
 
 
 async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -199,6 +199,15 @@ class AgentSettings:
     shell: str = field(
         default="/bin/bash", metadata=_env("CLARATEACH_AGENT_SHELL", "Seat login shell.")
     )
+    claude_code_dir: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_CLAUDE_CODE_DIR",
+            "Local runtime: a Claude Code install prefix (clarateach/claude_code.py); its bin/"
+            " goes first on every seat's PATH and the prefix is bound read-only into the"
+            " sandbox. '' = whatever claude the system PATH has.",
+        ),
+    )
     flow_window: int = field(
         default=DEFAULT_WINDOW,
         metadata=_env(

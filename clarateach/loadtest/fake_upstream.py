@@ -7,7 +7,12 @@ test can see exactly what crossed the gateway.
 
 Named behaviours (``FakeAnthropic.mode``): ``"ok"``, ``"html_500"`` (a load balancer's HTML
 error page), ``"overloaded"`` (Anthropic's 529 JSON), ``"hang"`` (never answers),
-``"break_stream"`` (drops the connection after ``message_start``).
+``"break_stream"`` (drops the connection after ``message_start``), ``"bash_tool"`` (the
+first turn asks for a ``Bash`` tool call running ``tool_command``; once the request carries
+its ``tool_result``, the answer is ``TOOL_DONE`` followed by that result's text).
+The streamed events are Anthropic's, in its order: ``message_start`` (with ``usage``),
+``content_block_start``, ``ping``, deltas, ``content_block_stop``, ``message_delta`` (with
+the final ``usage``), ``message_stop``.
 For streaming, ``gate`` (an ``asyncio.Event``) holds the stream after ``message_start`` until
 the test releases it; ``stream_cancelled`` is set when a stream's connection is dropped by
 the gateway.
@@ -25,6 +30,7 @@ from multidict import CIMultiDict
 
 FAKE_KEY = "sk-ant-api03-FAKEKEY-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"
 MODEL = "claude-sonnet-4-20250514"
+TOOL_DONE = "The tool said:"
 
 
 @dataclass
@@ -52,6 +58,7 @@ class FakeAnthropic:
     model: str = MODEL
     text_chunks: int = 3
     gate: asyncio.Event | None = None
+    tool_command: str = "echo tool-ran > tool-proof.txt && pwd"
     requests: list[Recorded] = field(default_factory=list)
     stream_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -95,6 +102,10 @@ class FakeAnthropic:
             "usage": dict(self.usage),
         })  # fmt: skip
 
+    def text(self) -> str:
+        """The text every plain answer consists of."""
+        return "".join(f'chunk {i} mentions "message_delta" ' for i in range(self.text_chunks))
+
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"request-id": "req_fake"})
         response.content_type = "text/event-stream"
@@ -107,7 +118,8 @@ class FakeAnthropic:
                 return response
             if self.gate is not None:
                 await self.gate.wait()
-            for event, data in self._rest_events():
+            params = json.loads(self.requests[-1].body or b"{}")
+            for event, data in self._rest_events(params):
                 await response.write(sse(event, data))
             await response.write_eof()
         except (asyncio.CancelledError, ConnectionResetError):
@@ -122,25 +134,54 @@ class FakeAnthropic:
             "content": [], "stop_reason": None, "usage": start_usage,
         }}  # fmt: skip
 
-    def _rest_events(self) -> list[tuple[str, dict[str, Any]]]:
+    def _rest_events(
+        self, params: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if self.mode == "bash_tool":
+            result = _last_tool_result(params or {})
+            if result is None:
+                return self._tool_use_events()
+            return self._text_events([f"{TOOL_DONE} {result}"], "end_turn")
+        chunks = [f'chunk {i} mentions "message_delta" ' for i in range(self.text_chunks)]
+        return self._text_events(chunks, "end_turn")
+
+    def _text_events(self, chunks: list[str], stop: str) -> list[tuple[str, dict[str, Any]]]:
         events: list[tuple[str, dict[str, Any]]] = [
             ("content_block_start", {"type": "content_block_start", "index": 0,
                                      "content_block": {"type": "text", "text": ""}}),
             ("ping", {"type": "ping"}),
         ]  # fmt: skip
-        for i in range(self.text_chunks):
-            delta = {"type": "text_delta", "text": f'chunk {i} mentions "message_delta" '}
+        for text in chunks:
+            delta = {"type": "text_delta", "text": text}
             events.append(
                 ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
             )
-        events += [
+        return [*events, *self._end_events(stop)]
+
+    def _tool_use_events(self) -> list[tuple[str, dict[str, Any]]]:
+        arguments = json.dumps({"command": self.tool_command, "description": "Prove the seat"})
+        half = len(arguments) // 2
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "tool_use", "id": "toolu_fake1",
+                                                       "name": "Bash", "input": {}}}),
+            ("ping", {"type": "ping"}),
+        ]  # fmt: skip
+        for part in (arguments[:half], arguments[half:]):
+            delta = {"type": "input_json_delta", "partial_json": part}
+            events.append(
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            )
+        return [*events, *self._end_events("tool_use")]
+
+    def _end_events(self, stop: str) -> list[tuple[str, dict[str, Any]]]:
+        return [
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
-                               "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                               "delta": {"stop_reason": stop, "stop_sequence": None},
                                "usage": {"output_tokens": self.usage["output_tokens"]}}),
             ("message_stop", {"type": "message_stop"}),
         ]  # fmt: skip
-        return events
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         refusal = await self._admit(request)
@@ -159,6 +200,20 @@ class FakeAnthropic:
         return refusal or web.json_response(
             {"type": "model", "id": request.match_info["model"], "display_name": "Claude"}
         )
+
+
+def _last_tool_result(params: dict[str, Any]) -> str | None:
+    """The text of the ``tool_result`` in the request's last user message, if any."""
+    messages = params.get("messages") or []
+    if not messages or not isinstance(messages[-1].get("content"), list):
+        return None
+    for block in messages[-1]["content"]:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            content = block.get("content")
+            if isinstance(content, list):
+                return " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+            return str(content)
+    return None
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

@@ -36,6 +36,8 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
     if (schedule := workshop.schedule) is not None:
         config["CLARATEACH_AGENT_ENDS_AT"] = schedule.ends_at.isoformat()
         config["CLARATEACH_AGENT_GRACE_ENDS_AT"] = schedule.grace_ends_at.isoformat()
+    if settings.mode == "local" and settings.claude_code_dir:
+        config["CLARATEACH_AGENT_CLAUDE_CODE_DIR"] = settings.claude_code_dir
     if settings.mode == "gcp" and settings.seat_image:
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
     if settings.model_upstream:

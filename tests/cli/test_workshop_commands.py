@@ -65,6 +65,44 @@ def test_create_json_is_the_api_body_only(run_cli: RunCli, key_file: Path) -> No
     assert_clean(result)
 
 
+def test_create_sets_the_workshops_claude_code_settings(
+    run_cli: RunCli, key_file: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "CLAUDE.md").write_text("# Today\nWe build a CLI.\n")
+    (tmp_path / "settings.json").write_text('{"permissions": {"allow": ["Bash(ls:*)"]}}')
+    (tmp_path / "policy.json").write_text('{"defaults": {"budget_usd": 5}}')
+    result = run_cli(
+        "workshop", "create", "-n", "Intro", "-s", "2", "--api-key-file", str(key_file),
+        "--model-policy-file", str(tmp_path / "policy.json"),
+        "--default-model", "claude-haiku-4-5",
+        "--allow-model", "claude-haiku-4-5", "--allow-model", "claude-sonnet-4-6",
+        "--claude-md", str(tmp_path / "CLAUDE.md"),
+        "--claude-settings", str(tmp_path / "settings.json"), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.text
+    policy = json.loads(result.stdout)["workshop"]["model_policy"]
+    assert policy["defaults"]["budget_usd"] == 5
+    assert policy["claude_code"] == {
+        "default_model": "claude-haiku-4-5",
+        "allowed_models": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        "claude_md": "# Today\nWe build a CLI.\n",
+        "settings": {"permissions": {"allow": ["Bash(ls:*)"]}},
+    }
+
+
+def test_create_refuses_a_default_model_outside_the_allowlist(
+    run_cli: RunCli, key_file: Path
+) -> None:
+    result = run_cli(
+        "workshop", "create", "-n", "Intro", "-s", "2", "--api-key-file", str(key_file),
+        "--default-model", "claude-opus-4-6", "--allow-model", "claude-haiku-4-5", "--json",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
+    assert "model_policy.claude_code" in error["message"]
+    assert_clean(result)
+
+
 def test_create_reads_the_key_from_the_environment(run_cli: RunCli, api: ApiServer) -> None:
     result = run_cli(
         "workshop", "create", "-n", "Env", "-s", "2", "--json", env={"ANTHROPIC_API_KEY": API_KEY}

@@ -28,7 +28,21 @@ def test_node_base_and_the_tools_learners_need() -> None:
     runs = " ".join(instructions("RUN"))
     for package in ("git", "python3", "tmux"):
         assert re.search(rf"\b{package}\b", runs), package
-    assert '"@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"' in runs
+    assert '"@anthropic-ai/claude-code@${version}"' in runs
+
+
+def test_the_image_and_local_seats_share_one_claude_code_pin() -> None:
+    from clarateach.claude_code import PIN_FILE, pinned_version
+
+    assert PIN_FILE == SEAT / "claude-code.version"
+    assert "claude-code.version /etc/clarateach/claude-code.version" in " ".join(
+        instructions("COPY")
+    )
+    runs = " ".join(instructions("RUN"))
+    assert 'version="${CLAUDE_CODE_VERSION:-$(cat /etc/clarateach/claude-code.version)}"' in runs
+    assert 'grep -F "${version} (Claude Code)"' in runs  # npm resolving another one fails
+    assert instructions("ARG") == ["CLAUDE_CODE_VERSION="]  # no second pin
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned_version())
 
 
 def test_runs_as_the_learner_uid_the_agent_expects() -> None:

@@ -122,7 +122,9 @@ class Instructor:
 
 
 @contextmanager
-def local_platform(state_dir: Path, web_dir: Path) -> Iterator[RunningPlatform]:
+def local_platform(
+    state_dir: Path, web_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[RunningPlatform]:
     """Run ``clarateach local up`` on a free port until the block ends, then SIGTERM it.
 
     The child's output goes to a file (not a pipe nobody reads, which would block it).
@@ -144,7 +146,7 @@ def local_platform(state_dir: Path, web_dir: Path) -> Iterator[RunningPlatform]:
         "--web-dir",
         str(web_dir),
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("ANTHROPIC_API_KEY", None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(

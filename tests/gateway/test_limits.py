@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from shared.auth.tokens import SigningKey
 from shared.domain.model_policy import ModelPolicy, ModelPrice, SeatLimits
 from tests.gateway.conftest import GatewayFactory, RunningGateway, instructor_token, learner_token
-from tests.gateway.fake_upstream import FakeAnthropic
-from tests.gateway.test_proxy import error_type, post_messages
+from tests.gateway.fake_upstream import MODEL, FakeAnthropic
+from tests.gateway.test_proxy import BODY, VERSION, error_type, post_messages
+from tests.support.wait import async_wait_for
 from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.usage import ResponseUsage, UsageLedger
 
@@ -52,7 +56,7 @@ async def test_usd_budget_uses_the_price_table(
 ) -> None:
     fake.usage = {"input_tokens": 1_000_000, "output_tokens": 0,
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}  # fmt: skip
-    prices = {"claude-sonnet-4": ModelPrice(input=1, output=1)}  # $1 per request
+    prices = {MODEL: ModelPrice(input=1, output=1)}  # $1 per request
     gateway = await gateway_factory(
         policy=ModelPolicy(defaults=SeatLimits(budget_usd=2.5), prices=prices)
     )
@@ -130,8 +134,9 @@ async def test_the_kill_switch_pauses_and_resumes_every_seat(
 
     for seat in (1, 2, 3):
         status, headers, body = await post_messages(gateway, seat, stream=True)
-        assert status == 403
-        assert error_type(body) == "permission_error"
+        # 429, not 403: Claude Code shows a 403 as a login problem ("Please run /login").
+        assert status == 429
+        assert error_type(body) == "rate_limit_error"
         assert b"paused by the instructor" in body
         assert headers["x-should-retry"] == "false"
     assert fake.requests == []
@@ -150,7 +155,7 @@ async def test_the_pause_survives_an_agent_restart(
     second = await gateway_factory(paused=False)  # the boot-time setting is older than the PUT
 
     assert second.handle.paused
-    assert (await post_messages(second))[0] == 403
+    assert (await post_messages(second))[0] == 429
 
 
 @pytest.mark.parametrize(
@@ -188,7 +193,7 @@ async def test_a_stopped_workshop_refuses_model_requests(
     gateway.handle.stop_workshop()
     status, _, body = await post_messages(gateway)
 
-    assert status == 403
+    assert status == 429
     assert b"ended" in body
     assert fake.requests == []
 
@@ -199,3 +204,95 @@ def test_seats_without_a_rate_limit_keep_no_request_window() -> None:
         assert governor.admit(1) is None
 
     assert governor._recent == {}
+
+
+# ---------------------------------------------------------- budgets under parallel load
+async def post_messages_with(
+    gateway: RunningGateway, *, max_tokens: int
+) -> tuple[int, CIMultiDict[str], bytes]:
+    """A streamed Messages request of seat 1 asking for at most ``max_tokens``."""
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(
+            gateway.model_url(1) + "?beta=true",
+            json={**BODY, "max_tokens": max_tokens, "stream": True},
+            headers={**VERSION, **gateway.bearer(1)},
+        ) as resp,
+    ):
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
+
+
+async def _twenty_at_once_with(
+    gateway: RunningGateway, fake: FakeAnthropic, *, max_tokens: int
+) -> list[int]:
+    """20 streamed requests from one seat at the same moment; the upstream holds every
+    admitted stream open until all 20 were either admitted or refused."""
+    fake.gate = asyncio.Event()
+    tasks = [
+        asyncio.create_task(post_messages_with(gateway, max_tokens=max_tokens)) for _ in range(20)
+    ]
+    await async_wait_for(
+        lambda: len(fake.requests) + sum(t.done() for t in tasks) == 20,
+        timeout=20,
+        message="every request admitted (held upstream) or refused",
+    )
+    fake.gate.set()
+    return [status for status, _, _ in await asyncio.gather(*tasks)]
+
+
+async def test_twenty_parallel_requests_cannot_overrun_the_token_budget(
+    gateway_factory: GatewayFactory, fake: FakeAnthropic
+) -> None:
+    # Each response writes 30 tokens, and asks for at most 30 (max_tokens): a request's max.
+    fake.usage = {**fake.usage, "output_tokens": 30}
+    gateway = await gateway_factory(policy=policy(max_output_tokens=100))
+
+    statuses = await _twenty_at_once_with(gateway, fake, max_tokens=30)
+
+    totals = gateway.handle.ledger.totals(1)
+    # Admitted while completed + reserved < 100: 0, 30, 60, 90 -> four requests.
+    assert statuses.count(200) == 4
+    assert statuses.count(429) == 16
+    assert totals.output_tokens == 120 <= 100 + 30  # at most one request's maximum over
+    assert gateway.handle.governor.in_flight(1) == 0  # every reservation was given back
+    # Once they finished, the limit is simply reached.
+    status, headers, body = await post_messages(gateway)
+    assert (status, headers["x-should-retry"]) == (429, "false")
+    assert b"Seat budget reached" in body
+
+
+async def test_twenty_parallel_requests_cannot_overrun_the_usd_budget(
+    gateway_factory: GatewayFactory, fake: FakeAnthropic
+) -> None:
+    fake.usage = {"input_tokens": 0, "output_tokens": 30, "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": 0}  # fmt: skip
+    prices = {MODEL: ModelPrice(input=0, output=1000)}  # $0.03 per response, and at most
+    gateway = await gateway_factory(
+        policy=ModelPolicy(defaults=SeatLimits(budget_usd=0.1), prices=prices)
+    )
+
+    statuses = await _twenty_at_once_with(gateway, fake, max_tokens=30)
+
+    cost = gateway.handle.ledger.totals(1).cost_usd
+    assert statuses.count(200) == 4
+    assert cost == pytest.approx(0.12)
+    assert cost <= 0.1 + 0.03 + 1e-9
+
+
+async def test_a_refused_parallel_request_is_told_to_retry_and_later_succeeds(
+    gateway_factory: GatewayFactory, fake: FakeAnthropic
+) -> None:
+    fake.usage = {**fake.usage, "output_tokens": 1}
+    gateway = await gateway_factory(policy=policy(max_output_tokens=100))
+    fake.gate = asyncio.Event()
+    held = asyncio.create_task(post_messages_with(gateway, max_tokens=100))
+    await async_wait_for(lambda: len(fake.requests) == 1, timeout=10, message="first admitted")
+
+    status, headers, body = await asyncio.wait_for(post_messages_with(gateway, max_tokens=10), 10)
+
+    # 0 used + 100 reserved >= 100: not reached, but may be; retrying can work.
+    assert status == 429 and headers["x-should-retry"] == "true" and "retry-after" in headers
+    assert b"still running" in body
+    fake.gate.set()
+    assert (await held)[0] == 200
+    assert (await post_messages_with(gateway, max_tokens=10))[0] == 200  # 1 used: room again

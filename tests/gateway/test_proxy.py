@@ -237,7 +237,7 @@ async def test_usage_totals_equal_what_the_upstream_reported(
         assert getattr(totals, name) == sum(u[name] for u in reported), name
     assert totals.requests == 5
     expected_cost = sum(
-        estimate_cost(ResponseUsage(model=MODEL, **u), gateway.handle.governor.policy.prices)
+        estimate_cost(ResponseUsage(model=MODEL, **u), gateway.handle.governor.policy.prices)[0]
         for u in reported
     )
     assert totals.cost_usd == pytest.approx(expected_cost)

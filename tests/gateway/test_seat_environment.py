@@ -172,7 +172,7 @@ async def test_the_agent_mounts_the_kill_switch_and_large_model_requests(
         async with client.put(control, json={"paused": True}, headers=instructor) as resp:
             assert resp.status == 200
         async with client.get(f"{agent.url}/seats/1/model/v1/models", headers=seat_auth) as resp:
-            assert resp.status == 403
+            assert resp.status == 429
         async with client.get(f"{agent.url}/control/usage", headers=instructor) as resp:
             assert (await resp.json())["seats"]["1"]["requests"] == 1
     assert len(fake.requests) == 1

@@ -71,16 +71,50 @@ def test_non_streamed_usage_and_garbage() -> None:
 
 
 # ----------------------------------------------------------------------------- pricing
-def test_prices_match_the_longest_prefix_and_unknown_models_pay_the_most() -> None:
-    assert (
-        price_for("claude-sonnet-4-20250514", DEFAULT_PRICES) == DEFAULT_PRICES["claude-sonnet-4"]
+def test_prices_are_keyed_by_exact_model_id_with_dated_aliases() -> None:
+    opus_4_6 = price_for("claude-opus-4-6", DEFAULT_PRICES)
+    # The old prefix table charged every "claude-opus-4*" id the Opus 4 rate: 3x too much.
+    assert opus_4_6 is not None and (opus_4_6.input, opus_4_6.output) == (5, 25)
+    opus_4 = price_for("claude-opus-4-20250514", DEFAULT_PRICES)
+    assert opus_4 is not None and (opus_4.input, opus_4.output) == (15, 75)
+    assert price_for("claude-sonnet-4-5", DEFAULT_PRICES) == price_for(
+        "claude-sonnet-4-5-20250929", DEFAULT_PRICES
     )
-    assert (
-        price_for("claude-3-5-haiku-latest", DEFAULT_PRICES) == DEFAULT_PRICES["claude-3-5-haiku"]
+    assert price_for("claude-haiku-4-5-20251001", DEFAULT_PRICES) == price_for(
+        "claude-haiku-4-5", DEFAULT_PRICES
     )
-    assert price_for("mystery-model", DEFAULT_PRICES) == DEFAULT_PRICES["claude-opus-4"]
-    assert price_for("", DEFAULT_PRICES) == DEFAULT_PRICES["claude-opus-4"]
+    assert price_for("claude-opus-4-6-preview", DEFAULT_PRICES) is None  # no prefix matching
+    assert price_for("mystery-model", DEFAULT_PRICES) is None
+    assert price_for("", DEFAULT_PRICES) is None
     assert price_for("x", {}) is None
+
+
+def test_an_unpriced_response_model_is_charged_the_highest_rate_and_flagged() -> None:
+    usage = ResponseUsage(model="claude-new-thing", input_tokens=1_000_000)
+    cost, exact = estimate_cost(usage, DEFAULT_PRICES)
+    assert not exact and cost == pytest.approx(15)  # the dearest model (Opus 4.1), $15 input
+    # ... unless the requested model (an alias answered under another id) is priced.
+    cost, exact = estimate_cost(usage, DEFAULT_PRICES, requested="claude-haiku-4-5")
+    assert exact and cost == pytest.approx(1)
+
+
+def test_unknown_and_disallowed_models_are_refused_naming_the_allowed_ones() -> None:
+    policy = ModelPolicy()
+    assert policy.model_refusal("claude-sonnet-4-6") is None
+    refusal = policy.model_refusal("claude-unknown-9")
+    assert refusal is not None and "claude-unknown-9" in refusal and "claude-sonnet-4-6" in refusal
+    assert policy.model_refusal(None) is not None
+    haiku = "claude-haiku-4-5"
+    allow = ModelPolicy.model_validate(
+        {"claude_code": {"allowed_models": [haiku], "default_model": haiku}}
+    )
+    refusal = allow.model_refusal("claude-opus-4-6")
+    assert refusal is not None and "Allowed models: claude-haiku-4-5." in refusal
+    assert allow.model_refusal("claude-haiku-4-5") is None
+    with pytest.raises(ValueError, match="default_model"):
+        ModelPolicy.model_validate(
+            {"claude_code": {"allowed_models": ["claude-haiku-4-5"], "default_model": "x-1"}}
+        )
 
 
 def test_cost_counts_every_token_kind() -> None:
@@ -92,7 +126,7 @@ def test_cost_counts_every_token_kind() -> None:
         cache_creation_input_tokens=million,
         cache_read_input_tokens=million,
     )
-    assert estimate_cost(usage, DEFAULT_PRICES) == pytest.approx(3 + 15 + 3.75 + 0.3)
+    assert estimate_cost(usage, DEFAULT_PRICES) == (pytest.approx(3 + 15 + 3.75 + 0.3), True)
 
 
 # -------------------------------------------------------------------------- seat tokens
@@ -173,9 +207,69 @@ def test_seat_env_points_claude_code_at_the_gateway(tmp_path: Path) -> None:
     assert env == {
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:4321/seats/2/model",
         "ANTHROPIC_AUTH_TOKEN": handle.tokens.token_for(2),
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_BUG_COMMAND": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
     with pytest.raises(KeyError):
         handle.seat_env(3)
+
+
+def test_the_workshops_default_model_reaches_the_seat_env_and_its_settings(
+    tmp_path: Path,
+) -> None:
+    policy = ModelPolicy.model_validate({"claude_code": {
+        "default_model": "claude-haiku-4-5",
+        "allowed_models": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        "claude_md": "# Workshop rules\nBe kind.\n",
+        "settings": {"permissions": {"allow": ["Bash(ls:*)"]}, "env": {"X": "1"}, "model": "y"},
+    }})  # fmt: skip
+    config = GatewayConfig(workshop_id="w", host_index=0, seat_first=1, seat_last=1,
+                           state_dir=tmp_path / "agent", policy=policy, agent_port=1)  # fmt: skip
+    ledger = UsageLedger()
+    handle = GatewayHandle(config, SeatTokens.load_or_create(tmp_path, config.seats), ledger,
+                           Governor(config.policy, ledger))  # fmt: skip
+    handle.set_agent_port(4321)
+    env = handle.seat_env(1)
+    assert env["ANTHROPIC_MODEL"] == env["ANTHROPIC_SMALL_FAST_MODEL"] == "claude-haiku-4-5"
+
+    work = tmp_path / "work"
+    (work / ".claude").mkdir(parents=True)
+    (work / ".claude" / "settings.json").write_text('{"theme": "dark", "model": "learner"}')
+    handle.prepare_seat(work, home=True)
+
+    settings = json.loads((work / ".claude" / "settings.json").read_text())
+    assert settings["theme"] == "dark"  # the learner's own key is kept
+    assert settings["model"] == "claude-haiku-4-5"  # the platform's keys win
+    assert settings["availableModels"] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
+    assert settings["permissions"] == {"allow": ["Bash(ls:*)"]}  # the instructor's
+    assert settings["env"]["X"] == "1" and settings["env"]["DISABLE_TELEMETRY"] == "1"
+    assert settings["autoUpdates"] is False
+    assert (work / ".claude" / "CLAUDE.md").read_text() == "# Workshop rules\nBe kind.\n"
+    onboarding = json.loads((work / ".claude.json").read_text())
+    assert onboarding["hasCompletedOnboarding"] is True
+    assert onboarding["projects"][str(work.resolve())]["hasTrustDialogAccepted"] is True
+
+
+def test_seat_files_never_follow_a_learners_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "agent-secrets"
+    outside.mkdir()
+    (outside / "settings.json").write_text('{"secret": "sk-ant-do-not-copy"}')
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".claude").symlink_to(outside)
+    config = GatewayConfig(workshop_id="w", host_index=0, seat_first=1, seat_last=1,
+                           state_dir=tmp_path / "agent", agent_port=1)  # fmt: skip
+    ledger = UsageLedger()
+    handle = GatewayHandle(config, SeatTokens.load_or_create(tmp_path, config.seats), ledger,
+                           Governor(config.policy, ledger))  # fmt: skip
+
+    handle.prepare_seat(work, home=True)
+
+    assert json.loads((outside / "settings.json").read_text()) == {"secret": "sk-ant-do-not-copy"}
+    assert sorted(p.name for p in outside.iterdir()) == ["settings.json"]
 
 
 def test_an_invalid_policy_starts_the_gateway_paused_instead_of_failing_the_agent(

@@ -2,8 +2,12 @@
 
 Per request, in this order, all before anything reaches the upstream:
 allow-listed method and path (else 404) -> served seat (404) -> that seat's gateway token
-(401) -> declared body size (413) -> kill switch, budgets, rate (403/429) -> key available
-(503) -> body read with the size cap (413, for bodies without a length).
+(401) -> declared body size (413) -> body read with the size cap (413) -> workshop ended or
+paused (429) -> requested model allowed and priced (429) -> budgets with the request's
+reservation, rate (429) -> key available (503).
+
+``HEAD``/``GET`` on the seat's base URL (``/seats/{seat}/model``, what Claude Code probes at
+start, without credentials) answer 200 with no body for a served seat.
 
 The client's credentials are never forwarded; ``x-api-key`` is set from the workshop key, and
 only an allow-list of headers passes in either direction. Streamed (SSE) responses are written
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -25,9 +30,15 @@ from aiohttp import web
 
 from workspace_agent.gateway.config import GatewayConfig
 from workspace_agent.gateway.errors import error_response, is_anthropic_error, sse_error_event
-from workspace_agent.gateway.limits import Governor
+from workspace_agent.gateway.limits import Governor, Refusal, Reservation
 from workspace_agent.gateway.seat_tokens import SeatTokens
-from workspace_agent.gateway.usage import ResponseUsage, UsageLedger, estimate_cost
+from workspace_agent.gateway.usage import (
+    ResponseUsage,
+    UsageLedger,
+    estimate_cost,
+    highest_price,
+    price_for,
+)
 from workspace_agent.gateway.usage_parser import SseUsageParser, usage_from_json
 from workspace_agent.logs import log_event
 from workspace_agent.seat_paths import parse_seat
@@ -35,6 +46,7 @@ from workspace_agent.seat_paths import parse_seat
 log = logging.getLogger("workspace_agent.gateway")
 
 ROUTE = "/seats/{seat}/model/{tail:.*}"
+BASE_ROUTE = "/seats/{seat}/model"
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,11 @@ FORWARDED_REQUEST_HEADERS = frozenset(
         "anthropic-version",
         "anthropic-beta",
         "user-agent",
+        # Claude Code's own: which client, and which session a request belongs to (a random
+        # id per conversation, no personal data). Anthropic uses them for support and
+        # abuse handling, as it would if the learner called the API directly.
+        "x-app",
+        "x-claude-code-session-id",
     }
 )
 #: Response headers passed back (plus ``anthropic-ratelimit-*``).
@@ -173,6 +190,13 @@ class ModelProxy:
             total=None, connect=config.connect_timeout, sock_read=config.read_timeout
         )
 
+    async def base(self, request: web.Request) -> web.Response:
+        """``HEAD``/``GET`` of the seat's base URL: Claude Code's reachability probe."""
+        seat = _seat_of(request)
+        if seat is None or not self._config.serves(seat):
+            return web.Response(status=404)
+        return web.Response(status=200)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         endpoint = match_endpoint(request.method, request.match_info.get("tail", ""))
         if endpoint is None:
@@ -184,28 +208,70 @@ class ModelProxy:
             return error_response("authentication_error", "Invalid gateway token for this seat.")
         if (request.content_length or 0) > self._config.max_body_bytes:
             return _too_large(self._config.max_body_bytes)
-        refusal = self._governor.admit(seat)
+        try:
+            body = await _read_capped(request.content, self._config.max_body_bytes)
+        except _BodyTooLarge:
+            return _too_large(self._config.max_body_bytes)
+        params = _json_object(body) if endpoint.method == "POST" else {}
+        requested = params.get("model")
+        refusal = self._governor.access_refusal()
+        if refusal is None and endpoint.method == "POST":
+            refusal = self._model_refusal(requested)
+        reservation = self._reservation(params, len(body)) if endpoint.billable else None
+        if refusal is None:
+            refusal = self._governor.admit(seat, reservation)
         if refusal is not None:
             log_event(log, "model_request_refused", seat=seat, reason=refusal.kind)
             return error_response(
                 refusal.kind, refusal.message, retry=refusal.retry, retry_after=refusal.retry_after
             )
-        key = self._api_key()
-        if key is None:
-            return error_response(
-                "api_error",
-                "The workshop's model API key is not available on this host.",
-                status=503,
-                retry=False,
-            )
         try:
-            body = await _read_capped(request.content, self._config.max_body_bytes)
-        except _BodyTooLarge:
-            return _too_large(self._config.max_body_bytes)
-        return await self._forward(request, endpoint, seat, key, body)
+            key = self._api_key()
+            if key is None:
+                return error_response(
+                    "api_error",
+                    "The workshop's model API key is not available on this host.",
+                    status=503,
+                    retry=False,
+                )
+            model = requested if isinstance(requested, str) else ""
+            return await self._forward(request, endpoint, seat, key, body, model)
+        finally:
+            if reservation is not None:
+                self._governor.release(seat, reservation)
+
+    def _model_refusal(self, model: object) -> Refusal | None:
+        """A request for a model the workshop does not allow (or cannot price)."""
+        message = self._governor.policy.model_refusal(model)
+        if message is None:
+            return None
+        return Refusal("rate_limit_error", message, False)
+
+    def _reservation(self, params: dict[str, object], body_size: int) -> Reservation:
+        """The most this request can use: every prompt token is at least one byte of the
+        body, and the model writes at most ``max_tokens``; priced at the model's dearest
+        input rate (fresh input or cache write)."""
+        max_tokens = params.get("max_tokens")
+        output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0
+        prompt = body_size
+        prices = self._governor.policy.prices
+        model = params.get("model")
+        price = (price_for(model, prices) if isinstance(model, str) else None) or highest_price(
+            prices
+        )
+        cost = 0.0
+        if price is not None:
+            cost = (prompt * max(price.input, price.cache_write) + output * price.output) / 1e6
+        return Reservation(prompt_tokens=prompt, output_tokens=output, cost_usd=cost)
 
     async def _forward(
-        self, request: web.Request, endpoint: Endpoint, seat: int, key: ApiKey, body: bytes
+        self,
+        request: web.Request,
+        endpoint: Endpoint,
+        seat: int,
+        key: ApiKey,
+        body: bytes,
+        requested: str,
     ) -> web.StreamResponse:
         url = f"{self._base}/{request.match_info['tail']}"
         if request.query_string:
@@ -219,9 +285,10 @@ class ModelProxy:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as upstream:
+                billable = requested if endpoint.billable else None
                 if upstream.status == 200 and upstream.content_type == "text/event-stream":
-                    return await self._stream(request, upstream, seat, endpoint.billable)
-                return await self._relay_whole(upstream, seat, endpoint.billable)
+                    return await self._stream(request, upstream, seat, billable)
+                return await self._relay_whole(upstream, seat, billable)
         except TimeoutError:
             log_event(log, "model_upstream_timeout", level=logging.WARNING, seat=seat)
             return error_response("timeout_error", "The model API did not answer in time.")
@@ -237,9 +304,10 @@ class ModelProxy:
             return error_response("api_error", "The model API could not be reached.")
 
     async def _relay_whole(
-        self, upstream: aiohttp.ClientResponse, seat: int, billable: bool
+        self, upstream: aiohttp.ClientResponse, seat: int, billable: str | None
     ) -> web.Response:
-        """A non-streamed response (JSON result or error): small, read whole, then relayed."""
+        """A non-streamed response (JSON result or error): small, read whole, then relayed.
+        ``billable`` is the requested model of a billable call, else ``None``."""
         try:
             body = await _read_capped(upstream.content, self._config.max_response_bytes)
         except _BodyTooLarge:
@@ -255,12 +323,16 @@ class ModelProxy:
             return error_response(
                 "api_error", f"The model API failed (HTTP {upstream.status}). Try again shortly."
             )
-        if billable and upstream.status == 200:
-            self._record(seat, usage_from_json(body))
+        if billable is not None and upstream.status == 200:
+            self._record(seat, usage_from_json(body), billable)
         return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream))
 
     async def _stream(
-        self, request: web.Request, upstream: aiohttp.ClientResponse, seat: int, billable: bool
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        seat: int,
+        billable: str | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=_client_headers(upstream))
         await response.prepare(request)
@@ -277,8 +349,8 @@ class ModelProxy:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             await asyncio.gather(gone, return_exceptions=True)
-            if billable and parser.usage.seen:
-                self._record(seat, parser.usage)
+            if billable is not None and parser.usage.seen:
+                self._record(seat, parser.usage, billable)
         return response
 
     async def _pump(
@@ -308,9 +380,12 @@ class ModelProxy:
                 await response.write(sse_error_event(*failure))
             await response.write_eof()
 
-    def _record(self, seat: int, usage: ResponseUsage) -> None:
-        cost = estimate_cost(usage, self._governor.policy.prices)
+    def _record(self, seat: int, usage: ResponseUsage, requested: str) -> None:
+        cost, exact = estimate_cost(usage, self._governor.policy.prices, requested=requested)
         self._ledger.record(seat, usage, cost)
+        if not exact:
+            log_event(log, "model_unpriced", level=logging.WARNING, seat=seat,
+                      model=usage.model or "unknown", charged="highest known rate")  # fmt: skip
         log_event(
             log,
             "model_usage",
@@ -320,6 +395,14 @@ class ModelProxy:
             output_tokens=usage.output_tokens,
             cost_usd=round(cost, 6),
         )
+
+
+def _json_object(body: bytes) -> dict[str, object]:
+    try:
+        doc = json.loads(body) if body else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _too_large(limit: int) -> web.Response:

@@ -15,6 +15,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,11 +26,12 @@ from shared.domain.events import HOST_USAGE, Event
 from shared.domain.model_policy import ModelPolicy
 from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
+from workspace_agent.gateway.claude_code import PLATFORM_ENV, model_env, write_seat_files
 from workspace_agent.gateway.config import GatewayConfig, InvalidPolicy
 from workspace_agent.gateway.control import InstructorCheck, control_routes
 from workspace_agent.gateway.files import ensure_private_dir, read_json, write_private_json
 from workspace_agent.gateway.limits import Governor
-from workspace_agent.gateway.proxy import ROUTE, ApiKey, ModelProxy
+from workspace_agent.gateway.proxy import BASE_ROUTE, ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
 from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
 from workspace_agent.logs import log_event
@@ -69,13 +71,22 @@ class GatewayHandle:
 
     def seat_env(self, seat: int) -> dict[str, str]:
         """Environment for a seat's processes: Claude Code talks to the gateway with the
-        seat's own token. Never contains the workshop key. Pass it as environment only."""
+        seat's own token, with the workshop's default model and nothing but the gateway
+        (``claude_code.PLATFORM_ENV``). Never contains the workshop key. Pass it as
+        environment only."""
         if not self.config.serves(seat):
             raise KeyError(f"seat {seat} is not served by this host")
         return {
+            **PLATFORM_ENV,
+            **model_env(self.config.policy.claude_code),
             "ANTHROPIC_BASE_URL": self.base_url(seat),
             "ANTHROPIC_AUTH_TOKEN": self.tokens.token_for(seat),
         }
+
+    def prepare_seat(self, workspace: Path, *, home: bool) -> None:
+        """Write the workshop's Claude Code files into a seat's workspace before its shell
+        starts (``claude_code.write_seat_files``); ``home``: the workspace is its HOME."""
+        write_seat_files(workspace, self.config.policy.claude_code, home=home)
 
     # ------------------------------------------------------------ kill switch
     @property
@@ -269,6 +280,7 @@ def setup_gateway(
         session=lambda: _require(handle.session),
         api_key=lambda: handle.api_key,
     )
+    app.router.add_get(BASE_ROUTE, proxy.base)  # and HEAD (aiohttp's allow_head)
     app.router.add_route("*", ROUTE, proxy.handle)
     if instructor_check is not None:
         app.router.add_routes(control_routes(handle, instructor_check))

@@ -52,31 +52,34 @@ class ResponseUsage:
 
 
 def price_for(model: str, prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
-    """The price of the longest table key that prefixes ``model``.
-
-    An unknown (or missing) model gets the most expensive entry of the table, so a budget can
-    never be dodged by asking for a model the table does not list. ``None`` only for an empty
-    table.
-    """
-    matches = [key for key in prices if model.startswith(key)] if model else []
-    if matches:
-        return prices[max(matches, key=len)]
-    if not prices:
-        return None
-    return max(prices.values(), key=lambda p: (p.output, p.input))
+    """The price of exactly ``model`` (the table lists every id and alias), else ``None``."""
+    return prices.get(model) if model else None
 
 
-def estimate_cost(usage: ResponseUsage, prices: Mapping[str, ModelPrice]) -> float:
-    """Estimated USD for ``usage`` (prices are per million tokens)."""
-    price = price_for(usage.model, prices)
+def highest_price(prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
+    """The most expensive entry: what an unpriced model is charged, so that a budget can
+    never be dodged through a model the table does not list."""
+    return max(prices.values(), key=lambda p: (p.output, p.input), default=None)
+
+
+def estimate_cost(
+    usage: ResponseUsage, prices: Mapping[str, ModelPrice], *, requested: str = ""
+) -> tuple[float, bool]:
+    """Estimated USD for ``usage`` (prices are per million tokens), and whether it was
+    priced exactly. The response's model is priced first, then the requested one (an
+    alias may answer with its dated id); failing both, the table's highest rate."""
+    price = price_for(usage.model, prices) or price_for(requested, prices)
+    exact = price is not None
+    price = price or highest_price(prices)
     if price is None:
-        return 0.0
-    return (
+        return 0.0, False
+    cost = (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
         + usage.cache_creation_input_tokens * price.cache_write
         + usage.cache_read_input_tokens * price.cache_read
     ) / 1_000_000
+    return cost, exact
 
 
 @dataclass

@@ -34,6 +34,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from workspace_agent.files.safe_fs import FsError, SeatFS
 from workspace_agent.logs import log_event
 from workspace_agent.runtimes.base import (
     SESSION,
@@ -50,6 +51,15 @@ from workspace_agent.settings import AgentSettings
 log = logging.getLogger("workspace_agent.runtime.local")
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROFILE = """\
+# Written by ClaraTeach when this seat started (it is yours to change).
+if [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi
+# The workshop's Claude Code first on PATH (/etc/profile has just reset PATH).
+case ":$PATH:" in
+  *":$CLARATEACH_CLAUDE_CODE_BIN:"*) ;;
+  *) [ -n "$CLARATEACH_CLAUDE_CODE_BIN" ] && PATH="$CLARATEACH_CLAUDE_CODE_BIN:$PATH" ;;
+esac
+"""
 SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes; keep a margin
 SERVER_START_TIMEOUT = 10.0
 
@@ -103,18 +113,48 @@ class LocalRuntime(SeatRuntime):
             "USER": user,
             "LOGNAME": user,
             "SHELL": self._settings.shell,
-            "PATH": SAFE_PATH,
+            "PATH": self._path(),
             "LANG": "C.UTF-8",
             "TERM": "xterm-256color",
             "CLARATEACH_WORKSHOP_ID": self._settings.workshop_id,
             "CLARATEACH_SEAT": str(seat),
         }
+        if self._settings.claude_code_dir:
+            env["CLARATEACH_CLAUDE_CODE_BIN"] = self._claude_bin()
         env.update(extra_env)
         return env
+
+    def _claude_bin(self) -> str:
+        return str(Path(self._settings.claude_code_dir).resolve() / "bin")
+
+    def _path(self) -> str:
+        """The system PATH, behind the platform's pinned Claude Code when there is one."""
+        if self._settings.claude_code_dir:
+            return f"{self._claude_bin()}:{SAFE_PATH}"
+        return SAFE_PATH
+
+    def _write_profile(self, seat: int) -> None:
+        """A login shell's /etc/profile resets PATH, so the seat's ``~/.profile`` (written
+        once, if the learner has none) puts the platform's Claude Code back in front."""
+        fs = SeatFS(self.workspace(seat))
+        try:
+            fs.stat(".profile")
+            return  # the learner's own (or ours from an earlier start)
+        except FsError as exc:
+            if exc.status != 404:
+                return
+        try:
+            with fs.writer(".profile", 64 * 1024) as writer:
+                writer.write(PROFILE.encode())
+                writer.commit()
+        except FsError as exc:
+            log_event(log, "seat_profile_not_written", level=logging.WARNING, error=exc.code)
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self.workspace(seat)
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._settings.claude_code_dir:
+            self._write_profile(seat)
         if not self._uses_tmux:  # buffered backend: the agent spawns the shell on attach
             self._env[seat] = self.seat_env(seat, extra_env)
             log_event(log, "seat_started", seat=seat, backend="buffered")
@@ -182,7 +222,8 @@ class LocalRuntime(SeatRuntime):
 
     def _bwrap_argv(self, seat: int) -> list[str]:
         assert self._bwrap is not None
-        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell)
+        extra = [Path(self._settings.claude_code_dir)] if self._settings.claude_code_dir else []
+        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra)
         return self._network.wrap(argv)
 
     def attach_command(self, seat: int, *, readonly: bool) -> Command:

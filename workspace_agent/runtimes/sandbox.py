@@ -19,14 +19,18 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 READ_ONLY_TREES = ("/usr", "/etc", "/opt", "/run/systemd/resolve")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
-def sandbox_argv(bwrap: str, workspace: Path, shell: str) -> list[str]:
-    """argv running ``shell -l`` in bubblewrap with only ``workspace`` writable."""
+def sandbox_argv(
+    bwrap: str, workspace: Path, shell: str, read_only: Sequence[Path] = ()
+) -> list[str]:
+    """argv running ``shell -l`` in bubblewrap with only ``workspace`` writable; each of
+    ``read_only`` (e.g. the Claude Code prefix) is bound read-only at its own path."""
     work = str(workspace.resolve())
     argv = [bwrap]
     for tree in READ_ONLY_TREES:
@@ -41,6 +45,10 @@ def sandbox_argv(bwrap: str, workspace: Path, shell: str) -> list[str]:
         "--proc", "/proc",
         "--tmpfs", "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
         "--bind", work, work,
+    ]  # fmt: skip
+    for path in read_only:  # after --tmpfs /tmp, which would hide a path under /tmp
+        argv += ["--ro-bind", str(path.resolve()), str(path.resolve())]
+    argv += [
         "--chdir", work,
         "--setenv", "HOME", work,
         "--unshare-pid",

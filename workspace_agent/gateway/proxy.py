@@ -192,7 +192,7 @@ class ModelProxy:
 
     async def base(self, request: web.Request) -> web.Response:
         """``HEAD``/``GET`` of the seat's base URL: Claude Code's reachability probe."""
-        seat = _seat_of(request)
+        seat = parse_seat(request.match_info.get("seat", ""))
         if seat is None or not self._config.serves(seat):
             return web.Response(status=404)
         return web.Response(status=200)

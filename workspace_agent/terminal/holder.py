@@ -290,19 +290,28 @@ class Holder:
         held.master = -1
 
     def terminate(self) -> None:
-        """Hang every shell up; SIGKILL what is left after the grace period; then stop."""
+        """Hang every shell's session up (the shell and whatever it left running, jobs
+        included); SIGKILL what is left after the grace period; then stop."""
         shells = list(self.held.values())
+        members: set[int] = set()
         for held in shells:
             self._set_draining(held, False)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(held.proc.pid, signal.SIGHUP)
+            session = session_members(held.proc.pid)
+            members.update(session)
+            for pid in session:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGHUP)
             os.close(held.master)
             held.master = -1
-        _wait_all(shells, lambda h: h.proc.poll() is not None, self.grace)
-        for held in shells:
-            if held.proc.poll() is None:
+        for held in shells:  # reap the shells as they go, so they do not count as alive
+            with contextlib.suppress(ChildProcessError):
+                held.proc.poll()
+        _wait_until(lambda: not any(_alive(p) for p in members), self.grace)
+        for pid in members:
+            if _alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(held.proc.pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
+        for held in shells:
             held.proc.wait()
             with contextlib.suppress(OSError):
                 self._sel.unregister(held.pidfd)
@@ -314,10 +323,34 @@ class Holder:
         self.done = True
 
 
-def _wait_all(items: list[Held], done: Callable[[Held], bool], timeout: float) -> None:
+def session_members(sid: int) -> set[int]:
+    """Every process in session ``sid`` (the shell's: it is a session leader)."""
+    found = {sid}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if len(fields) > 3 and fields[3] == str(sid):
+            found.add(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"  # a zombie has exited
+
+
+def _wait_until(done: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not all(done(i) for i in items) and time.monotonic() < deadline:
-        time.sleep(0.02)  # bounded wait for exiting children at shutdown
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)  # bounded wait for exiting processes at shutdown
 
 
 def main(argv: list[str]) -> int:

@@ -32,20 +32,27 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ProvisionerServer:
-    """functions-framework's ``provisioner`` app on ``127.0.0.1:<free port>``."""
+    """functions-framework's ``provisioner`` app on ``127.0.0.1:<port>`` (0 = a free one;
+    ``OSError`` if ``port`` is taken)."""
 
-    def __init__(self, source: Path = FUNCTIONS_SOURCE, target: str = PROVISIONER_TARGET) -> None:
+    def __init__(
+        self, source: Path = FUNCTIONS_SOURCE, target: str = PROVISIONER_TARGET, port: int = 0
+    ) -> None:
         import functions_framework
 
         app = functions_framework.create_app(
             target=target, source=str(source), signature_type="cloudevent"
         )
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="provisioner-wsgi", daemon=True
         )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
 
     @property
     def url(self) -> str:

@@ -138,6 +138,7 @@ def local_platform(state_dir: Path, web_dir: Path) -> Iterator[RunningPlatform]:
         str(state_dir),
         "--web-dir",
         str(web_dir),
+        "--stop-workshops",  # the session's end stops its workshops, agents and shells
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("ANTHROPIC_API_KEY", None)

@@ -62,9 +62,14 @@ def _post_json(url: str, body: dict) -> dict:
 
 
 def _agents_and_seats(state_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
-    """(agent processes, the other processes of the local hosts: seat shells, their jobs)."""
+    """(agent processes, the other processes of the local hosts: terminal holders, seat
+    shells, their jobs)."""
     procs = processes_using(state_dir / "hosts")  # not the platform: its argv names state_dir
-    agents = [p for p in procs if "workspace_agent" in " ".join(p.cmdline())]
+    agents = [
+        p
+        for p in procs
+        if "workspace_agent" in (line := " ".join(p.cmdline())) and "terminal.holder" not in line
+    ]
     return agents, [p for p in procs if p not in agents]
 
 

@@ -8,8 +8,10 @@ workspace and the system trees, docker seats only their container. Both ends add
 108-byte ``sun_path`` limit.
 
 The holder accepts a peer only if ``SO_PEERCRED`` names its own UID *and* the peer shares its
-mount namespace (a sandboxed or containerised process has its own), so even a seat that runs
-as the agent's UID and somehow learnt the path cannot take a terminal's descriptors.
+PID namespace. Every seat has its own (bubblewrap ``--unshare-pid``, a docker container),
+while the agent shares the holder's even as a separate systemd unit (systemd gives units
+their own mount namespaces, never PID namespaces), so a seat that runs as the agent's UID and
+somehow learnt the path still cannot take a terminal's descriptors.
 
 Messages are one JSON object per packet (``op`` names it); descriptors ride on the packet
 that describes them. See ``holder.py`` for the operations.
@@ -86,18 +88,18 @@ def close_all(fds: list[int]) -> None:
             os.close(fd)
 
 
-def _mount_ns(pid: int | str) -> tuple[int, int]:
-    st = os.stat(f"/proc/{pid}/ns/mnt")
+def _pid_ns(pid: int | str) -> tuple[int, int]:
+    st = os.stat(f"/proc/{pid}/ns/pid")
     return st.st_dev, st.st_ino
 
 
 def peer_allowed(sock: socket.socket) -> bool:
-    """The peer runs as our UID in our mount namespace (see the module docstring)."""
+    """The peer runs as our UID in our PID namespace (see the module docstring)."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
     if uid != os.getuid() or pid <= 0:
         return False
     try:
-        return _mount_ns(pid) == _mount_ns("self")
+        return _pid_ns(pid) == _pid_ns("self")
     except OSError:
         return False

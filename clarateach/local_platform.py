@@ -70,6 +70,7 @@ log = logging.getLogger("clarateach.local")
 
 RECONCILE_EVERY = 15.0
 DEMO_SEATS = 5
+DEMO_NAME = "Demo workshop"
 DEMO_READY_TIMEOUT = 120.0
 #: How long graceful shutdown waits for workshops to reach ``stopped`` before killing hosts.
 GRACEFUL_STOP_TIMEOUT = 20.0
@@ -287,10 +288,14 @@ class LocalPlatform:
         key, real = _demo_api_key()
         try:
             with ApiClient(url, token) as client:
-                workshop = client.create_workshop("Demo workshop", DEMO_SEATS, key)
-                c.print(f"Demo workshop {workshop['id']} created; starting its host...")
-                client.start_workshop(workshop["id"])
-                running = _wait_running(client, workshop["id"], self._stop)
+                running = _running_demo(client)  # kept from the last run: the same code
+                if running is not None:
+                    c.print(f"Demo workshop {running['id']} is still running (adopted).")
+                else:
+                    workshop = client.create_workshop(DEMO_NAME, DEMO_SEATS, key)
+                    c.print(f"Demo workshop {workshop['id']} created; starting its host...")
+                    client.start_workshop(workshop["id"])
+                    running = _wait_running(client, workshop["id"], self._stop)
         except (ApiError, ApiUnreachable, DemoFailed) as exc:
             if not self._stop.is_set():
                 c.print(f"[bold red]The demo workshop did not start:[/] {exc}", soft_wrap=True)
@@ -412,6 +417,14 @@ def _wait_running(
         if time.monotonic() > deadline:
             raise DemoFailed(f"still {status} after {DEMO_READY_TIMEOUT:g}s")
         time.sleep(0.1)  # poll interval of a deadline-bounded wait
+    return None
+
+
+def _running_demo(client: ApiClient) -> dict[str, Any] | None:
+    """A running demo workshop left by a previous run (restarts keep workshops running)."""
+    for workshop in client.list_workshops(limit=200).get("workshops", []):
+        if workshop.get("name") == DEMO_NAME and workshop.get("status") == "running":
+            return dict(workshop)
     return None
 
 

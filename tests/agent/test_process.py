@@ -159,7 +159,10 @@ async def test_announces_host_ready_with_its_endpoint(
 TMUX = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
 # Without the terminal holder: the shells are the agent's children (test_terminal_restart.py
 # covers the default, held shells).
-BUFFERED = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered", "CLARATEACH_AGENT_SHELL_HOLDER": "false"}
+BUFFERED = {
+    "CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered",
+    "CLARATEACH_AGENT_SHELL_HOLDER": "false",
+}
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.fanout import RESET, FanoutViewer
-from workspace_agent.terminal.holder_client import HeldPty, stop_holder
 from workspace_agent.terminal.flow import HIGH_WATER, READ_SIZE
+from workspace_agent.terminal.holder_client import HeldPty, stop_holder
 from workspace_agent.terminal.ring import OutputRing
 from workspace_agent.terminal.shared_ring import SharedRing, create_ring_fd
 from workspace_agent.terminal.shell import RING_BYTES, SeatShells

@@ -45,7 +45,7 @@ SIG_IDS = ["sigterm", "sigkill"]
 class RestartableAgent:
     """One host's agent process on a fixed port, killed and started again at will."""
 
-    def __init__(self, tmp_path: Path, platform: Platform) -> None:
+    def __init__(self, tmp_path: Path, platform: Platform) -> None:  # noqa: F811
         self.state = tmp_path / "st"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

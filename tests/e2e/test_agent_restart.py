@@ -66,7 +66,8 @@ def test_the_page_reconnects_by_itself_after_an_agent_crash_and_keeps_the_screen
     assert compute.restart_host(name)
     learner.wait_connected()  # by itself: nobody clicked anything
     learner.page.wait_for_function(
-        "([n]) => window.__claraTerm && window.__claraTerm.text().trimEnd().split('\\n').length >= n",
+        "([n]) => !!window.__claraTerm"
+        " && window.__claraTerm.text().trimEnd().split('\\n').length >= n",
         arg=[len(before)],
         timeout=PROMPT_TIMEOUT_MS,
     )

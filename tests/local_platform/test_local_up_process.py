@@ -286,9 +286,13 @@ def test_a_restart_keeps_running_workshops_codes_seats_files_and_shells(
         grant["endpoint"],
         grant["reconnect_code"],
     )
-    by_code = _post_json(f"{url}/api/join", {"code": code, "reconnect_code": grant["reconnect_code"]})
+    by_code = _post_json(
+        f"{url}/api/join", {"code": code, "reconnect_code": grant["reconnect_code"]}
+    )
     assert by_code["seat"] == grant["seat"]
-    screen, same_shell = _terminal_state(again, 'echo "[$KEPT|$(cat notes.txt)]"', r"\[yes-21\|kept\]")
+    screen, same_shell = _terminal_state(
+        again, 'echo "[$KEPT|$(cat notes.txt)]"', r"\[yes-21\|kept\]"
+    )
     assert same_shell == shell
     assert "export KEPT" in screen  # the replayed screen from before the restart
     assert second.finish(signal.SIGTERM) == 0

@@ -50,9 +50,8 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from typing import Protocol
-
 from pathlib import Path
+from typing import Protocol
 
 from workspace_agent.logs import log_event
 from workspace_agent.runtimes.base import SeatRuntime

@@ -295,8 +295,8 @@ class SeatShells:
 
     async def connect_holder(self, state_dir: Path) -> int:
         """Connect to (or start) the host's terminal holder and adopt the shells it holds;
-        returns how many. Raises ``OSError`` if no holder can be reached."""
-        self._state_dir = state_dir
+        returns how many. Raises ``OSError`` if no holder can be reached (the shells are then
+        the agent's children for this agent's lifetime)."""
         holder = await asyncio.to_thread(HolderClient.connect, state_dir)
         try:
             adopted = holder.adopt()
@@ -304,6 +304,7 @@ class SeatShells:
             holder.close()
             raise
         self._holder = holder
+        self._state_dir = state_dir  # from now on a lost holder is started again on demand
         holder.on_exited = self._on_held_exit
         holder.on_lost = self._on_holder_lost
         holder.watch()

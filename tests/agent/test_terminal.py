@@ -225,6 +225,10 @@ async def test_connect_disconnect_cycles_leak_nothing(agent: Client, tokens: Tok
     me = psutil.Process()
     token = tokens.learner(1)
     warm = await Terminal.open(agent, 1, token)
+    # Baseline with the shell idle at its prompt: a starting login shell briefly runs
+    # children of its own (profile scripts), which are not ours to count.
+    await warm.type("echo settled-$((6*7))\r")
+    await warm.read_until(r"settled-42", timeout=20)
     await warm.close()
     await async_wait_for(lambda: not viewers(agent))
     baseline = (me.num_fds(), len(me.children(recursive=True)))

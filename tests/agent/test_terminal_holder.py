@@ -137,3 +137,23 @@ def test_stop_holder_ends_the_holder_and_its_shells(state: Path) -> None:
     assert stop_holder(state)
     wait_for(lambda: not os.path.exists(f"/proc/{held.pid}"), message="shell gone")
     assert not stop_holder(state)  # nothing left to stop
+
+
+def test_an_on_demand_holder_exits_once_it_holds_nothing(state: Path) -> None:
+    """Started by an agent, the holder leaves when no agent is connected and no shell is
+    held (after the last shell exits, or when the agent leaves with none)."""
+    client = HolderClient.connect(state)
+    pid_file = wire.holder_dir(state) / wire.PID_NAME
+    first = int(pid_file.read_text())
+    client.close()  # no shell: nothing to keep
+    wait_for(lambda: not os.path.exists(f"/proc/{first}"), message="idle holder gone")
+
+    client = HolderClient.connect(state)  # the next agent starts a new one
+    held = client.spawn(1, Command(["/bin/sh", "-c", "read line"], {}, "/"), 80, 24, 4096)
+    second = int(pid_file.read_text())
+    assert second != first
+    client.close()  # a shell is held: the holder stays for the next agent
+    os.write(held.master, b"bye\r")  # the shell exits while no agent is connected
+    os.close(held.master)
+    os.close(held.ring_fd)
+    wait_for(lambda: not os.path.exists(f"/proc/{second}"), message="holder gone with its shell")

@@ -1,8 +1,10 @@
 """The terminal holder: a small per-host process that owns the seats' shells and outlives the
 agent, so an agent restart (SIGTERM, SIGKILL, a crash, an upgrade) loses no terminal.
 
-``python -m workspace_agent.terminal.holder <state_dir>`` (the agent starts it on demand,
-detached, when none answers; on GCP hosts systemd runs it as its own unit). It
+``python -m workspace_agent.terminal.holder [--exit-when-idle] <state_dir>`` (the agent
+starts it on demand, detached, when none answers, with ``--exit-when-idle``: it exits once it
+holds no shell and no agent is connected; on GCP hosts systemd runs it as its own unit, which
+stays). It
 
 * spawns each seat's shell on a PTY at the agent's request, as the shell's parent (so the
   sandbox's ``--die-with-parent`` ties shells to the holder, not to the agent), with a
@@ -72,9 +74,12 @@ class Held:
 
 
 class Holder:
-    def __init__(self, state_dir: Path, grace: float = STOP_GRACE) -> None:
+    def __init__(
+        self, state_dir: Path, grace: float = STOP_GRACE, *, exit_when_idle: bool = False
+    ) -> None:
         self.directory = wire.holder_dir(state_dir)
         self.grace = grace
+        self.exit_when_idle = exit_when_idle
         self.held: dict[int, Held] = {}
         self.agent: socket.socket | None = None
         self.done = False
@@ -163,6 +168,14 @@ class Holder:
         for held in self.held.values():
             self._set_draining(held, True)
         log_event(log, "agent_disconnected", shells=len(self.held))
+        self._exit_if_idle()
+
+    def _exit_if_idle(self) -> None:
+        """Started on demand by an agent: nothing to keep (no shell, no agent) → exit; the
+        next agent starts a holder again. (A systemd-managed holder stays.)"""
+        if self.exit_when_idle and self.agent is None and not self.held:
+            log_event(log, "holder_idle")
+            self.done = True
 
     def _on_agent(self) -> None:
         conn = self.agent
@@ -275,6 +288,8 @@ class Holder:
                 wire.send(self.agent, {"op": "exited", "seat": held.seat, "pid": held.proc.pid})
             except OSError:
                 self._agent_gone()
+        else:
+            self._exit_if_idle()
 
     def _forget(self, held: Held) -> None:
         self._set_draining(held, False)
@@ -355,11 +370,16 @@ def _wait_until(done: Callable[[], bool], timeout: float) -> None:
 
 def main(argv: list[str]) -> int:
     configure()
-    if len(argv) != 1:
-        print("usage: python -m workspace_agent.terminal.holder <agent state dir>", file=sys.stderr)
+    idle = "--exit-when-idle" in argv
+    args = [a for a in argv if a != "--exit-when-idle"]
+    if len(args) != 1:
+        print(
+            "usage: python -m workspace_agent.terminal.holder [--exit-when-idle] <state dir>",
+            file=sys.stderr,
+        )
         return 2
     try:
-        return Holder(Path(argv[0])).serve()
+        return Holder(Path(args[0]), exit_when_idle=idle).serve()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return 0

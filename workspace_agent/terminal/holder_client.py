@@ -28,6 +28,7 @@ from workspace_agent.terminal import holder_wire as wire
 from workspace_agent.terminal.pty import set_winsize
 
 CONNECT_TIMEOUT = 15.0
+START_RETRY = 1.0
 REQUEST_TIMEOUT = 10.0
 _PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
@@ -101,7 +102,13 @@ def start_holder(state_dir: Path) -> None:
     env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
     env["PYTHONPATH"] = str(Path(workspace_agent.__file__).resolve().parents[1])
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [sys.executable, "-m", "workspace_agent.terminal.holder", str(Path(state_dir).resolve())]
+    argv = [
+        sys.executable,
+        "-m",
+        "workspace_agent.terminal.holder",
+        "--exit-when-idle",
+        str(Path(state_dir).resolve()),
+    ]
     setsid = shutil.which("setsid")
     with (directory / wire.LOG_NAME).open("ab") as log:
         proc = subprocess.Popen(
@@ -132,7 +139,7 @@ class HolderClient:
         """Connect to ``state_dir``'s holder, starting one if none answers; waits (up to
         ``timeout``) while a previous agent's connection is still being torn down."""
         deadline = time.monotonic() + timeout
-        started = False
+        started = 0.0
         while True:
             try:
                 sock = _connect(state_dir)
@@ -142,9 +149,11 @@ class HolderClient:
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 if not start:
                     raise HolderUnavailable(errno.ENOENT, "no terminal holder is running") from exc
-                if not started:
+                # Again after a second: a holder that was exiting (idle) may have kept the
+                # lock from the one we started, which then gave way.
+                if time.monotonic() - started > START_RETRY:
                     start_holder(state_dir)
-                    started = True
+                    started = time.monotonic()
             except _Busy:
                 pass
             if time.monotonic() >= deadline:

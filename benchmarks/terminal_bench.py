@@ -9,8 +9,9 @@ default), and terminado. One aiohttp client drives all of them. Measured:
 * bulk output: ``cat`` of a ≈202 MB base64 text file (76-column lines, written once into
   ``/dev/shm``) until a marker appears, in MB/s, and server CPU-seconds per 100 MB.
   "Server" is what serving costs: the agent process plus its tmux server/client processes
-  (tmux backend) or the agent process alone (buffered backend: its children are the
-  shells), versus the terminado process; the shells and ``cat`` are excluded everywhere;
+  (tmux backend) or the agent process plus its terminal holder (buffered backend: the
+  holder's children are the shells; it sleeps while the agent is connected), versus the
+  terminado process; the shells and ``cat`` are excluded everywhere;
 * p99 echo with 50 concurrent sessions, each typing a key every 100 ms;
 * server RSS growth over 10 s with a client that reads nothing while ``yes`` runs.
 
@@ -46,6 +47,7 @@ import psutil
 from benchmarks._stats import percentile
 from shared.auth.tokens import SigningKey, issue_token, jwks
 from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.holder_client import stop_holder
 
 WORKSHOP, ISSUER = "bench", "https://bench.local"
 BULK_INPUT = 150_000_000  # base64 turns it into 200,000,000 chars + 2,631,579 newlines
@@ -238,8 +240,10 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
         return AgentTerm(ws)
 
     def tmux_pids() -> list[int]:
-        if backend != "tmux":
-            return []  # buffered: the agent's children are the learners' shells
+        if backend != "tmux":  # buffered: the holder (its children are the learners' shells)
+            with contextlib.suppress(OSError, ValueError):
+                return [int((state / "terminal-holder" / "holder.pid").read_text())]
+            return []
         return [c.pid for c in psutil.Process(proc.pid).children(recursive=False)]
 
     try:
@@ -250,6 +254,7 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+        stop_holder(state)  # the host's final stop: the held shells end
         httpd.shutdown()
 
 

@@ -783,8 +783,17 @@ def local_up(
         typer.Option("--web-dir", help="Built web client. Default: web/dist of this checkout."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
+    stop_workshops: Annotated[
+        bool,
+        typer.Option(
+            "--stop-workshops",
+            help="Stop every workshop (agents, shells) at Ctrl-C and start from a clean slate."
+            " Default: running workshops keep running and the next `local up` adopts them.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the web client, the API and the provisioner on one port; Ctrl-C stops everything."""
+    """Serve the web client, the API and the provisioner on one port until Ctrl-C; running
+    workshops keep running across restarts unless --stop-workshops."""
     from clarateach.local_platform import LocalOptions, run
 
     options = LocalOptions(
@@ -794,6 +803,7 @@ def local_up(
         demo=demo,
         web_dir=web_dir,
         verbose=verbose,
+        stop_workshops=stop_workshops,
     )
     raise typer.Exit(run(options))
 

@@ -18,11 +18,21 @@ CLI finds the admin token from any directory): ``state.db`` (SQLite), ``secrets/
 ``hosts/``, ``admin-token`` and ``platform-secret`` (0600), ``local-server.json`` (where this
 server listens, for the CLI) and ``logs/platform.log`` (JSON lines).
 
-Start-up gives a clean slate: agents left behind by a previous run that died without
-cleaning up are killed, and workshops that run was serving are stopped. Shutdown (SIGINT,
-SIGTERM or SIGHUP; a second signal skips the graceful part) stops live workshops through the
-normal stop path, drains the bus, kills any agent still recorded (its seats' shells end with
-it), stops the provisioner and closes the store. Nothing this process started outlives it.
+Restarts keep running workshops running (issue 20). Shutdown (SIGINT, SIGTERM or SIGHUP)
+stops the HTTP server and the provisioner and closes the store, but leaves every live
+workshop and its agents (their own sessions) and seat shells (the agents' terminal holders)
+running; the next start adopts them: the same codes, seats, reconnect codes, files and
+shells. An adopted host whose agent died meanwhile is restarted on its old port
+(``LocalCompute.restart_host``), and its new agent adopts the shells its terminal holder kept.
+Agents of workshops that are no longer live are killed at start-up. The provisioner listens
+on the same loopback port as last time when it can (``provisioner-port``), so adopted agents
+keep reaching it.
+
+``--stop-workshops`` is the previous behaviour: start-up gives a clean slate (agents left
+behind are killed, the workshops they served are stopped), and shutdown (a second signal
+skips the graceful part) stops live workshops through the normal stop path, drains the bus,
+kills any agent still recorded (its seats' shells end with it), stops the provisioner and
+closes the store: nothing this process started outlives it.
 """
 
 from __future__ import annotations
@@ -70,6 +80,7 @@ log = logging.getLogger("clarateach.local")
 
 RECONCILE_EVERY = 15.0
 DEMO_SEATS = 5
+DEMO_NAME = "Demo workshop"
 DEMO_READY_TIMEOUT = 120.0
 #: How long graceful shutdown waits for workshops to reach ``stopped`` before killing hosts.
 GRACEFUL_STOP_TIMEOUT = 20.0
@@ -90,6 +101,7 @@ class LocalOptions:
     demo: bool = False
     web_dir: Path | None = None
     verbose: bool = False
+    stop_workshops: bool = False
 
 
 def run(options: LocalOptions, console: Console | None = None) -> int:
@@ -135,7 +147,7 @@ class LocalPlatform:
         url = f"http://{_display_host(opts.host)}:{port}"
 
         claude_code = await asyncio.to_thread(self._install_claude_code)
-        provisioner = ProvisionerServer(push_token=push_token(state_dir)).start()
+        provisioner = _start_provisioner(state_dir)
         try:
             platform = self._bootstrap(url, port, provisioner.url, claude_code)
         except BaseException:
@@ -197,12 +209,34 @@ class LocalPlatform:
         return platform
 
     def _clean_slate(self, platform: Platform) -> None:
-        """Kill agents a crashed previous run left behind; stop the workshops it served."""
+        """Adopt live workshops (or, with ``--stop-workshops``, stop them); kill the agents
+        of workshops that are not live."""
+        if not self.options.stop_workshops:
+            self._adopt(platform)
+            return
         removed = _cleanup_hosts(platform)
         if removed:
             self.console.print(f"Stopped {len(removed)} agent(s) left over from a previous run.")
         for workshop_id in _live_workshop_ids(platform):
             _stop_workshop(platform, workshop_id)
+
+    def _adopt(self, platform: Platform) -> None:
+        live = _live_workshop_ids(platform)
+        keep: list[str] = []
+        for workshop_id in live:
+            workshop = platform.store.get_workshop(workshop_id)
+            keep += [h.name for h in workshop.hosts] if workshop is not None else []
+        cleanup = getattr(platform.compute, "cleanup_orphans", None)
+        removed = list(cleanup(keep)) if callable(cleanup) else []
+        if removed:
+            self.console.print(f"Stopped {len(removed)} agent(s) of workshops no longer live.")
+        restart = getattr(platform.compute, "restart_host", None)
+        restarted = [name for name in keep if callable(restart) and restart(name)]
+        if live:
+            self.console.print(
+                f"Adopted {len(live)} running workshop(s)"
+                + (f"; restarted {len(restarted)} agent(s)." if restarted else ".")
+            )
 
     async def _start_http(self, platform: Platform, sock: socket.socket) -> web.AppRunner:
         from clarateach.local_app import DEFAULT_WEB_DIR, create_app
@@ -274,7 +308,10 @@ class LocalPlatform:
                 f"  Create a workshop: {cli_command()} workshop create --name NAME --seats 10",
                 soft_wrap=True,
             )
-        c.print("Press Ctrl-C to stop everything.")
+        if self.options.stop_workshops:
+            c.print("Press Ctrl-C to stop everything.")
+        else:
+            c.print("Press Ctrl-C to stop; running workshops keep running until the next start.")
 
     # ----------------------------------------------------------------- demo
     def _run_demo(self, url: str, token: str) -> None:
@@ -283,10 +320,14 @@ class LocalPlatform:
         key, real = _demo_api_key()
         try:
             with ApiClient(url, token) as client:
-                workshop = client.create_workshop("Demo workshop", DEMO_SEATS, key)
-                c.print(f"Demo workshop {workshop['id']} created; starting its host...")
-                client.start_workshop(workshop["id"])
-                running = _wait_running(client, workshop["id"], self._stop)
+                running = _running_demo(client)  # kept from the last run: the same code
+                if running is not None:
+                    c.print(f"Demo workshop {running['id']} is still running (adopted).")
+                else:
+                    workshop = client.create_workshop(DEMO_NAME, DEMO_SEATS, key)
+                    c.print(f"Demo workshop {workshop['id']} created; starting its host...")
+                    client.start_workshop(workshop["id"])
+                    running = _wait_running(client, workshop["id"], self._stop)
         except (ApiError, ApiUnreachable, DemoFailed) as exc:
             if not self._stop.is_set():
                 c.print(f"[bold red]The demo workshop did not start:[/] {exc}", soft_wrap=True)
@@ -324,12 +365,34 @@ class LocalPlatform:
         remove_server_record(self.options.state_dir, os.getpid())
         if runner is not None:
             await runner.cleanup()  # no new API calls; ends the reconciler and the API pool
+        if not self.options.stop_workshops:
+            kept = await asyncio.to_thread(self._keep_workshops, platform, provisioner)
+            set_platform(None)
+            if kept:
+                self.console.print(
+                    f"Stopped. {len(kept)} workshop(s) keep running with their agents; "
+                    "`local up` again adopts them (`local up --stop-workshops` stops them)."
+                )
+            else:
+                self.console.print("Stopped. No agents are left running.")
+            return
         left = await asyncio.to_thread(self._stop_everything, platform, provisioner)
         set_platform(None)
         if left:
             self.console.print(f"[bold red]Could not stop agent(s):[/] {', '.join(left)}")
         else:
             self.console.print("Stopped. No agents are left running.")
+
+    def _keep_workshops(self, platform: Platform, provisioner: ProvisionerServer) -> list[str]:
+        """Leave live workshops and their agents running; return their ids."""
+        drain = getattr(platform.bus, "drain", None)
+        if callable(drain):
+            drain(timeout=0.1 if self._force else 5.0)
+        provisioner.stop()
+        live = _live_workshop_ids(platform)
+        with contextlib.suppress(Exception):
+            platform.close()
+        return live
 
     def _stop_everything(self, platform: Platform, provisioner: ProvisionerServer) -> list[str]:
         """Stop workshops, hosts, provisioner and store; return hosts still alive (none)."""
@@ -386,6 +449,14 @@ def _wait_running(
         if time.monotonic() > deadline:
             raise DemoFailed(f"still {status} after {DEMO_READY_TIMEOUT:g}s")
         time.sleep(0.1)  # poll interval of a deadline-bounded wait
+    return None
+
+
+def _running_demo(client: ApiClient) -> dict[str, Any] | None:
+    """A running demo workshop left by a previous run (restarts keep workshops running)."""
+    for workshop in client.list_workshops(limit=200).get("workshops", []):
+        if workshop.get("name") == DEMO_NAME and workshop.get("status") == "running":
+            return dict(workshop)
     return None
 
 
@@ -448,6 +519,30 @@ def _wait_until(done: Callable[[], bool], timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)  # poll interval of a deadline-bounded wait
+    return True
+
+
+def _start_provisioner(state_dir: Path) -> ProvisionerServer:
+    """The provisioner (heard only with the platform's push token) on last run's port if it
+    is free, else on a new one, remembered in ``<state_dir>/provisioner-port``."""
+    record = state_dir / "provisioner-port"
+    port = 0
+    with contextlib.suppress(OSError, ValueError):
+        port = int(record.read_text())
+    if port and not _loopback_port_free(port):
+        port = 0  # werkzeug exits the process on a taken port: check first
+    server = ProvisionerServer(push_token=push_token(state_dir), port=port)
+    record.write_text(f"{server.port}\n")
+    return server.start()
+
+
+def _loopback_port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
     return True
 
 

@@ -70,8 +70,8 @@ def require_push_token(app: WsgiApp, token: str) -> WsgiApp:
 
 
 class ProvisionerServer:
-    """functions-framework's ``provisioner`` app on ``127.0.0.1:<free port>``, heard only with
-    ``push_token``."""
+    """functions-framework's ``provisioner`` app on ``127.0.0.1:<port>`` (0 = a free one;
+    ``OSError`` if ``port`` is taken), heard only with ``push_token``."""
 
     def __init__(
         self,
@@ -79,6 +79,7 @@ class ProvisionerServer:
         push_token: str,
         source: Path = FUNCTIONS_SOURCE,
         target: str = PROVISIONER_TARGET,
+        port: int = 0,
     ) -> None:
         import functions_framework
 
@@ -87,7 +88,7 @@ class ProvisionerServer:
         )
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1",
-            0,
+            port,
             require_push_token(app, push_token),
             threaded=True,
             request_handler=_QuietHandler,
@@ -95,6 +96,10 @@ class ProvisionerServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="provisioner-wsgi", daemon=True
         )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
 
     @property
     def url(self) -> str:

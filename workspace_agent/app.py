@@ -154,6 +154,11 @@ async def _seats_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _bring_up_and_announce(app: web.Application) -> None:
     ctx = app[CONTEXT]
     settings = ctx.settings
+    if ctx.shells is not None and settings.shell_holder:
+        try:
+            await ctx.shells.connect_holder(settings.state_dir)
+        except OSError as exc:  # terminals still work, as the agent's own children
+            log_event(log, "holder_unavailable", level=logging.WARNING, error=str(exc))
     await bring_up_seats(ctx.readiness, ctx.runtime.ensure_seat, _seat_env(app))
     bus = app[BUS] if app[BUS] is not None else _bus_from_settings(settings)
     app[BUS] = bus

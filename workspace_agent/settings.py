@@ -86,10 +86,10 @@ class AgentSettings:
         default="buffered",
         metadata=_env(
             "CLARATEACH_AGENT_TERMINAL_BACKEND",
-            "'buffered' (default: the agent owns each seat's shell PTY and replays a ring on"
-            " reconnect; meets the terminal benchmark targets, but an agent restart ends the"
-            " shells) or 'tmux' (a tmux session per seat that survives agent restarts; every"
-            " byte goes through tmux, ~3x the serving CPU and lower bulk throughput).",
+            "'buffered' (default: the agent reads each seat's shell PTY itself and replays a"
+            " ring on reconnect; meets the terminal benchmark targets; with the shell holder"
+            " the shells and rings survive agent restarts) or 'tmux' (a tmux session per seat;"
+            " every byte goes through tmux, ~3x the serving CPU and lower bulk throughput).",
         ),
     )
     bind: str = field(
@@ -196,6 +196,15 @@ class AgentSettings:
             " can build it, else host with a warning.",
         ),
     )
+    shell_holder: bool = field(
+        default=True,
+        metadata=_env(
+            "CLARATEACH_AGENT_SHELL_HOLDER",
+            "Buffered backend: spawn seat shells in the host's terminal holder process, which"
+            " keeps their PTYs and output rings across agent restarts (terminal/holder.py);"
+            " 'false' = shells are the agent's children and end with it.",
+        ),
+    )
     shell: str = field(
         default="/bin/bash", metadata=_env("CLARATEACH_AGENT_SHELL", "Seat login shell.")
     )
@@ -294,7 +303,7 @@ _INT_FIELDS = {
     "scrollback_lines",
     "seat_pids",
 }
-_BOOL_FIELDS = {"model_paused", "gateway", "bwrap"}
+_BOOL_FIELDS = {"model_paused", "gateway", "bwrap", "shell_holder"}
 
 
 def _parse(name: str, raw: str, env_name: str) -> Any:

@@ -15,8 +15,16 @@ and seat shells see neither the agent's environment nor its ``/proc`` (the sandb
 
 Where bubblewrap works the agent sandboxes its seats' shells (``CLARATEACH_AGENT_BWRAP=auto``
 unless the operator says otherwise). It runs in its own session and process group, so
-``delete_host`` can signal everything it started: SIGTERM first (the agent hangs up the seats'
-shells or stops their tmux servers), SIGKILL to the group after ``stop_timeout``.
+``delete_host`` can signal everything it started: SIGTERM first (the agent stops its seats'
+tmux servers, or releases its buffered shells to the host's terminal holder), SIGKILL to the
+group after ``stop_timeout``; then the host's terminal holder
+(``<state>/terminal-holder/holder.pid``, the agent's ``workspace_agent.terminal.holder``
+process, which owns the buffered backend's shells and outlives agent restarts) gets SIGTERM,
+hangs every shell up and exits (SIGKILL after ``stop_timeout`` + its grace).
+
+``restart_host`` starts a recorded host's agent again (same configuration and port, so its
+endpoint stays valid) when it died while the platform was away: the new agent adopts the
+shells its holder kept.
 
 ``host.json`` outlives the platform: after a restart ``list_hosts`` still reports agents
 started by the previous run (adoption), so the reconciler can keep or delete them, and
@@ -105,6 +113,31 @@ class LocalCompute(Compute):
                 hosts.append(info)
         return hosts
 
+    def restart_host(self, name: str) -> bool:
+        """Start the recorded host ``name`` again if its agent is not running (same spec, same
+        port); True if it was restarted. The terminal holder, if it survived, keeps the shells
+        and the new agent adopts them."""
+        with self._lock(name):
+            record = self._read_record(name)
+            if record is None or self._is_alive(record) or not isinstance(record.get("spec"), dict):
+                return False
+            raw = record["spec"]
+            config = dict(raw.get("agent_config") or {})
+            endpoint = self._host_dir(name) / "state" / "agent-endpoint"
+            with contextlib.suppress(OSError, ValueError):
+                config["CLARATEACH_AGENT_PORT"] = str(int(endpoint.read_text().rsplit(":", 1)[1]))
+            spec = HostSpec(
+                workshop_id=str(raw["workshop_id"]),
+                index=int(raw["index"]),
+                name=name,
+                seat_first=int(raw["seat_first"]),
+                seat_last=int(raw["seat_last"]),
+                agent_config=config,
+                attempt=int(raw.get("attempt", 0)),
+            )
+            self._spawn(spec)
+            return True
+
     def cleanup_orphans(self, keep: Iterable[str] = ()) -> list[str]:
         """Stop and forget every recorded host not named in ``keep``; return the names removed.
 
@@ -150,6 +183,15 @@ class LocalCompute(Compute):
             "pid": child.pid,
             "create_time": _create_time(child.pid),
             "labels": spec.labels,
+            # Non-secret (HostSpec holds references only): enough to restart the agent.
+            "spec": {
+                "workshop_id": spec.workshop_id,
+                "index": spec.index,
+                "seat_first": spec.seat_first,
+                "seat_last": spec.seat_last,
+                "agent_config": spec.agent_config,
+                "attempt": spec.attempt,
+            },
         }
         self._write_record(spec.name, record)
         log.info(
@@ -176,6 +218,29 @@ class LocalCompute(Compute):
         return env
 
     def _terminate(self, name: str, record: dict[str, Any]) -> None:
+        self._terminate_agent(name, record)
+        self._terminate_holder(name)
+
+    def _terminate_holder(self, name: str) -> None:
+        """The final stop of the host's buffered shells: SIGTERM its terminal holder."""
+        state = self._host_dir(name) / "state"
+        try:
+            pid = int((state / "terminal-holder" / "holder.pid").read_text())
+            holder = psutil.Process(pid)
+            if "workspace_agent.terminal.holder" not in " ".join(holder.cmdline()):
+                return  # a recycled pid: not ours to signal
+            shells = holder.children(recursive=True)
+        except (OSError, ValueError, psutil.Error):
+            return
+        with contextlib.suppress(psutil.NoSuchProcess):
+            holder.terminate()
+        _gone, alive = psutil.wait_procs([holder], timeout=self._stop_timeout + 3.0)
+        for proc in [*alive, *shells]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs([*alive, *shells], timeout=self._stop_timeout)
+
+    def _terminate_agent(self, name: str, record: dict[str, Any]) -> None:
         if not self._is_alive(record):
             return
         pid = int(record["pid"])

@@ -15,6 +15,7 @@ from shared.auth.tokens import SigningKey, issue_token
 from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT, create_app
 from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.holder_client import stop_holder
 
 WORKSHOP = "ws-test"
 ISSUER = "https://api.test"
@@ -102,6 +103,7 @@ async def make_agent(
     yield start
     for client in clients:
         await client.close()
+        stop_holder(client.server.app[CONTEXT].settings.state_dir)  # held shells end here
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.agent import fake_docker
 from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
+from workspace_agent.app import CONTEXT
 from workspace_agent.runtimes.docker import DockerRuntime
 from workspace_agent.settings import AgentSettings
 
@@ -131,3 +133,29 @@ async def test_terminal_through_the_docker_runtime(
     await term.read_until(r"through-docker\r\n(.|\n)*through-docker")
     await term.close()
     assert any("-it" in a for a in argvs(docker_log, "exec"))
+
+
+async def test_buffered_docker_exec_shells_survive_an_agent_restart(
+    docker_log: Path, docker_settings: AgentSettings, make_agent: AgentFactory, tokens: Tokens
+) -> None:
+    """The held shell is the ``docker exec -it`` CLI on the terminal holder's PTY: a restarted
+    agent adopts the same process (so the same exec session in the container) and its ring."""
+    first: Any = await make_agent(docker_settings)
+    term = await Terminal.open(first, 1, tokens.learner(1))
+    await term.type("before-restart\r")
+    await term.read_until(r"before-restart\r\n(.|\n)*before-restart")
+    shell = first.server.app[CONTEXT].shells.get(1)
+    exec_pid = shell.pid
+    await term.close()
+    await first.close()  # the agent stops; the holder keeps the docker exec session
+    assert psutil.Process(exec_pid).is_running()
+
+    second: Any = await make_agent(docker_settings)
+    again = await Terminal.open(second, 1, tokens.learner(1))
+    await again.read_until(r"before-restart")  # replayed from the held ring
+    assert second.server.app[CONTEXT].shells.get(1).pid == exec_pid
+    since = len(again.output)
+    await again.type("after-restart\r")
+    await again.read_until(r"after-restart\r\n(.|\n)*after-restart", since=since)
+    await again.close()
+    assert sum(1 for a in argvs(docker_log, "exec") if "-it" in a) == 1  # one exec, adopted

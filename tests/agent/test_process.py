@@ -24,6 +24,7 @@ from shared.auth.tokens import SigningKey, jwks
 from tests.agent.conftest import ISSUER, WORKSHOP, Tokens
 from tests.agent.terminal_client import Terminal, subprotocols
 from tests.support.wait import async_wait_for, wait_for
+from workspace_agent.terminal.holder_client import stop_holder
 
 pytestmark = pytest.mark.slow
 
@@ -123,6 +124,7 @@ async def agent_process(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        stop_holder(state)  # the default buffered backend's shells live in the holder
         log.close()
 
 
@@ -155,7 +157,12 @@ async def test_announces_host_ready_with_its_endpoint(
 
 
 TMUX = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "tmux"}
-BUFFERED = {"CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered"}
+# Without the terminal holder: the shells are the agent's children (test_terminal_restart.py
+# covers the default, held shells).
+BUFFERED = {
+    "CLARATEACH_AGENT_TERMINAL_BACKEND": "buffered",
+    "CLARATEACH_AGENT_SHELL_HOLDER": "false",
+}
 
 
 @pytest.mark.parametrize(
@@ -256,7 +263,7 @@ def _gone(pids: set[int]) -> bool:
 
 
 @pytest.mark.parametrize("agent_env", [BUFFERED])
-async def test_buffered_sigterm_closes_sockets_and_hangs_up_every_shell(
+async def test_buffered_without_holder_sigterm_closes_sockets_and_hangs_up_every_shell(
     agent_process: AgentProcess, tokens: Tokens
 ) -> None:
     (session, ws), shells = await _shells_after_connect(agent_process, tokens.learner(1))
@@ -274,10 +281,11 @@ async def test_buffered_sigterm_closes_sockets_and_hangs_up_every_shell(
 
 
 @pytest.mark.parametrize("agent_env", [BUFFERED])
-async def test_buffered_agent_crash_ends_the_shells_too(
+async def test_buffered_without_holder_agent_crash_ends_the_shells_too(
     agent_process: AgentProcess, tokens: Tokens
 ) -> None:
-    """The documented trade-off: no tmux to keep them, the kernel hangs the shells up."""
+    """``CLARATEACH_AGENT_SHELL_HOLDER=false``: nothing keeps the PTYs, the kernel hangs the
+    shells up."""
     (session, _ws), shells = await _shells_after_connect(agent_process, tokens.learner(1))
     agent_process.proc.send_signal(signal.SIGKILL)
     agent_process.proc.wait(timeout=15)

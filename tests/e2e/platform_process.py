@@ -145,6 +145,7 @@ def local_platform(
         str(state_dir),
         "--web-dir",
         str(web_dir),
+        "--stop-workshops",  # the session's end stops its workshops, agents and shells
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("ANTHROPIC_API_KEY", None)

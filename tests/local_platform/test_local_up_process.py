@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -41,11 +42,15 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def started() -> Iterator[list[LocalUp]]:
+def started(state_dir: Path) -> Iterator[list[LocalUp]]:
     runs: list[LocalUp] = []
     yield runs
     for run in runs:
         run.kill_group()
+    # Workshops outlive a platform started without --stop-workshops: end what a test left.
+    for proc in processes_using(state_dir):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 def _post_json(url: str, body: dict) -> dict:
@@ -57,9 +62,14 @@ def _post_json(url: str, body: dict) -> dict:
 
 
 def _agents_and_seats(state_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
-    """(agent processes, the other processes of the local hosts: seat shells, their jobs)."""
+    """(agent processes, the other processes of the local hosts: terminal holders, seat
+    shells, their jobs)."""
     procs = processes_using(state_dir / "hosts")  # not the platform: its argv names state_dir
-    agents = [p for p in procs if "workspace_agent" in " ".join(p.cmdline())]
+    agents = [
+        p
+        for p in procs
+        if "workspace_agent" in (line := " ".join(p.cmdline())) and "terminal.holder" not in line
+    ]
     return agents, [p for p in procs if p not in agents]
 
 
@@ -85,7 +95,7 @@ def test_demo_comes_up_and_a_signal_leaves_nothing_behind(
     state_dir: Path, started: list[LocalUp], sig: signal.Signals
 ) -> None:
     port = free_port()
-    run = LocalUp(state_dir, "--demo", "--port", str(port))
+    run = LocalUp(state_dir, "--demo", "--port", str(port), "--stop-workshops")
     started.append(run)
     url = run.wait_for_line(URL_RE, timeout=30).group(1)
     assert url == f"http://127.0.0.1:{port}"
@@ -131,7 +141,7 @@ def test_a_busy_port_is_a_clear_error(state_dir: Path, started: list[LocalUp]) -
         assert "--port" in run.output and "Traceback" not in run.output
 
 
-def test_agents_left_by_a_killed_platform_are_cleaned_up_on_the_next_start(
+def test_with_stop_workshops_agents_left_by_a_killed_platform_are_cleaned_up_on_start(
     state_dir: Path, started: list[LocalUp]
 ) -> None:
     crashed = LocalUp(state_dir, "--demo", "--port", "0")
@@ -143,7 +153,7 @@ def test_agents_left_by_a_killed_platform_are_cleaned_up_on_the_next_start(
     crashed.proc.wait(timeout=10)
     assert alive(orphans), "the agent outlives a SIGKILLed platform"
 
-    restarted = LocalUp(state_dir, "--port", "0")
+    restarted = LocalUp(state_dir, "--port", "0", "--stop-workshops")
     started.append(restarted)
     url = restarted.wait_for_line(URL_RE, timeout=30).group(1)
     assert "left over from a previous run" in restarted.output
@@ -233,3 +243,64 @@ def test_a_second_platform_on_the_same_state_dir_is_refused(
     second.wait_for_line(re.compile(re.escape(f"already running at {url}")), timeout=5)
     assert alive(agents_before) == agents_before  # the first platform's agents untouched
     assert first.finish(signal.SIGTERM) == 0
+
+
+def _terminal_state(grant: dict, command: str, pattern: str) -> tuple[str, int]:
+    """Type ``command`` into the learner's terminal; (everything shown, the shell's $$)."""
+
+    async def run() -> tuple[str, int]:
+        async with aiohttp.ClientSession() as session:
+            term = await Terminal.open_url(
+                session, grant["endpoint"], grant["seat"], grant["token"]
+            )
+            await term.type(command + "; echo PID-$$-END\r")
+            found = await term.read_until(pattern + r"[\s\S]*PID-(\d+)-END", timeout=30)
+            await term.close()
+            return term.text, int(found.group(1))
+
+    return asyncio.run(run())
+
+
+def test_a_restart_keeps_running_workshops_codes_seats_files_and_shells(
+    state_dir: Path, started: list[LocalUp]
+) -> None:
+    port = free_port()
+    first = LocalUp(state_dir, "--demo", "--port", str(port))
+    started.append(first)
+    url = first.wait_for_line(URL_RE, timeout=30).group(1)
+    code = first.wait_for_line(JOIN_CODE_RE, timeout=DEMO_TIMEOUT).group(1)
+    nonce = "restart-test-nonce-0123456789"
+    grant = _post_json(f"{url}/api/join", {"code": code, "client_nonce": nonce})
+    _, shell = _terminal_state(grant, "export KEPT=yes-$((20+1)); echo kept > notes.txt", "")
+    agents, _ = _agents_and_seats(state_dir)
+    assert first.finish(signal.SIGTERM) == 0, first.output
+    assert "keep running" in first.output
+    assert alive(agents) == agents  # the agents (and with them the shells) keep running
+
+    second = LocalUp(state_dir, "--port", str(port))
+    started.append(second)
+    second.wait_for_line(re.compile(r"Adopted 1 running workshop"), timeout=60)
+    again = _post_json(f"{url}/api/join", {"code": code, "client_nonce": nonce})
+    assert (again["seat"], again["endpoint"], again["reconnect_code"]) == (
+        grant["seat"],
+        grant["endpoint"],
+        grant["reconnect_code"],
+    )
+    by_code = _post_json(
+        f"{url}/api/join", {"code": code, "reconnect_code": grant["reconnect_code"]}
+    )
+    assert by_code["seat"] == grant["seat"]
+    screen, same_shell = _terminal_state(
+        again, 'echo "[$KEPT|$(cat notes.txt)]"', r"\[yes-21\|kept\]"
+    )
+    assert same_shell == shell
+    assert "export KEPT" in screen  # the replayed screen from before the restart
+    assert second.finish(signal.SIGTERM) == 0
+
+    # --stop-workshops is the old clean slate: agents, holders and shells all end.
+    third = LocalUp(state_dir, "--port", str(port), "--stop-workshops")
+    started.append(third)
+    third.wait_for_line(URL_RE, timeout=30)
+    wait_for(lambda: alive(agents) == [], timeout=30, message="agents stopped")
+    assert third.finish(signal.SIGTERM) == 0
+    assert processes_using(state_dir) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from shared.adapters.local_compute import LocalCompute
 from shared.ports.compute import HostSpec
 from tests.provisioner.conftest import spawned, standin_compute
 from tests.support.wait import wait_for
+from workspace_agent.runtimes.base import Command
+from workspace_agent.terminal.holder_client import HolderClient
 
 
 def spec(index: int = 0, workshop: str = "wslocal001") -> HostSpec:
@@ -183,3 +186,45 @@ def test_each_agent_gets_its_own_host_events_token_in_its_environment_only(
         assert host_events_token(settings.state_dir, "wslocal001", 0, 1) != tokens[0]
     finally:
         local.cleanup_orphans()
+
+
+def test_restart_host_starts_a_dead_agent_again_with_its_spec_on_its_port(
+    compute: LocalCompute, spawn_log: Path, tmp_path: Path
+) -> None:
+    host = compute.create_host(spec())
+    agent, child = agent_tree(spawn_log, host.name)
+    assert not compute.restart_host(host.name)  # alive: nothing to do
+    state = tmp_path / "hosts" / host.name / "state"
+    (state / "agent-endpoint").write_text("http://127.0.0.1:45678\n")  # as the agent writes it
+    agent.kill()
+    child.kill()
+    wait_for(lambda: compute.get_host(host.name).state == "terminated", timeout=10)  # type: ignore[union-attr]
+
+    assert compute.restart_host(host.name)
+    wait_for(lambda: spawned(spawn_log, host.name) == 2, timeout=20, message="agent restarted")
+    record = json.loads((tmp_path / "hosts" / host.name / "host.json").read_text())
+    env = psutil.Process(record["pid"]).environ()
+    assert env["CLARATEACH_AGENT_PORT"] == "45678"  # the endpoint learners hold stays valid
+    assert env["CLARATEACH_AGENT_WORKSHOP_ID"] == "wslocal001"
+    assert compute.get_host(host.name).state == "running"  # type: ignore[union-attr]
+    assert not compute.restart_host("ct-unknown-h0")
+
+
+def test_delete_stops_the_hosts_terminal_holder_and_its_shells(
+    compute: LocalCompute, spawn_log: Path, tmp_path: Path
+) -> None:
+    """The held shells outlive agent restarts; deleting the host is their final stop."""
+    host = compute.create_host(spec())
+    agent_tree(spawn_log, host.name)
+    state = tmp_path / "hosts" / host.name / "state"
+    holder = HolderClient.connect(state)  # as the agent does at start-up
+    held = holder.spawn(1, Command(["/bin/sh"], {"PATH": os.environ["PATH"]}, "/"), 80, 24, 4096)
+    os.close(held.master)
+    os.close(held.ring_fd)
+    holder.close()
+    holder_pid = int((state / "terminal-holder" / "holder.pid").read_text())
+    processes = [psutil.Process(holder_pid), psutil.Process(held.pid)]
+
+    compute.delete_host(host.name)
+
+    wait_for(lambda: gone(processes), timeout=20, message="holder and shell gone")

@@ -13,9 +13,10 @@ learner's processes are confined to the container (a learner symlink to ``/etc``
 Environment values never appear in argv: ``docker run -e NAME`` passes names, and the
 values sit in the docker CLI's own environment, from which the CLI copies them.
 
-Terminals: with the default ``buffered`` backend the agent runs ``docker exec -it … bash -l``
-on a PTY it owns (``shell_command``); with ``tmux`` a tmux session is started inside the
-container at ``ensure_seat`` and every viewer attaches to it.
+Terminals: with the default ``buffered`` backend the host's terminal holder runs
+``docker exec -it … bash -l`` on a PTY (``shell_command``) that outlives agent restarts;
+with ``tmux`` a tmux session is started inside the container at ``ensure_seat`` and every
+viewer attaches to it.
 """
 
 from __future__ import annotations
@@ -221,9 +222,11 @@ class DockerRuntime(SeatRuntime):
     def shell_command(self, seat: int) -> Command:
         """Buffered backend: a login shell in the seat's container. ``-it`` because the agent
         runs this on a PTY it owns: the docker CLI relays it (and its SIGWINCH) to a PTY in
-        the container. Untested against a real engine (no Docker in CI). Known weakness: a
-        ``docker exec`` process may outlive its killed CLI (an agent crash or restart), leaving
-        an orphaned shell in the container (bounded by the pids limit) until the VM goes."""
+        the container. With the terminal holder (default) the CLI is the holder's child, so
+        the exec session survives agent restarts (docs/protocol.md §6). Untested against a
+        real engine (no Docker in CI). Without the holder, or if the holder or dockerd dies, a
+        ``docker exec`` process may outlive its CLI, leaving an orphaned shell in the
+        container (bounded by the pids limit) until the VM goes."""
         argv = [
             self._docker,
             "exec",

@@ -42,6 +42,32 @@ def _make_controlling_tty() -> None:  # pragma: no cover - fallback where setsid
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def spawn_on_pty(command: Command, cols: int, rows: int) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command`` as a session leader on a fresh PTY; return it and the (non-blocking,
+    close-on-exec) master end."""
+    master, slave = os.openpty()
+    try:
+        set_winsize(slave, cols, rows)
+        argv = [_SETSID, "--ctty", *command.argv] if _SETSID else command.argv
+        proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=command.env,
+            cwd=command.cwd,
+            close_fds=True,
+            preexec_fn=None if _SETSID else _make_controlling_tty,
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    os.set_blocking(master, False)
+    return proc, master
+
+
 class PtyProcess:
     """``command`` running on a PTY whose master end (non-blocking) we own.
 
@@ -51,26 +77,7 @@ class PtyProcess:
 
     def __init__(self, command: Command, cols: int, rows: int, on_exit: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
-        master, slave = os.openpty()
-        try:
-            set_winsize(slave, cols, rows)
-            argv = [_SETSID, "--ctty", *command.argv] if _SETSID else command.argv
-            self._proc = subprocess.Popen(
-                argv,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=command.env,
-                cwd=command.cwd,
-                close_fds=True,
-                preexec_fn=None if _SETSID else _make_controlling_tty,
-            )
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        os.set_blocking(master, False)
+        self._proc, master = spawn_on_pty(command, cols, rows)
         self.fd: int = master
         self._on_exit = on_exit
         self._pidfd = os.pidfd_open(self._proc.pid)

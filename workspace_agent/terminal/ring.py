@@ -11,7 +11,29 @@ amortised O(1), so appending and trimming cost one copy of the new bytes.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 REPLAY_ALIGN = 4096  # how far into the ring replay may skip to start on a line boundary
+
+
+class Ring(Protocol):
+    """What a shell's ring offers (``OutputRing``; ``shared_ring.SharedRing`` in shared memory)."""
+
+    capacity: int
+    start: int
+
+    @property
+    def end(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def append(self, data: bytes) -> None: ...
+
+    def read(self, cursor: int, limit: int) -> bytes: ...
+
+    def replay_start(self) -> int: ...
+
+    def clear(self) -> None: ...
 
 
 class OutputRing:

@@ -28,28 +28,56 @@ Closing a socket never touches the shell. When the shell exits every viewer is c
 
 Why it is the default: every output byte is read once, framed once and written once (tmux
 parses and re-renders every byte, which alone costs more CPU than terminado's whole server;
-see the README's terminal benchmark). The price: the shell is the agent's child, so an agent
-restart (crash, upgrade) ends every seat's shell — the PTY master closes and the kernel hangs
-the session up — whereas tmux sessions survive it (``CLARATEACH_AGENT_TERMINAL_BACKEND=tmux``).
-Workspace files survive either way. ``stop`` hangs every shell up at graceful shutdown.
+see the README's terminal benchmark).
+
+Surviving agent restarts (``CLARATEACH_AGENT_SHELL_HOLDER``, on by default): the shells are
+spawned by the host's terminal holder (``holder.py``), which keeps each PTY master and a
+shared-memory ring (``shared_ring.py``) across agent restarts and passes both to the agent.
+The agent still reads the PTY itself — one read into the (shared) ring and the sockets — so
+the hot path is unchanged. A restarted agent adopts every live shell (same PID, job and
+environment) with its ring, including what the holder drained while no agent was there.
+At agent shutdown the shells are *released* (our descriptors closed; the holder keeps
+them); the host's final stop is ``holder_client.stop_holder``. Without a holder (setting off
+or the holder unreachable) the shell is the agent's child and an agent restart ends it;
+``stop`` then hangs every shell up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
+from workspace_agent.logs import log_event
 from workspace_agent.runtimes.base import SeatRuntime
 from workspace_agent.terminal.flow import READ_SIZE
+from workspace_agent.terminal.holder_client import HeldFds, HeldPty, HolderClient
 from workspace_agent.terminal.pty import PtyProcess
-from workspace_agent.terminal.ring import OutputRing
+from workspace_agent.terminal.ring import OutputRing, Ring
+from workspace_agent.terminal.shared_ring import SharedRing
+
+log = logging.getLogger("workspace_agent.terminal.shell")
 
 RING_BYTES = 512 * 1024
 STOP_GRACE = 3.0  # seconds between SIGHUP and SIGKILL at shutdown
+
+
+class ShellPty(Protocol):
+    """``PtyProcess`` (the agent's own child) or ``HeldPty`` (held by the holder)."""
+
+    fd: int
+
+    @property
+    def pid(self) -> int: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class FanoutTarget(Protocol):
@@ -73,12 +101,13 @@ class SeatShell:
 
     def __init__(
         self,
-        pty_factory: Callable[[Callable[[], None]], PtyProcess],
+        pty_factory: Callable[[Callable[[], None]], ShellPty],
         on_ended: Callable[[SeatShell], None],
         ring_bytes: int = RING_BYTES,
+        ring: Ring | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self.ring = OutputRing(ring_bytes)
+        self.ring: Ring = ring if ring is not None else OutputRing(ring_bytes)
         self.viewers: list[FanoutTarget] = []
         self.alive = True
         self._on_ended = on_ended
@@ -216,9 +245,23 @@ class SeatShell:
         self.ended.set()
         self._on_ended(self)
 
+    def release(self) -> None:
+        """Agent shutdown with a holder: stop using the PTY; the shell keeps running there."""
+        if not self.alive:
+            return
+        self.alive = False
+        self._stop_reading()
+        self._pending_input = b""
+        self._input_done()
+        self._pty.close()
+        self.ended.set()
+
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Hang the shell's session up; SIGKILL the process group after ``grace``."""
         if not self.alive:
+            return
+        if isinstance(self._pty, HeldPty):
+            self.release()
             return
         pid = self._pty.pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -233,15 +276,84 @@ class SeatShell:
 
 
 class SeatShells:
-    """The host's ``SeatShell``s, spawned on first attach and after a shell exits."""
+    """The host's ``SeatShell``s, spawned on first attach and after a shell exits — by the
+    terminal holder once ``connect_holder`` succeeded, else as the agent's children."""
 
     def __init__(self, runtime: SeatRuntime, ring_bytes: int = RING_BYTES) -> None:
         self._runtime = runtime
         self._ring_bytes = ring_bytes
         self._shells: dict[int, SeatShell] = {}
+        self._holder: HolderClient | None = None
+        self._state_dir: Path | None = None
+
+    @property
+    def holder(self) -> HolderClient | None:
+        return self._holder
 
     def get(self, seat: int) -> SeatShell | None:
         return self._shells.get(seat)
+
+    async def connect_holder(self, state_dir: Path) -> int:
+        """Connect to (or start) the host's terminal holder and adopt the shells it holds;
+        returns how many. Raises ``OSError`` if no holder can be reached (the shells are then
+        the agent's children for this agent's lifetime)."""
+        holder = await asyncio.to_thread(HolderClient.connect, state_dir)
+        try:
+            adopted = holder.adopt()
+        except BaseException:
+            holder.close()
+            raise
+        self._holder = holder
+        self._state_dir = state_dir  # from now on a lost holder is started again on demand
+        holder.on_exited = self._on_held_exit
+        holder.on_lost = self._on_holder_lost
+        holder.watch()
+        for held in adopted:
+            self._shells[held.seat] = self._held_shell(held)
+        log_event(log, "shells_adopted", count=len(adopted), pids=[h.pid for h in adopted])
+        return len(adopted)
+
+    def _held_shell(self, held: HeldFds) -> SeatShell:
+        try:
+            ring = SharedRing(held.ring_fd)
+        except (OSError, ValueError):
+            os.close(held.master)
+            os.close(held.ring_fd)
+            raise
+        return SeatShell(lambda on_exit: HeldPty(held, on_exit), self._forget, ring=ring)
+
+    def _on_held_exit(self, seat: int, pid: int) -> None:
+        shell = self._shells.get(seat)
+        if shell is not None and shell.pid == pid and isinstance(shell._pty, HeldPty):
+            shell._pty.exited()
+
+    def _on_holder_lost(self) -> None:
+        """The holder died: so did (or will) its shells; end ours. The next attach starts a
+        new holder."""
+        log_event(log, "holder_lost", level=logging.ERROR)
+        self._holder = None
+        for shell in list(self._shells.values()):
+            if isinstance(shell._pty, HeldPty):
+                shell._pty.exited()
+
+    def _spawn_held(self, seat: int, cols: int, rows: int) -> SeatShell | None:
+        if self._holder is None and self._state_dir is not None:
+            with contextlib.suppress(OSError):
+                self._holder = HolderClient.connect(self._state_dir, timeout=5.0)
+                self._holder.on_exited = self._on_held_exit
+                self._holder.on_lost = self._on_holder_lost
+                self._holder.adopt()  # nothing to adopt: a new holder
+                self._holder.watch()
+        if self._holder is None:
+            return None
+        command = self._runtime.shell_command(seat)
+        try:
+            held = self._holder.spawn(seat, command, cols, rows, self._ring_bytes)
+        except OSError as exc:
+            if self._holder is not None and not isinstance(exc, FileNotFoundError):
+                log_event(log, "holder_spawn_failed", level=logging.ERROR, error=str(exc))
+            raise
+        return self._held_shell(held)
 
     def attach(self, seat: int, viewer: FanoutTarget, cols: int, rows: int) -> SeatShell:
         """Attach ``viewer`` to ``seat``'s shell (started at ``cols`` x ``rows`` if needed;
@@ -249,12 +361,16 @@ class SeatShells:
         start."""
         shell = self._shells.get(seat)
         if shell is None or not shell.alive:
-            command = self._runtime.shell_command(seat)
-            shell = SeatShell(
-                lambda on_exit: PtyProcess(command, cols, rows, on_exit=on_exit),
-                self._forget,
-                self._ring_bytes,
-            )
+            held = self._spawn_held(seat, cols, rows) if self._state_dir is not None else None
+            if held is not None:
+                shell = held
+            else:
+                command = self._runtime.shell_command(seat)
+                shell = SeatShell(
+                    lambda on_exit: PtyProcess(command, cols, rows, on_exit=on_exit),
+                    self._forget,
+                    self._ring_bytes,
+                )
             self._shells[seat] = shell
         elif not viewer.readonly:
             shell.resize(cols, rows)
@@ -267,5 +383,11 @@ class SeatShells:
                 del self._shells[seat]
 
     async def stop(self) -> None:
-        """Hang up every shell (agent shutdown); returns once all have exited."""
+        """Agent shutdown. Held shells are released to the holder (they keep running and the
+        next agent adopts them); the agent's own children are hung up (returns once all have
+        exited)."""
         await asyncio.gather(*(s.stop() for s in list(self._shells.values())))
+        self._shells.clear()
+        if self._holder is not None:
+            self._holder.close()
+            self._holder = None

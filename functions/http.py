@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
+from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
 from functions.schemas import (
@@ -38,7 +39,7 @@ from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
-from shared.services import costs, host_credentials
+from shared.services import cockpit, costs, host_credentials
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
@@ -249,6 +250,13 @@ def _usage(call: Call) -> ApiResponse:
     return json_response(200, views.usage_view(usage_service.get_usage(call.platform, workshop)))
 
 
+def _room(call: Call) -> ApiResponse:
+    """The cockpit's one poll: workshop, hosts, cost so far, every seat with its usage."""
+    room = cockpit.room(call.platform, call.caller, call.workshop_id)
+    workshop = _with_cost(call, room.workshop, so_far=cockpit.billed(room.workshop))
+    return json_response(200, room_view(room, workshop), {"Cache-Control": "no-store"})
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -288,6 +296,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
+    Route("GET", W + "/room", "get_room", "workshops", True, _room),
 )
 
 

@@ -196,6 +196,31 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
+    "Room": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "seats": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "seat": INT,
+                        "claimed": {"type": "boolean"},
+                        "claim": _nullable(
+                            _object(
+                                {"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}
+                            )
+                        ),
+                        "requests": INT,
+                        "tokens": INT,
+                        "cost_usd": NUMBER,
+                        "budget_usd": _nullable(NUMBER),
+                        "budget_share": _nullable(NUMBER),
+                    }
+                ),
+            },
+            "totals": _object(USAGE_COUNTERS),
+        }
+    ),
     "HostCredentials": _object(
         {
             "api_key": {
@@ -273,6 +298,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "ShadowGrant",
         (404, 409),
+    ),
+    "get_room": (
+        "Cockpit snapshot: workshop, hosts, cost so far and every seat with its usage",
+        None,
+        200,
+        "Room",
+        (404,),
     ),
 }
 

@@ -39,6 +39,7 @@ from workspace_agent.runtimes import SeatRuntime, runtime_for
 from workspace_agent.schedule.routes import routes as schedule_routes
 from workspace_agent.schedule.state import SCHEDULE, agent_schedule
 from workspace_agent.activity import routes as activity_routes
+from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.routes import routes as terminal_routes
@@ -94,6 +95,7 @@ def create_app(
     app[SCHEDULE] = agent_schedule(settings)
     app.add_routes(schedule_routes)
     app.add_routes(activity_routes)
+    app.add_routes(room_routes)
 
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)

@@ -13,6 +13,7 @@ from workspace_agent.files.safe_fs import SeatFS
 from workspace_agent.readiness import Readiness
 from workspace_agent.runtimes.base import SeatRuntime
 from workspace_agent.activity import SeatActivity
+from workspace_agent.activity.room import RoomNotices
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.shell import SeatShells
@@ -30,6 +31,7 @@ class AgentContext:
     filesystems: dict[int, SeatFS] = field(default_factory=dict)
     shells: SeatShells | None = None  # the buffered terminal backend's shells, else None
     activity: SeatActivity = field(default_factory=SeatActivity)  # for the cockpit
+    notices: RoomNotices = field(default_factory=RoomNotices)  # broadcast, raised hands
 
     def fs(self, seat: int) -> SeatFS:
         if seat not in self.filesystems:

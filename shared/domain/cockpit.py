@@ -1,4 +1,4 @@
-"""Pure rules the instructor cockpit shows: a seat's budget and how close it is to it."""
+"""Pure rules of the instructor cockpit: seat budgets, broadcasts and raised hands."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from shared.domain.errors import ValidationError
 from shared.domain.model_policy import ModelPolicy
 
 #: A seat at or above this share of its budget is flagged in the cockpit.
@@ -28,3 +29,36 @@ def budget_share(spent: float, budget: float | None) -> float | None:
     if budget <= 0:
         return 1.0
     return spent / budget
+
+
+#: A broadcast is short, plain text (rendered as text on every learner page, never HTML).
+BROADCAST_MAX = 500
+#: What a learner may add to a raised hand.
+HAND_TEXT_MAX = 140
+
+
+def _plain(text: str) -> str:
+    """Strip, and drop control characters other than newline and tab."""
+    return "".join(c for c in text.strip() if c in "\n\t" or (ord(c) >= 32 and ord(c) != 127))
+
+
+def broadcast_message(raw: object) -> str:
+    """The instructor's broadcast, cleaned; ``ValidationError`` in the instructor's words."""
+    if not isinstance(raw, str):
+        raise ValidationError("message", "must be text")
+    message = _plain(raw)
+    if not 1 <= len(message) <= BROADCAST_MAX:
+        raise ValidationError("message", f"must be between 1 and {BROADCAST_MAX} characters")
+    return message
+
+
+def hand_text(raw: object) -> str:
+    """The optional text of a raised hand ("" when none)."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise ValidationError("text", "must be text")
+    text = _plain(raw)
+    if len(text) > HAND_TEXT_MAX:
+        raise ValidationError("text", f"must be at most {HAND_TEXT_MAX} characters")
+    return text

@@ -4,7 +4,8 @@
 writable viewer: shadows never count) and when the seat's terminal last produced output.
 ``GET /control/activity`` (instructor-role token only) reports it with the number of open
 learner sockets and shadow sockets, and the seat's foreground process when it is not the
-shell itself (e.g. ``claude``), read from the PTY's foreground process group.
+shell itself (e.g. ``claude``), read from the PTY's foreground process group, and the seat's
+raised hand (``workspace_agent.activity.room``).
 
 Ages are computed by the agent (``now - last``) so the page never compares its own clock
 with the host's.
@@ -62,8 +63,9 @@ def snapshot(
     sockets: Callable[[int], tuple[int, int]],
     foreground: Callable[[int], str | None],
     now: float,
+    hand: Callable[[int], object] = lambda seat: None,
 ) -> dict[str, dict[str, object]]:
-    """``{"<seat>": {sockets, shadows, input_age, output_age, foreground}}`` for ``seats``."""
+    """``{"<seat>": {sockets, shadows, input_age, output_age, foreground, hand}}``."""
     report: dict[str, dict[str, object]] = {}
     for seat in seats:
         learners, shadows = sockets(seat)
@@ -73,6 +75,7 @@ def snapshot(
             "input_age": _age(activity.last_input.get(seat), now),
             "output_age": _age(activity.last_output.get(seat), now),
             "foreground": foreground(seat),
+            "hand": hand(seat),
         }
     return report
 
@@ -101,5 +104,14 @@ async def get_activity(request: web.Request) -> web.Response:
             return foreground_command(shell.pty_fd)
         return None
 
-    body = {"seats": snapshot(ctx.activity, settings.seats, sockets, foreground, ctx.clock())}
+    now = ctx.clock()
+    report = snapshot(
+        ctx.activity,
+        settings.seats,
+        sockets,
+        foreground,
+        now,
+        hand=lambda seat: ctx.notices.hand_view(seat, now),
+    )
+    body = {"seats": report}
     return web.json_response(body, headers={"Cache-Control": "no-store"})

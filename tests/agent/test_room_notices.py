@@ -1,0 +1,92 @@
+"""Broadcast and raised hands on one host (``workspace_agent.activity.room``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.agent.conftest import Tokens
+
+Client = TestClient[Any, Any]
+SENT_AT = "2026-12-02T10:00:00+00:00"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def notices(agent: Client, token: str, seat: int) -> dict[str, Any]:
+    response = await agent.get(f"/seats/{seat}/notices", headers=auth(token))
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def test_a_broadcast_reaches_every_seat_and_later_readers(
+    agent: Client, tokens: Tokens
+) -> None:
+    assert (await notices(agent, tokens.learner(1), 1))["broadcast"] is None
+    payload = '<script>alert(1)</script> Break: back at 11\x07'
+    response = await agent.put(
+        "/control/broadcast",
+        json={"message": payload, "sent_at": SENT_AT},
+        headers=auth(tokens.instructor()),
+    )
+    assert response.status == 200
+    expected = {"message": "<script>alert(1)</script> Break: back at 11", "sent_at": SENT_AT}
+    for seat in (1, 2, 10):
+        assert (await notices(agent, tokens.learner(seat), seat))["broadcast"] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"message": "", "sent_at": SENT_AT}, 400),
+        ({"message": "   ", "sent_at": SENT_AT}, 400),
+        ({"message": "x" * 501, "sent_at": SENT_AT}, 400),
+        ({"message": 5, "sent_at": SENT_AT}, 400),
+        ({"message": "hi"}, 400),
+    ],
+)
+async def test_bad_broadcasts_are_refused(
+    agent: Client, tokens: Tokens, body: dict[str, Any], status: int
+) -> None:
+    response = await agent.put("/control/broadcast", json=body, headers=auth(tokens.instructor()))
+    assert response.status == status
+    assert (await response.json())["error"]["code"] == "invalid_request"
+
+
+async def test_only_instructors_broadcast(agent: Client, tokens: Tokens) -> None:
+    body = {"message": "hi", "sent_at": SENT_AT}
+    learner = await agent.put("/control/broadcast", json=body, headers=auth(tokens.learner(1)))
+    assert learner.status == 403
+    assert (await agent.put("/control/broadcast", json=body)).status == 401
+
+
+async def test_a_raised_hand_waits_in_line_until_done(agent: Client, tokens: Tokens) -> None:
+    token = tokens.learner(2)
+    raised = await agent.put("/seats/2/hand", json={"text": "stuck on step 3"}, headers=auth(token))
+    assert raised.status == 200
+    assert (await notices(agent, token, 2))["hand"]["text"] == "stuck on step 3"
+    activity = await agent.get("/control/activity", headers=auth(tokens.instructor()))
+    hands = {k: v["hand"] for k, v in (await activity.json())["seats"].items() if v["hand"]}
+    assert list(hands) == ["2"] and hands["2"]["text"] == "stuck on step 3"
+
+    done = await agent.delete("/control/hands/2", headers=auth(tokens.instructor()))
+    assert done.status == 204
+    assert (await notices(agent, token, 2))["hand"] is None
+
+
+async def test_hands_belong_to_their_learner(agent: Client, tokens: Tokens) -> None:
+    other = await agent.put("/seats/2/hand", json={}, headers=auth(tokens.learner(1)))
+    assert other.status == 403
+    shadow = await agent.put("/seats/2/hand", json={}, headers=auth(tokens.instructor()))
+    assert shadow.status == 403
+    too_long = await agent.put("/seats/1/hand", json={"text": "x" * 141}, headers=auth(tokens.learner(1)))
+    assert too_long.status == 400
+    learner_done = await agent.delete("/control/hands/1", headers=auth(tokens.learner(1)))
+    assert learner_done.status == 403
+    unknown = await agent.delete("/control/hands/99", headers=auth(tokens.instructor()))
+    assert unknown.status == 404

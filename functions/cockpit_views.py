@@ -32,4 +32,9 @@ def room_view(room: Room, workshop: dict[str, Any]) -> dict[str, Any]:
                 "budget_share": None if share is None else round(share, 4),
             }
         )
-    return {"workshop": workshop, "seats": seats, "totals": room.usage.totals}
+    return {
+        "workshop": workshop,
+        "seats": seats,
+        "totals": room.usage.totals,
+        "broadcast": room.workshop.broadcast,
+    }

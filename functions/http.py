@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
+from functions.cockpit_schemas import Broadcast
 from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
@@ -39,6 +40,7 @@ from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
+from shared.services import broadcast as broadcast_service
 from shared.services import cockpit, costs, host_credentials
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
@@ -257,6 +259,15 @@ def _room(call: Call) -> ApiResponse:
     return json_response(200, room_view(room, workshop), {"Cache-Control": "no-store"})
 
 
+def _broadcast(call: Call) -> ApiResponse:
+    body = parse_body(Broadcast, call.json())
+    result = broadcast_service.broadcast(
+        call.platform, call.caller, call.workshop_id, body.message, utcnow()
+    )
+    hosts = {str(index): ok for index, ok in result.hosts.items()}
+    return json_response(200, {"broadcast": result.broadcast, "hosts": hosts})
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -297,6 +308,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
+    Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from functions.cockpit_schemas import Broadcast
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 
@@ -219,6 +220,17 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 ),
             },
             "totals": _object(USAGE_COUNTERS),
+            "broadcast": _nullable(_object({"message": STR, "sent_at": TIME, "by": STR})),
+        }
+    ),
+    "BroadcastSent": _object(
+        {
+            "broadcast": _object({"message": STR, "sent_at": TIME, "by": STR}),
+            "hosts": {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "description": "host index -> whether the host took it now",
+            },
         }
     ),
     "HostCredentials": _object(
@@ -298,6 +310,14 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "ShadowGrant",
         (404, 409),
+    ),
+    "broadcast": (
+        "Show a message on every learner page (plain text, 1-500 characters; kept for"
+        " learners who join later)",
+        Broadcast,
+        200,
+        "BroadcastSent",
+        (404,),
     ),
     "get_room": (
         "Cockpit snapshot: workshop, hosts, cost so far and every seat with its usage",
@@ -389,7 +409,10 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule)],
+        [
+            (m, "validation")
+            for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast)
+        ],
         ref_template=REF,
     )
     paths: dict[str, dict[str, Any]] = {}

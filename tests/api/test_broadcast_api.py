@@ -1,0 +1,83 @@
+"""``POST /api/workshops/{id}/broadcast``: stored, told to every live host, plain text only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.bootstrap import Platform
+from shared.services import broadcast as broadcast_service
+from tests.api.conftest import Api
+
+
+def test_a_broadcast_is_stored_for_later_joiners(
+    api: Api, platform: Platform, running: dict[str, Any]
+) -> None:
+    response = api.call(
+        "POST", f"/api/workshops/{running['id']}/broadcast", {"message": "  Break until 11  "}
+    )
+
+    assert response.status == 200, response.json()
+    sent = response.json()["broadcast"]
+    assert sent["message"] == "Break until 11" and sent["by"] == "local-admin"
+    stored = platform.store.get_workshop(running["id"])
+    assert stored is not None and stored.broadcast == sent
+    room = api.call("GET", f"/api/workshops/{running['id']}/room").json()
+    assert room["broadcast"] == sent
+    # The fake endpoints of ``running`` are not listening: reported, never a failure.
+    assert response.json()["hosts"] == {"0": False, "1": False}
+
+
+def test_every_live_host_is_told_with_an_instructor_token(
+    api: Api, platform: Platform, running: dict[str, Any]
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def host(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    client = httpx.Client(transport=httpx.MockTransport(host))
+    from shared.auth.instructor import Instructor
+
+    result = broadcast_service.broadcast(
+        platform, Instructor("local-admin", True), running["id"], "<b>hi</b>",
+        platform.store.get_workshop(running["id"]).created_at,  # type: ignore[union-attr]
+        client=client,
+    )  # fmt: skip
+
+    assert result.hosts == {0: True, 1: True}
+    assert sorted(str(r.url) for r in seen) == [
+        "http://127.0.0.1:9100/control/broadcast", "http://127.0.0.1:9101/control/broadcast",
+    ]  # fmt: skip
+    assert all(r.headers["Authorization"].startswith("Bearer ey") for r in seen)
+    assert b'"message":"<b>hi</b>"' in seen[0].content.replace(b" ", b"")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"message": ""}, "message: must be between 1 and 500 characters"),
+        ({"message": " \n "}, "message: must be between 1 and 500 characters"),
+        ({"message": "x" * 501}, "message: must be between 1 and 500 characters"),
+        ({"message": 7}, "message:"),
+        ({}, "message:"),
+    ],
+)
+def test_empty_or_over_long_broadcasts_are_400(
+    api: Api, platform: Platform, running: dict[str, Any], body: dict[str, Any], message: str
+) -> None:
+    response = api.call("POST", f"/api/workshops/{running['id']}/broadcast", body)
+
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and error["message"].startswith(message)
+    stored = platform.store.get_workshop(running["id"])
+    assert stored is not None and stored.broadcast is None
+
+
+def test_unknown_workshop_is_404(api: Api) -> None:
+    response = api.call("POST", "/api/workshops/wnope/broadcast", {"message": "hi"})
+    assert response.status == 404

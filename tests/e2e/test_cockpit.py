@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 README_SCREENSHOT = ROOT / "docs" / "screenshots" / "cockpit.png"
 XSS_NAME = '<img src=x onerror="window.__xss=1">Cockpit & co'
+XSS_BROADCAST = '<script>window.__xss=2</script><b>Break</b> until 11'
+BANNER_DEADLINE_MS = 4_000
 #: The page polls every 2 s; the deadline leaves room for a loaded 2-core CI machine. The
 #: real keystroke → tile latency is measured in benchmarks/bench_cockpit.py.
 TILE_DEADLINE_MS = 6_000
@@ -55,7 +57,7 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
     running = _local(platform)
     instructor_ctx = browser.new_context(viewport={"width": 1360, "height": 900})
     instructor_ctx.set_default_timeout(15_000)
-    learners = [browser.new_context(viewport={"width": 1200, "height": 800}) for _ in range(2)]
+    learners = [browser.new_context(viewport={"width": 1200, "height": 800}) for _ in range(3)]
     try:
         page = instructor_ctx.new_page()
         sign_in(page, running)
@@ -91,7 +93,7 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
 
         # Two learners join in their own browsers; their tiles turn connected, no reload.
         pages = []
-        for ctx in learners:
+        for ctx in learners[:2]:
             learner = LearnerPage(ctx.new_page(), running.url)
             learner.open()
             learner.join(code)
@@ -129,6 +131,38 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
         second.run("sleep 120")
         expect(tile(page, second.seat())).to_contain_text("sleep", timeout=TILE_DEADLINE_MS)
         page.screenshot(path=str(artifacts / "cockpit-10.png"), full_page=True)
+
+        # Broadcast: a banner on both learner pages, as text; kept for a later joiner.
+        page.locator("#broadcast-message").fill(XSS_BROADCAST)
+        page.get_by_role("button", name="Send to everyone").click()
+        for learner in pages:
+            expect(learner.page.locator("#broadcast-text")).to_have_text(
+                XSS_BROADCAST, timeout=BANNER_DEADLINE_MS
+            )
+            assert learner.page.evaluate("() => window.__xss") is None
+            assert learner.page.locator("#broadcast-banner b, #broadcast-banner script").count() == 0
+        first.page.get_by_role("button", name="Dismiss message").click()
+        expect(first.page.locator("#broadcast-banner")).to_be_hidden()
+        late = LearnerPage(learners[2].new_page(), running.url)
+        late.open()
+        late.join(code)
+        late.wait_connected()
+        expect(late.page.locator("#broadcast-text")).to_have_text(XSS_BROADCAST)
+        expect(page.locator("#broadcast-current")).to_contain_text("Break")
+
+        # Raise hand: the learner asks, the cockpit queues it, the instructor marks it done.
+        first.page.locator("#help-button").click()
+        first.page.locator("#dialog-input").fill("stuck on <step 3>")
+        first.page.get_by_role("button", name="Raise my hand").click()
+        queued = page.locator(f'#hand-queue li[data-seat="{seat}"]')
+        expect(queued).to_contain_text("stuck on <step 3>", timeout=TILE_DEADLINE_MS)
+        expect(queued).to_contain_text("waiting")
+        page.locator("#filter-hand").check()
+        expect(page.locator(".tile:visible")).to_have_count(1)
+        page.locator("#filter-hand").uncheck()
+        queued.get_by_role("button", name="Done").click()
+        expect(queued).to_have_count(0)
+        expect(first.page.locator("#help-button")).to_have_text("I need help", timeout=TILE_DEADLINE_MS)
 
         # A learner closes the browser: the tile says disconnected.
         gone = second.seat()

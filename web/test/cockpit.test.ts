@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { takeToken } from "../src/pages/instructor/auth";
-import type { RoomSeat } from "../src/pages/instructor/client";
-import { keep, moneyLine, NO_FILTERS, shortAge, tileFor } from "../src/pages/instructor/tiles";
+import type { RoomSeat, SeatActivity } from "../src/pages/instructor/client";
+import { handQueue, keep, moneyLine, NO_FILTERS, shortAge, tileFor } from "../src/pages/instructor/tiles";
 
 const seat = (over: Partial<RoomSeat> = {}): RoomSeat => ({
   seat: 1,
@@ -14,7 +14,7 @@ const seat = (over: Partial<RoomSeat> = {}): RoomSeat => ({
   budget_share: null,
   ...over,
 });
-const active = { sockets: 1, shadows: 0, input_age: 5, output_age: 1, foreground: "claude" };
+const active: SeatActivity = { sockets: 1, shadows: 0, input_age: 5, output_age: 1, foreground: "claude", hand: null };
 
 describe("seat tiles", () => {
   it("tells free, joined, connected and disconnected apart", () => {
@@ -36,6 +36,11 @@ describe("seat tiles", () => {
     expect(keep(rich, { ...NO_FILTERS, overBudget: true })).toBe(true);
     expect(keep(busy, { ...NO_FILTERS, overBudget: true })).toBe(false);
     expect(keep(busy, NO_FILTERS)).toBe(true);
+    const asking = tileFor(seat({ seat: 4 }), { ...active, hand: { text: "help", waited: 90 } });
+    const longer = tileFor(seat({ seat: 7 }), { ...active, hand: { text: "", waited: 300 } });
+    expect(keep(asking, { ...NO_FILTERS, raisedHand: true })).toBe(true);
+    expect(keep(busy, { ...NO_FILTERS, raisedHand: true })).toBe(false);
+    expect(handQueue([busy, asking, longer]).map((t) => t.seat)).toEqual([7, 4]);
   });
 
   it("writes ages and the money line compactly", () => {

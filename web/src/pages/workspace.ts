@@ -6,6 +6,7 @@ import { archiveFileName, downloadWorkspace } from "../download";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
+import { RoomNotices } from "../room/notices";
 import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
 import { displayCode } from "../session";
@@ -43,6 +44,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
   const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
+  const notices = new RoomNotices(seat);
   const header = h(
     "header",
     { class: "topbar" },
@@ -52,6 +54,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     h("span", { class: "spacer" }),
     schedule.countdown,
     status,
+    notices.helpButton,
     reconnectNow,
     codeButton,
     download,
@@ -100,7 +103,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     splitter({ layout, property: "--sidebar-width", orientation: "vertical", label: "Resize file list", min: 0.12, max: 0.45, initial: 0.2, onResize: () => terminal.refit() }),
     right,
   );
-  root.replaceChildren(h("div", { class: "app" }, header, schedule.banner, banner, layout));
+  root.replaceChildren(h("div", { class: "app" }, header, notices.banner, schedule.banner, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   function showState(change: StateChange): void {
@@ -158,6 +161,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   terminalPane.addEventListener("click", () => terminal.focus());
   terminal.open();
   schedule.start();
+  notices.start();
   window.__claraTerm = terminal.reader();
   void tree.refresh();
 
@@ -167,6 +171,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     window.removeEventListener("online", online);
     terminal.dispose();
     schedule.dispose();
+    notices.stop();
     delete window.__claraTerm;
   }
   return dispose;

@@ -57,6 +57,7 @@ export interface Room {
   workshop: Workshop;
   seats: RoomSeat[];
   totals: Record<string, number>;
+  broadcast: { message: string; sent_at: string; by: string } | null;
 }
 
 export interface ShadowGrant {
@@ -71,6 +72,7 @@ export interface SeatActivity {
   input_age: number | null;
   output_age: number | null;
   foreground: string | null;
+  hand: { text: string; waited: number } | null;
 }
 
 export interface CreateRequest {
@@ -120,6 +122,22 @@ export class InstructorClient {
 
   room(id: string): Promise<Room> {
     return this.call<Room>("GET", `/api/workshops/${encodeURIComponent(id)}/room`);
+  }
+
+  async broadcast(id: string, message: string): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/broadcast`, { message });
+  }
+
+  /** Mark a raised hand done on its host (`DELETE /control/hands/{seat}`). */
+  async handDone(endpoint: string, shadowToken: string, seat: number): Promise<void> {
+    const response = await this.fetchImpl(`${endpoint}/control/hands/${seat}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${shadowToken}` },
+      credentials: "omit",
+    }).catch(() => null);
+    if (!response || (!response.ok && response.status !== 404)) {
+      throw new InstructorError(response?.status ?? 0, "host_error", `Seat ${seat}'s host did not answer.`);
+    }
   }
 
   shadowToken(id: string): Promise<ShadowGrant> {

@@ -29,6 +29,10 @@ export class SeatGrid {
     this.applyFilters();
   }
 
+  get tilesNow(): Tile[] {
+    return this.last;
+  }
+
   update(seats: RoomSeat[], activity: Map<number, SeatActivity>): void {
     this.last = seats.map((s) => tileFor(s, activity.get(s.seat)));
     for (const tile of this.last) this.render(tile);
@@ -56,12 +60,13 @@ export class SeatGrid {
       this.element.append(root);
     }
     const idle = tile.state === "free" ? "" : shortAge(tile.idleSeconds);
-    const detail = tile.foreground ?? (tile.requests ? `${tile.requests} req` : "");
+    const detail = (tile.hand ? "✋ " : "") + (tile.foreground ?? (tile.requests ? `${tile.requests} req` : ""));
     const share = tile.budgetShare ?? 0;
-    const key = [tile.state, idle, detail, share, tile.costUsd, tile.tokens, tile.host, tile.shadows].join("|");
+    const key = [tile.state, idle, detail, share, tile.costUsd, tile.tokens, tile.host, tile.shadows, tile.hand?.text].join("|");
     if (key === el.key) return;
     el.key = key;
     el.root.dataset.state = tile.state;
+    el.root.classList.toggle("hand", tile.hand !== null);
     el.root.classList.toggle("over-budget", tile.budgetShare !== null && tile.budgetShare >= BUDGET_WARNING);
     el.idle.textContent = idle;
     el.detail.textContent = detail;
@@ -74,6 +79,7 @@ export class SeatGrid {
       `${tile.requests} model requests, ${tile.tokens} tokens, ${usd(tile.costUsd)}` +
         (tile.budgetUsd === null ? "" : ` of ${usd(tile.budgetUsd)}`),
       tile.shadows ? `${tile.shadows} shadow(s) open` : null,
+      tile.hand ? `needs help: ${tile.hand.text || "(no text)"}` : null,
     ]
       .filter(Boolean)
       .join("\n");

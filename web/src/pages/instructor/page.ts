@@ -15,7 +15,7 @@ import { forgetToken, saveToken, takeToken } from "./auth";
 import { InstructorClient, InstructorError, type Room, type SeatActivity, type ShadowGrant, type Workshop } from "./client";
 import { SeatGrid } from "./grid";
 import { ShadowPane } from "./shadow";
-import { type Filters, moneyLine, NO_FILTERS } from "./tiles";
+import { type Filters, handQueue, moneyLine, NO_FILTERS, shortAge } from "./tiles";
 
 export const POLL_MS = 2000;
 const LIST_POLL_MS = 5000;
@@ -240,10 +240,15 @@ class Cockpit {
     const grid = new SeatGrid((seat) => void openShadow(seat));
     const filters = this.filterBar((f) => grid.setFilters(f));
     const shadowBox = h("section", { class: "shadows", "aria-label": "Shadows" });
+    const hands = h("ol", { class: "hand-queue", id: "hand-queue" });
+    const handsBox = h("section", { class: "hands", "aria-label": "Help queue" }, h("h2", {}, "Help queue"), hands);
+    const current = h("p", { class: "broadcast-current", id: "broadcast-current" });
+    const broadcastBox = this.broadcastForm(workshopId, current);
     const shadows = new Map<number, ShadowPane>();
     window.__claraShadows = shadows;
     this.root.replaceChildren(
-      h("main", { class: "cockpit cockpit-room" }, this.topBar(back), title, money, actions, hosts, filters, grid.element, shadowBox),
+      h("main", { class: "cockpit cockpit-room" }, this.topBar(back), title, money, actions, hosts,
+        filters, grid.element, h("div", { class: "room-side" }, broadcastBox, handsBox), shadowBox),
     );
 
     let room: Room | null = null;
@@ -307,6 +312,31 @@ class Cockpit {
           ),
         );
         grid.update(room.seats, await this.activity(room, shadowGrant));
+        current.textContent = room.broadcast ? `Showing: ${room.broadcast.message}` : "No message is showing.";
+        hands.replaceChildren(
+          ...handQueue(grid.tilesNow).map((t) => {
+            const done = h("button", { type: "button", "data-action": "done" }, "Done");
+            done.addEventListener("click", async () => {
+              const endpoint = endpointOf(t.seat);
+              if (!endpoint) return;
+              try {
+                await this.client.handDone(endpoint, (await shadowGrant()).token, t.seat);
+                done.closest("li")?.remove();
+              } catch (error) {
+                toast(error instanceof Error ? error.message : String(error), "error");
+              }
+            });
+            return h(
+              "li",
+              { "data-seat": t.seat },
+              h("strong", {}, `Seat ${t.seat}`),
+              ` waiting ${shortAge(t.hand?.waited ?? 0)}`,
+              t.hand?.text ? h("span", { class: "hand-text" }, ` — ${t.hand.text}`) : null,
+              done,
+            );
+          }),
+        );
+        if (!hands.childElementCount) hands.append(h("li", { class: "empty" }, "Nobody is waiting."));
       } catch (error) {
         if (this.fail(error)) return;
         money.textContent = error instanceof Error ? error.message : String(error);
@@ -335,19 +365,40 @@ class Cockpit {
     return merged;
   }
 
+  private broadcastForm(workshopId: string, current: HTMLElement): HTMLElement {
+    const text = h("textarea", { id: "broadcast-message", maxlength: 500, rows: 2, placeholder: "Message to every learner (500 characters)" });
+    const error = h("p", { class: "dialog-error", role: "alert" });
+    const form = h("form", { class: "broadcast-form" }, h("label", { for: "broadcast-message" }, "Broadcast"), text, error,
+      h("button", { type: "submit" }, "Send to everyone"), current);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      try {
+        await this.client.broadcast(workshopId, text.value);
+        current.textContent = `Showing: ${text.value.trim()}`;
+        text.value = "";
+      } catch (exc) {
+        if (!this.fail(exc)) error.textContent = exc instanceof Error ? exc.message : String(exc);
+      }
+    });
+    return form;
+  }
+
   private filterBar(onChange: (f: Filters) => void): HTMLElement {
     const disconnected = h("input", { type: "checkbox", id: "filter-disconnected" });
     const idle = h("input", { type: "checkbox", id: "filter-idle" });
     const minutes = h("input", { type: "number", id: "filter-idle-minutes", min: 1, value: 5, class: "narrow" });
     const budget = h("input", { type: "checkbox", id: "filter-budget" });
+    const hand = h("input", { type: "checkbox", id: "filter-hand" });
     const emit = () =>
       onChange({
         ...NO_FILTERS,
         disconnected: disconnected.checked,
         idleMinutes: idle.checked ? Math.max(1, Number(minutes.value) || 1) : null,
         overBudget: budget.checked,
+        raisedHand: hand.checked,
       });
-    for (const input of [disconnected, idle, minutes, budget]) input.addEventListener("change", emit);
+    for (const input of [disconnected, idle, minutes, budget, hand]) input.addEventListener("change", emit);
     return h(
       "fieldset",
       { class: "filters" },
@@ -355,6 +406,7 @@ class Cockpit {
       h("label", {}, disconnected, " disconnected"),
       h("label", {}, idle, " idle more than ", minutes, " min"),
       h("label", {}, budget, " over 80 % of budget"),
+      h("label", {}, hand, " raised hand"),
     );
   }
 }

@@ -19,6 +19,7 @@ export interface Tile {
   costUsd: number;
   budgetUsd: number | null;
   budgetShare: number | null;
+  hand: { text: string; waited: number } | null;
 }
 
 export interface Filters {
@@ -26,9 +27,10 @@ export interface Filters {
   /** Keep seats idle for more than this many minutes (null: off). */
   idleMinutes: number | null;
   overBudget: boolean;
+  raisedHand: boolean;
 }
 
-export const NO_FILTERS: Filters = { disconnected: false, idleMinutes: null, overBudget: false };
+export const NO_FILTERS: Filters = { disconnected: false, idleMinutes: null, overBudget: false, raisedHand: false };
 export const BUDGET_WARNING = 0.8;
 
 /** `activity` is undefined when the seat's host could not be asked (then "joined"). */
@@ -50,6 +52,7 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Til
     costUsd: seat.cost_usd,
     budgetUsd: seat.budget_usd,
     budgetShare: seat.budget_share,
+    hand: activity?.hand ?? null,
   };
 }
 
@@ -60,7 +63,13 @@ export function keep(tile: Tile, filters: Filters): boolean {
     if (tile.idleSeconds !== null && tile.idleSeconds <= filters.idleMinutes * 60) return false;
   }
   if (filters.overBudget && !(tile.budgetShare !== null && tile.budgetShare >= BUDGET_WARNING)) return false;
+  if (filters.raisedHand && tile.hand === null) return false;
   return true;
+}
+
+/** The help queue: raised hands, longest wait first. */
+export function handQueue(tiles: Tile[]): Tile[] {
+  return tiles.filter((t) => t.hand !== null).sort((a, b) => (b.hand?.waited ?? 0) - (a.hand?.waited ?? 0));
 }
 
 /** "42s", "5m", "2h": short enough for a 500-seat grid. */

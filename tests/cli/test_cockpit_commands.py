@@ -1,0 +1,74 @@
+"""``clarateach workshop watch / broadcast / hands`` against a real API server.
+
+The scripted hosts have endpoints nobody listens on, so live activity is absent (seats read
+"joined"), exactly as when a host cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from clarateach import cli
+from tests.cli.conftest import RunCli
+from tests.cli.server import ApiServer
+from tests.cli.test_workshop_commands import create
+
+
+def running_with_learner(run_cli: RunCli, key_file: Path, api: ApiServer) -> dict:
+    workshop = create(run_cli, key_file, seats=4)
+    assert run_cli("workshop", "start", workshop["id"], "--wait").exit_code == 0
+    joined = httpx.post(f"{api.url}/api/join", json={"code": workshop["code"]}, timeout=10)
+    assert joined.status_code == 200, joined.text
+    return workshop
+
+
+def test_broadcast_then_watch_shows_the_room(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    sent = run_cli("workshop", "broadcast", workshop["id"], "Break until [b]11[/b]")
+    assert sent.exit_code == 0, sent.text
+    assert "Broadcast sent; 0 of 1 host(s) showing it now." in sent.text
+
+    snapshot = run_cli("workshop", "watch", workshop["id"], "--once", "--json")
+    assert snapshot.exit_code == 0, snapshot.text
+    room = json.loads(snapshot.stdout)
+    assert room["broadcast"]["message"] == "Break until [b]11[/b]"
+    assert [s["seat"] for s in room["seats"] if s["claimed"]] == [1]
+    assert room["activity"] == {}
+
+    table = run_cli("workshop", "watch", workshop["id"], "--once")
+    assert table.exit_code == 0
+    assert "running · 1/4 seats · model $0.00" in table.text
+    assert "Broadcast: Break until [b]11[/b]" in table.text  # markup shown as text
+    assert "joined" in table.text
+
+
+def test_bad_broadcasts_speak_to_the_instructor(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    for message in ("   ", "x" * 501):
+        result = run_cli("workshop", "broadcast", workshop["id"], message)
+        assert result.exit_code == cli.EXIT_API_ERROR
+        assert "message: must be between 1 and 500 characters" in result.text
+    unknown = run_cli("workshop", "broadcast", "wnope", "hi")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+
+
+def test_hands_lists_the_queue_and_refuses_unknown_seats(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    empty = run_cli("workshop", "hands", workshop["id"])
+    assert empty.exit_code == 0 and "Nobody is waiting." in empty.text
+    assert json.loads(run_cli("workshop", "hands", workshop["id"], "--json").stdout) == {
+        "hands": []
+    }
+    unknown = run_cli("workshop", "hands", workshop["id"], "--done", "9")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+    assert "seat 9 is not a live seat of this workshop" in unknown.text

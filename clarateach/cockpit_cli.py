@@ -181,4 +181,6 @@ def _hand_done(
     except httpx.HTTPError:
         _fail(EXIT_API_ERROR, f"seat {seat}'s host did not answer", json_output)
     if response.status_code not in (204, 404):
-        _fail(EXIT_API_ERROR, f"seat {seat}'s host answered HTTP {response.status_code}", json_output)
+        _fail(
+            EXIT_API_ERROR, f"seat {seat}'s host answered HTTP {response.status_code}", json_output
+        )

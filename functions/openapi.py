@@ -409,10 +409,7 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [
-            (m, "validation")
-            for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast)
-        ],
+        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast)],
         ref_template=REF,
     )
     paths: dict[str, dict[str, Any]] = {}

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
+from workspace_agent.activity import routes as activity_routes
+from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.cors import cors_middleware, cors_on_prepare
@@ -38,8 +40,6 @@ from workspace_agent.readiness import (
 from workspace_agent.runtimes import SeatRuntime, runtime_for
 from workspace_agent.schedule.routes import routes as schedule_routes
 from workspace_agent.schedule.state import SCHEDULE, agent_schedule
-from workspace_agent.activity import routes as activity_routes
-from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.routes import routes as terminal_routes

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from workspace_agent.activity import SeatActivity
+from workspace_agent.activity.room import RoomNotices
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.files.safe_fs import SeatFS
 from workspace_agent.readiness import Readiness
 from workspace_agent.runtimes.base import SeatRuntime
-from workspace_agent.activity import SeatActivity
-from workspace_agent.activity.room import RoomNotices
 from workspace_agent.settings import AgentSettings
 from workspace_agent.terminal.registry import ViewerRegistry
 from workspace_agent.terminal.shell import SeatShells

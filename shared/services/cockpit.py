@@ -13,6 +13,7 @@ holds for shadowing, so it is as fresh as the agent's own clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from shared.auth.instructor import Instructor
 from shared.bootstrap import Platform
 from shared.domain.cockpit import seat_budget

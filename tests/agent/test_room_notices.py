@@ -28,7 +28,7 @@ async def test_a_broadcast_reaches_every_seat_and_later_readers(
     agent: Client, tokens: Tokens
 ) -> None:
     assert (await notices(agent, tokens.learner(1), 1))["broadcast"] is None
-    payload = '<script>alert(1)</script> Break: back at 11\x07'
+    payload = "<script>alert(1)</script> Break: back at 11\x07"
     response = await agent.put(
         "/control/broadcast",
         json={"message": payload, "sent_at": SENT_AT},
@@ -84,7 +84,9 @@ async def test_hands_belong_to_their_learner(agent: Client, tokens: Tokens) -> N
     assert other.status == 403
     shadow = await agent.put("/seats/2/hand", json={}, headers=auth(tokens.instructor()))
     assert shadow.status == 403
-    too_long = await agent.put("/seats/1/hand", json={"text": "x" * 141}, headers=auth(tokens.learner(1)))
+    too_long = await agent.put(
+        "/seats/1/hand", json={"text": "x" * 141}, headers=auth(tokens.learner(1))
+    )
     assert too_long.status == 400
     learner_done = await agent.delete("/control/hands/1", headers=auth(tokens.learner(1)))
     assert learner_done.status == 403

@@ -32,7 +32,14 @@ def test_every_seat_has_a_tile_with_claim_usage_and_budget(
     joined = api.join(running["code"]).json()
     platform.store.put_seat_usage(
         workshop_id,
-        {joined["seat"]: {"requests": 4, "input_tokens": 100, "output_tokens": 20, "cost_usd": 1.7}},
+        {
+            joined["seat"]: {
+                "requests": 4,
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "cost_usd": 1.7,
+            }
+        },
     )
 
     room = _room(api, workshop_id)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 README_SCREENSHOT = ROOT / "docs" / "screenshots" / "cockpit.png"
 XSS_NAME = '<img src=x onerror="window.__xss=1">Cockpit & co'
-XSS_BROADCAST = '<script>window.__xss=2</script><b>Break</b> until 11'
+XSS_BROADCAST = "<script>window.__xss=2</script><b>Break</b> until 11"
 BANNER_DEADLINE_MS = 4_000
 #: The page polls every 2 s; the deadline leaves room for a loaded 2-core CI machine. The
 #: real keystroke → tile latency is measured in benchmarks/bench_cockpit.py.
@@ -140,7 +140,9 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
                 XSS_BROADCAST, timeout=BANNER_DEADLINE_MS
             )
             assert learner.page.evaluate("() => window.__xss") is None
-            assert learner.page.locator("#broadcast-banner b, #broadcast-banner script").count() == 0
+            assert (
+                learner.page.locator("#broadcast-banner b, #broadcast-banner script").count() == 0
+            )
         first.page.get_by_role("button", name="Dismiss message").click()
         expect(first.page.locator("#broadcast-banner")).to_be_hidden()
         late = LearnerPage(learners[2].new_page(), running.url)
@@ -162,7 +164,9 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
         page.locator("#filter-hand").uncheck()
         queued.get_by_role("button", name="Done").click()
         expect(queued).to_have_count(0)
-        expect(first.page.locator("#help-button")).to_have_text("I need help", timeout=TILE_DEADLINE_MS)
+        expect(first.page.locator("#help-button")).to_have_text(
+            "I need help", timeout=TILE_DEADLINE_MS
+        )
 
         # A learner closes the browser: the tile says disconnected.
         gone = second.seat()
@@ -201,8 +205,8 @@ def _fake_room(seats: int) -> tuple[dict[str, Any], dict[str, Any]]:
             {"seat": n, "claimed": claimed,
              "claim": {"seat": n, "host": (n - 1) // 20, "joined_at": "", "last_seen": ""}
              if claimed else None,
-             "requests": n % 40 if claimed else 0, "tokens": (n % 40) * 900 if claimed else 0, "cost_usd": spent,
-             "budget_usd": 5.0, "budget_share": spent / 5}
+             "requests": n % 40 if claimed else 0, "tokens": (n % 40) * 900 if claimed else 0,
+             "cost_usd": spent, "budget_usd": 5.0, "budget_share": spent / 5}
         )  # fmt: skip
         activity[str(n)] = None if not claimed else {
             "sockets": 0 if n % 11 == 0 else 1, "shadows": 0, "input_age": (n * 37) % 900,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
 import sys
 import tempfile
@@ -113,6 +114,8 @@ def main() -> int:
                 tile = f'.tile[data-seat="{seat}"] .tile-idle'
                 idle = f"document.querySelector('{tile}')?.textContent ?? ''"
                 changed = f"() => !['\\u2013', ''].includes({idle})"
+                # Keystrokes at random moments, not in step with the page's polls.
+                page.wait_for_timeout(random.uniform(0, 2000))
                 # Playwright's sync API owns this thread's event loop: the client runs aside.
                 keystroke = _keystroke(grant["endpoint"], seat, grant["token"])
                 sent = aside.submit(asyncio.run, keystroke).result()

@@ -92,3 +92,35 @@ async def test_hands_belong_to_their_learner(agent: Client, tokens: Tokens) -> N
     assert learner_done.status == 403
     unknown = await agent.delete("/control/hands/99", headers=auth(tokens.instructor()))
     assert unknown.status == 404
+
+
+async def test_a_released_seat_refuses_the_old_learner_token(
+    agent: Client, tokens: Tokens
+) -> None:
+    import time
+
+    from tests.agent.terminal_client import Terminal
+
+    old = tokens.learner(1)
+    terminal = await Terminal.open(agent, 1, old)
+    await agent.put("/seats/1/hand", json={"text": "bye"}, headers=auth(old))
+    released = await agent.put(
+        "/control/seats/1/release",
+        json={"issued_before": int(time.time())},
+        headers=auth(tokens.instructor()),
+    )
+    assert released.status == 200 and (await released.json())["closed"] == 1
+    while await terminal.pump(5):  # the learner's terminal is closed by the agent
+        pass
+    assert terminal.ws.close_code == 4403
+
+    refused = await agent.get("/seats/1/notices", headers=auth(old))
+    assert refused.status == 401
+    assert (await refused.json())["error"]["code"] == "seat_released"
+    later = tokens.learner(1, now=int(time.time()) + 2)  # the next learner's token
+    assert (await notices(agent, later, 1))["hand"] is None
+    assert (await notices(agent, tokens.learner(2), 2))["broadcast"] is None  # others unaffected
+    learner_try = await agent.put(
+        "/control/seats/2/release", json={"issued_before": 1}, headers=auth(tokens.learner(2))
+    )
+    assert learner_try.status == 403

@@ -8,6 +8,9 @@
 * ``PUT /seats/{seat}/hand`` ``{"text"?}`` raises the seat's hand (learner only: a shadow
   never acts for the learner); ``DELETE /seats/{seat}/hand`` lowers it;
   ``DELETE /control/hands/{seat}`` is the instructor's "done".
+* ``PUT /control/seats/{seat}/release`` ``{"issued_before": epoch s}`` (fanned out by the API
+  after it freed the seat): learner tokens of that seat issued until then are refused (401
+  ``seat_released``) and its learner terminals are closed.
 
 Messages are plain text (``shared.domain.cockpit``); pages render them with ``textContent``.
 """
@@ -119,6 +122,29 @@ async def lower_hand(request: web.Request) -> web.Response:
         raise ApiError(403, "read_only", "only the learner lowers their hand here")
     ctx.notices.hands.pop(principal.seat, None)
     return web.Response(status=204)
+
+
+@routes.put("/control/seats/{seat}/release")
+async def release_seat(request: web.Request) -> web.Response:
+    """The seat was released by the instructor: refuse learner tokens issued until now and
+    close the seat's learner terminals (4403). The shell and files stay."""
+    from workspace_agent.context import CONTEXT
+    from workspace_agent.terminal.registry import CLOSE_FORBIDDEN
+
+    ctx = request.app[CONTEXT]
+    await ctx.auth.instructor(request)
+    seat = ctx.auth.seat_from_path(request)
+    body = await _json(request)
+    issued_before = body.get("issued_before")
+    if not isinstance(issued_before, int) or isinstance(issued_before, bool) or issued_before < 0:
+        raise ApiError(400, "invalid_request", "issued_before: must be a time in epoch seconds")
+    ctx.auth.released_at[seat] = max(ctx.auth.released_at.get(seat, -1), issued_before)
+    ctx.notices.hands.pop(seat, None)
+    ctx.activity.last_input.pop(seat, None)
+    learners = [v for v in ctx.registry.viewers() if v.seat == seat and not v.readonly]
+    for viewer in learners:
+        await viewer.close_socket(CLOSE_FORBIDDEN, "seat_released")
+    return web.json_response({"seat": seat, "closed": len(learners)})
 
 
 @routes.delete("/control/hands/{seat}")

@@ -4,7 +4,7 @@
  * one workshop's room: hosts while they boot, the money line, the seat grid and shadows.
  *
  * One open room costs the API one request per poll (`GET …/room` every 2 s); live terminal
- * activity comes from each host's `/control/activity` with the shadow token. Every string
+ * activity comes from each host's `/control/activity` (every 1 s) with the shadow token. Every string
  * from the server or a learner is set as text (`h()` never uses innerHTML).
  */
 import "./cockpit.css";
@@ -18,6 +18,8 @@ import { ShadowPane } from "./shadow";
 import { type Filters, handQueue, moneyLine, NO_FILTERS, shortAge } from "./tiles";
 
 export const POLL_MS = 2000;
+/** Agents' activity is polled faster than the API, so a keystroke shows within ~1 s. */
+export const ACTIVITY_POLL_MS = 1000;
 const LIST_POLL_MS = 5000;
 /** Fetch a new shadow token this long before the current one expires. */
 const SHADOW_RENEW_MARGIN_S = 120;
@@ -292,14 +294,48 @@ class Cockpit {
       pane.open();
     };
 
+    let live = new Map<number, SeatActivity>();
+    const renderRoom = () => {
+      if (!room) return;
+      grid.update(room.seats, live);
+      current.textContent = room.broadcast ? `Showing: ${room.broadcast.message}` : "No message is showing.";
+      hands.replaceChildren(
+        ...handQueue(grid.tilesNow).map((t) => {
+          const done = h("button", { type: "button", "data-action": "done" }, "Done");
+          done.addEventListener("click", async () => {
+            const endpoint = endpointOf(t.seat);
+            if (!endpoint) return;
+            try {
+              await this.client.handDone(endpoint, (await shadowGrant()).token, t.seat);
+              done.closest("li")?.remove();
+            } catch (error) {
+              toast(error instanceof Error ? error.message : String(error), "error");
+            }
+          });
+          return h(
+            "li",
+            { "data-seat": t.seat },
+            h("strong", {}, `Seat ${t.seat}`),
+            ` waiting ${shortAge(t.hand?.waited ?? 0)}`,
+            t.hand?.text ? h("span", { class: "hand-text" }, ` — ${t.hand.text}`) : null,
+            done,
+          );
+        }),
+      );
+      if (!hands.childElementCount) hands.append(h("li", { class: "empty" }, "Nobody is waiting."));
+    };
+
+    // The API: one request per POLL_MS, whatever the seat count (fixed rate).
     const poll = async () => {
+      const started = Date.now();
       try {
-        room = await this.client.room(workshopId);
+        const fresh = await this.client.room(workshopId);
         if (generation !== this.generation) return;
-        const w = room.workshop;
+        room = fresh;
+        const w = fresh.workshop;
         title.textContent = w.name;
-        const taken = room.seats.filter((s) => s.claimed).length;
-        money.textContent = `${moneyLine(w.status, taken, w.seats, w.cost, room.totals.cost_usd ?? 0)} · code ${w.code}`;
+        const taken = fresh.seats.filter((s) => s.claimed).length;
+        money.textContent = `${moneyLine(w.status, taken, w.seats, w.cost, fresh.totals.cost_usd ?? 0)} · code ${w.code}`;
         actions.replaceChildren(...[this.startStop(w)].filter((x): x is HTMLElement => x !== null));
         hosts.replaceChildren(
           ...w.hosts.map((host) =>
@@ -311,39 +347,26 @@ class Cockpit {
             ),
           ),
         );
-        grid.update(room.seats, await this.activity(room, shadowGrant));
-        current.textContent = room.broadcast ? `Showing: ${room.broadcast.message}` : "No message is showing.";
-        hands.replaceChildren(
-          ...handQueue(grid.tilesNow).map((t) => {
-            const done = h("button", { type: "button", "data-action": "done" }, "Done");
-            done.addEventListener("click", async () => {
-              const endpoint = endpointOf(t.seat);
-              if (!endpoint) return;
-              try {
-                await this.client.handDone(endpoint, (await shadowGrant()).token, t.seat);
-                done.closest("li")?.remove();
-              } catch (error) {
-                toast(error instanceof Error ? error.message : String(error), "error");
-              }
-            });
-            return h(
-              "li",
-              { "data-seat": t.seat },
-              h("strong", {}, `Seat ${t.seat}`),
-              ` waiting ${shortAge(t.hand?.waited ?? 0)}`,
-              t.hand?.text ? h("span", { class: "hand-text" }, ` — ${t.hand.text}`) : null,
-              done,
-            );
-          }),
-        );
-        if (!hands.childElementCount) hands.append(h("li", { class: "empty" }, "Nobody is waiting."));
+        renderRoom();
       } catch (error) {
         if (this.fail(error)) return;
         money.textContent = error instanceof Error ? error.message : String(error);
       }
-      if (generation === this.generation) this.timer = setTimeout(poll, POLL_MS);
+      if (generation === this.generation) this.timer = setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - started)));
+    };
+    // The hosts (not the API): live terminal activity every ACTIVITY_POLL_MS.
+    const pollActivity = async () => {
+      if (generation !== this.generation) return;
+      const started = Date.now();
+      if (room) {
+        live = await this.activity(room, shadowGrant);
+        if (generation !== this.generation) return;
+        renderRoom();
+      }
+      setTimeout(pollActivity, Math.max(0, ACTIVITY_POLL_MS - (Date.now() - started)));
     };
     void poll();
+    void pollActivity();
   }
 
   /** Every ready host's activity, merged by seat; a host that cannot be asked is skipped. */

@@ -12,3 +12,7 @@ class Broadcast(_Body):
     message: str = Field(
         description="Plain text, 1-500 characters; shown as a banner on every learner page."
     )
+
+
+class ReleaseSeat(_Body):
+    seat: int = Field(description="The seat to free (1..seats); its learner's token stops working.")

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
-from functions.cockpit_schemas import Broadcast
+from functions.cockpit_schemas import Broadcast, ReleaseSeat
 from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
@@ -41,7 +41,7 @@ from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
 from shared.services import broadcast as broadcast_service
-from shared.services import cockpit, costs, host_credentials
+from shared.services import cockpit, costs, host_credentials, seat_actions
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
@@ -268,6 +268,15 @@ def _broadcast(call: Call) -> ApiResponse:
     return json_response(200, {"broadcast": result.broadcast, "hosts": hosts})
 
 
+def _release_seat(call: Call) -> ApiResponse:
+    body = parse_body(ReleaseSeat, call.json())
+    released = seat_actions.release_seat(
+        call.platform, call.caller, call.workshop_id, body.seat, utcnow()
+    )
+    view = {"seat": released.seat, "host": released.host, "host_told": released.host_told}
+    return json_response(200, view)
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -309,6 +318,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),
+    Route("POST", W + "/release-seat", "release_seat", "workshops", True, _release_seat),
 )
 
 

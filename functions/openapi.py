@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from functions.cockpit_schemas import Broadcast
+from functions.cockpit_schemas import Broadcast, ReleaseSeat
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 
@@ -233,6 +233,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
+    "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
     "HostCredentials": _object(
         {
             "api_key": {
@@ -317,6 +318,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         Broadcast,
         200,
         "BroadcastSent",
+        (404,),
+    ),
+    "release_seat": (
+        "Free a seat for someone else; its learner's token and reconnect code stop working",
+        ReleaseSeat,
+        200,
+        "SeatReleased",
         (404,),
     ),
     "get_room": (
@@ -405,11 +413,14 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
+REQUEST_MODELS = (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat)
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast)],
+        [(m, "validation") for m in REQUEST_MODELS],
         ref_template=REF,
     )
     paths: dict[str, dict[str, Any]] = {}

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from shared.domain.errors import ValidationError
+from shared.domain.errors import NotFound, ValidationError
 from shared.domain.model_policy import ModelPolicy
 
 #: A seat at or above this share of its budget is flagged in the cockpit.
@@ -62,3 +62,20 @@ def hand_text(raw: object) -> str:
     if len(text) > HAND_TEXT_MAX:
         raise ValidationError("text", f"must be at most {HAND_TEXT_MAX} characters")
     return text
+
+
+class UnknownSeat(NotFound):
+    code = "unknown_seat"
+
+
+class SeatNotClaimed(NotFound):
+    code = "seat_not_claimed"
+
+
+def seat_number(raw: object, seats: int) -> int:
+    """A seat of a workshop of ``seats`` seats, or an error that says which seats exist."""
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise ValidationError("seat", "must be a seat number")
+    if not 1 <= raw <= seats:
+        raise UnknownSeat(f"seat {raw} is not a seat of this workshop (seats 1-{seats})")
+    return raw

@@ -81,3 +81,66 @@ def test_empty_or_over_long_broadcasts_are_400(
 def test_unknown_workshop_is_404(api: Api) -> None:
     response = api.call("POST", "/api/workshops/wnope/broadcast", {"message": "hi"})
     assert response.status == 404
+
+
+# ------------------------------------------------------------------------ release a seat
+def test_a_released_seat_is_free_and_its_reconnect_code_is_dead(
+    api: Api, platform: Platform, running: dict[str, Any]
+) -> None:
+    joined = api.join(running["code"]).json()
+    path = f"/api/workshops/{running['id']}/release-seat"
+
+    response = api.call("POST", path, {"seat": joined["seat"]})
+
+    assert response.status == 200, response.json()
+    assert response.json() == {"seat": joined["seat"], "host": 0, "host_told": False}
+    assert platform.store.list_seats(running["id"]) == []
+    rejoin = api.join(running["code"], reconnect_code=joined["reconnect_code"])
+    assert rejoin.status in (400, 404), rejoin.json()
+    again = api.call("POST", path, {"seat": joined["seat"]})
+    assert again.status == 404
+    assert again.json()["error"] == {
+        "code": "seat_not_claimed",
+        "message": f"seat {joined['seat']} is free: there is nobody to release",
+    }
+
+
+def test_release_tells_only_the_seats_host(
+    api: Api, platform: Platform, running: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.auth.instructor import Instructor
+    from shared.services import seat_actions
+
+    for _ in range(7):
+        api.join(running["code"], ip=f"198.51.100.{_ + 10}")
+    seen: list[httpx.Request] = []
+    client = httpx.Client(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={}))
+    )
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+    released = seat_actions.release_seat(
+        platform, Instructor("local-admin", True), running["id"], 7, now, client=client
+    )
+
+    assert (released.host, released.host_told) == (1, True)
+    assert [str(r.url) for r in seen] == ["http://127.0.0.1:9101/control/seats/7/release"]
+    assert seen[0].content.replace(b" ", b"") == b'{"issued_before":%d}' % int(now.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("seat", "status", "code"),
+    [(0, 404, "unknown_seat"), (11, 404, "unknown_seat"), ("1", 400, "invalid_request")],
+)
+def test_unknown_seats_are_refused_in_plain_words(
+    api: Api, running: dict[str, Any], seat: object, status: int, code: str
+) -> None:
+    response = api.call("POST", f"/api/workshops/{running['id']}/release-seat", {"seat": seat})
+    assert response.status == status
+    assert response.json()["error"]["code"] == code
+    if code == "unknown_seat":
+        assert response.json()["error"]["message"] == (
+            f"seat {seat} is not a seat of this workshop (seats 1-10)"
+        )

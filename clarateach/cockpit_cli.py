@@ -184,3 +184,31 @@ def _hand_done(
         _fail(
             EXIT_API_ERROR, f"seat {seat}'s host answered HTTP {response.status_code}", json_output
         )
+
+
+@workshop_app.command("release-seat")
+def release_seat(
+    workshop_id: WorkshopIdArg,
+    seat: Annotated[int, typer.Argument(help="The seat to free.", min=1, max=500)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Free a seat for someone else: its learner's token and reconnect code stop working."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(
+                    f"Release seat {seat}? Its learner is disconnected and cannot rejoin it.",
+                    abort=True,
+                )
+            body = client.request("POST", _path(workshop_id, "release-seat"), json={"seat": seat})
+        note = (
+            ""
+            if body["host_told"]
+            else " (its host was not reached; it refuses the token once told)"
+        )
+        _emit(body, json_output, lambda: f"Seat {seat} released{note}.")

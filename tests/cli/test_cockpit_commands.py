@@ -72,3 +72,24 @@ def test_hands_lists_the_queue_and_refuses_unknown_seats(
     unknown = run_cli("workshop", "hands", workshop["id"], "--done", "9")
     assert unknown.exit_code == cli.EXIT_API_ERROR
     assert "seat 9 is not a live seat of this workshop" in unknown.text
+
+
+def test_release_seat_frees_it_after_a_confirmation(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    declined = run_cli("workshop", "release-seat", workshop["id"], "1", input="n\n")
+    assert declined.exit_code != 0
+    assert len(api.platform.store.list_seats(workshop["id"])) == 1
+
+    released = run_cli("workshop", "release-seat", workshop["id"], "1", input="y\n")
+    assert released.exit_code == 0, released.text
+    assert "Release seat 1?" in released.text and "Seat 1 released" in released.text
+    assert api.platform.store.list_seats(workshop["id"]) == []
+
+    again = run_cli("workshop", "release-seat", workshop["id"], "1", "--yes")
+    assert again.exit_code == cli.EXIT_API_ERROR
+    assert "seat 1 is free: there is nobody to release" in again.text
+    unknown = run_cli("workshop", "release-seat", workshop["id"], "9", "--yes")
+    assert "seat 9 is not a seat of this workshop (seats 1-4)" in unknown.text

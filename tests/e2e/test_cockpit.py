@@ -168,6 +168,21 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
             "I need help", timeout=TILE_DEADLINE_MS
         )
 
+        # Release the late learner's seat: confirmation names it; the seat is free again and
+        # the learner's page loses its terminal (the old token is refused).
+        late_seat = late.seat()
+        tile(page, late_seat).click()
+        late_pane = page.locator(f'.shadow-pane[data-seat="{late_seat}"]')
+        late_pane.get_by_role("button", name="Release seat").click()
+        expect(page.get_by_role("heading", name=f"Release seat {late_seat}?")).to_be_visible()
+        page.get_by_role("button", name=f"Release seat {late_seat}").click()
+        expect(tile(page, late_seat)).to_have_attribute(
+            "data-state", "free", timeout=TILE_DEADLINE_MS
+        )
+        expect(late.page.locator("#connection-state")).not_to_have_attribute(
+            "data-state", "connected", timeout=TILE_DEADLINE_MS
+        )
+
         # A learner closes the browser: the tile says disconnected.
         gone = second.seat()
         learners[1].close()

@@ -140,6 +140,10 @@ export class InstructorClient {
     }
   }
 
+  async releaseSeat(id: string, seat: number): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/release-seat`, { seat });
+  }
+
   shadowToken(id: string): Promise<ShadowGrant> {
     return this.call<ShadowGrant>("POST", `/api/workshops/${encodeURIComponent(id)}/shadow-token`);
   }

@@ -282,12 +282,31 @@ class Cockpit {
       if (shadows.has(seat)) return;
       const endpoint = endpointOf(seat);
       if (!endpoint) return toast(`Seat ${seat}'s host is not ready yet.`, "error");
+      const closePane = () => {
+        pane.dispose();
+        shadows.delete(seat);
+      };
+      const release = h("button", { type: "button", class: "danger", "data-action": "release" }, "Release seat");
+      release.addEventListener("click", async () => {
+        const sure = await confirmAction(
+          `Release seat ${seat}?`,
+          `Seat ${seat}'s learner is disconnected and cannot rejoin it; the seat is free for someone else.`,
+          `Release seat ${seat}`,
+          true,
+        );
+        if (!sure) return;
+        try {
+          await this.client.releaseSeat(workshopId, seat);
+          toast(`Seat ${seat} released.`);
+          closePane();
+        } catch (error) {
+          if (!this.fail(error)) toast(error instanceof Error ? error.message : String(error), "error");
+        }
+      });
       const pane = new ShadowPane(
         { endpoint, seat, token: async () => (await shadowGrant()).token, refresh: () => shadowGrant(true) },
-        () => {
-          pane.dispose();
-          shadows.delete(seat);
-        },
+        closePane,
+        [release],
       );
       shadows.set(seat, pane);
       shadowBox.append(pane.element);

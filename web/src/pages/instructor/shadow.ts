@@ -18,14 +18,14 @@ export class ShadowPane {
   readonly element: HTMLElement;
   private readonly view: TerminalView;
 
-  constructor(source: ShadowSource, onClose: () => void) {
+  constructor(source: ShadowSource, onClose: () => void, actions: HTMLElement[] = []) {
     const screen = h("div", { class: "shadow-screen" });
     const state = h("span", { class: "shadow-state", role: "status" }, "connecting…");
     const close = h("button", { type: "button", class: "shadow-close", "aria-label": `Close shadow of seat ${source.seat}` }, "×");
     this.element = h(
       "section",
       { class: "shadow-pane", "data-seat": source.seat, "aria-label": `Seat ${source.seat} (read-only)` },
-      h("header", {}, h("strong", {}, `Seat ${source.seat}`), " read-only · ", state, close),
+      h("header", {}, h("strong", {}, `Seat ${source.seat}`), " read-only · ", state, ...actions, close),
       screen,
     );
     this.view = new TerminalView(screen, {

@@ -124,3 +124,40 @@ async def test_a_released_seat_refuses_the_old_learner_token(
         "/control/seats/2/release", json={"issued_before": 1}, headers=auth(tokens.learner(2))
     )
     assert learner_try.status == 403
+
+
+@pytest.fixture
+def settings(settings: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(settings, terminal_backend="buffered")
+
+
+async def test_reset_gives_a_fresh_shell_and_an_empty_workspace(
+    agent: Client, tokens: Tokens
+) -> None:
+    from tests.agent.terminal_client import Terminal
+    from workspace_agent.app import CONTEXT
+
+    ctx = agent.server.app[CONTEXT]
+    workspace = ctx.settings.workspace(1)
+    learner = await Terminal.open(agent, 1, tokens.learner(1))
+    await learner.type("mkdir -p deep/er && echo hi > deep/er/f && ln -s / root-link && echo ok-$((1+1))\r")
+    await learner.read_until("ok-2")
+    old_pid = ctx.shells.get(1).pid
+    outside = workspace.parent / "outside.txt"
+    outside.write_text("keep")
+
+    reset = await agent.put("/control/seats/1/reset", headers=auth(tokens.instructor()))
+
+    assert reset.status == 200, await reset.text()
+    assert list(workspace.iterdir()) == []
+    assert outside.read_text() == "keep"  # nothing outside the workspace, links not followed
+    while await learner.pump(5):  # the old socket ends: the shell was hung up
+        pass
+    again = await Terminal.open(agent, 1, tokens.learner(1))
+    await again.type("ls -A | wc -l; echo n-$((2+2))\r")
+    await again.read_until(r"\b0\r?\n.*n-4", timeout=10)
+    assert ctx.shells.get(1).pid != old_pid
+    learner_try = await agent.put("/control/seats/1/reset", headers=auth(tokens.learner(1)))
+    assert learner_try.status == 403

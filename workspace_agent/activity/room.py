@@ -11,14 +11,20 @@
 * ``PUT /control/seats/{seat}/release`` ``{"issued_before": epoch s}`` (fanned out by the API
   after it freed the seat): learner tokens of that seat issued until then are refused (401
   ``seat_released``) and its learner terminals are closed.
+* ``PUT /control/seats/{seat}/reset``: the seat's shell is hung up (pages reconnect to a
+  fresh one) and its workspace emptied (buffered backend; 501 with ``tmux``).
 
 Messages are plain text (``shared.domain.cockpit``); pages render them with ``textContent``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -145,6 +151,39 @@ async def release_seat(request: web.Request) -> web.Response:
     for viewer in learners:
         await viewer.close_socket(CLOSE_FORBIDDEN, "seat_released")
     return web.json_response({"seat": seat, "closed": len(learners)})
+
+
+def empty_directory(path: Path) -> int:
+    """Remove everything inside ``path`` (never following links); the number removed."""
+    removed = 0
+    with os.scandir(path) as entries:
+        for entry in list(entries):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+@routes.put("/control/seats/{seat}/reset")
+async def reset_seat(request: web.Request) -> web.Response:
+    """A fresh start for the seat: hang up its shell (the learner's page reconnects to a new
+    one) and empty its workspace. Buffered terminal backend only."""
+    from workspace_agent.context import CONTEXT
+
+    ctx = request.app[CONTEXT]
+    await ctx.auth.instructor(request)
+    seat = ctx.auth.seat_from_path(request)
+    if ctx.shells is None:
+        raise ApiError(501, "not_supported", "reset needs the buffered terminal backend")
+    shell = ctx.shells.get(seat)
+    if shell is not None:
+        await shell.stop()  # its viewers close with 1000 session_ended; they reconnect
+    removed = await asyncio.to_thread(empty_directory, ctx.settings.workspace(seat))
+    ctx.activity.last_input.pop(seat, None)
+    ctx.notices.hands.pop(seat, None)
+    return web.json_response({"seat": seat, "removed": removed})
 
 
 @routes.delete("/control/hands/{seat}")

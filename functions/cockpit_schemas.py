@@ -16,3 +16,7 @@ class Broadcast(_Body):
 
 class ReleaseSeat(_Body):
     seat: int = Field(description="The seat to free (1..seats); its learner's token stops working.")
+
+
+class ResetSeat(_Body):
+    seat: int = Field(description="The seat to reset (fresh shell, empty workspace).")

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
-from functions.cockpit_schemas import Broadcast, ReleaseSeat
+from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
 from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
@@ -277,6 +277,12 @@ def _release_seat(call: Call) -> ApiResponse:
     return json_response(200, view)
 
 
+def _reset_seat(call: Call) -> ApiResponse:
+    body = parse_body(ResetSeat, call.json())
+    reset = seat_actions.reset_seat(call.platform, call.caller, call.workshop_id, body.seat)
+    return json_response(200, {"seat": reset.seat, "host": reset.host})
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -319,6 +325,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),
     Route("POST", W + "/release-seat", "release_seat", "workshops", True, _release_seat),
+    Route("POST", W + "/reset-seat", "reset_seat", "workshops", True, _reset_seat),
 )
 
 

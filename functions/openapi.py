@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from functions.cockpit_schemas import Broadcast, ReleaseSeat
+from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 
@@ -234,6 +234,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
+    "SeatReset": _object({"seat": INT, "host": INT}),
     "HostCredentials": _object(
         {
             "api_key": {
@@ -327,6 +328,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         "SeatReleased",
         (404,),
     ),
+    "reset_seat": (
+        "Reset a seat: a fresh shell and an empty workspace (503 if its host is unreachable)",
+        ResetSeat,
+        200,
+        "SeatReset",
+        (404, 503),
+    ),
     "get_room": (
         "Cockpit snapshot: workshop, hosts, cost so far and every seat with its usage",
         None,
@@ -413,7 +421,9 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-REQUEST_MODELS = (CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat)
+REQUEST_MODELS = (
+    CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat, ResetSeat,
+)  # fmt: skip
 
 
 @cache

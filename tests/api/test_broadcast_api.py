@@ -144,3 +144,31 @@ def test_unknown_seats_are_refused_in_plain_words(
         assert response.json()["error"]["message"] == (
             f"seat {seat} is not a seat of this workshop (seats 1-10)"
         )
+
+
+# -------------------------------------------------------------------------- reset a seat
+def test_reset_is_sent_to_the_seats_host_only(api: Api, platform: Platform, running: dict) -> None:
+    from shared.auth.instructor import Instructor
+    from shared.services import seat_actions
+
+    seen: list[httpx.Request] = []
+    client = httpx.Client(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={}))
+    )
+    reset = seat_actions.reset_seat(
+        platform, Instructor("local-admin", True), running["id"], 3, client=client
+    )
+    assert (reset.seat, reset.host) == (3, 0)
+    assert [str(r.url) for r in seen] == ["http://127.0.0.1:9100/control/seats/3/reset"]
+
+
+def test_reset_with_an_unreachable_host_is_503_not_a_silent_success(
+    api: Api, running: dict
+) -> None:
+    response = api.call("POST", f"/api/workshops/{running['id']}/reset-seat", {"seat": 2})
+    assert response.status == 503
+    assert response.json()["error"]["message"] == (
+        "seat 2's host could not be reached; nothing was reset"
+    )
+    unknown = api.call("POST", f"/api/workshops/{running['id']}/reset-seat", {"seat": 99})
+    assert unknown.status == 404 and unknown.json()["error"]["code"] == "unknown_seat"

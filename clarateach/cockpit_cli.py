@@ -212,3 +212,27 @@ def release_seat(
             else " (its host was not reached; it refuses the token once told)"
         )
         _emit(body, json_output, lambda: f"Seat {seat} released{note}.")
+
+
+@workshop_app.command("reset-seat")
+def reset_seat(
+    workshop_id: WorkshopIdArg,
+    seat: Annotated[int, typer.Argument(help="The seat to reset.", min=1, max=500)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """A fresh shell and an empty workspace for one seat (its learner keeps the seat)."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(
+                    f"Reset seat {seat}? Its shell restarts and every file in its workspace "
+                    "is deleted.",
+                    abort=True,
+                )
+            body = client.request("POST", _path(workshop_id, "reset-seat"), json={"seat": seat})
+        _emit(body, json_output, lambda: f"Seat {seat} reset: fresh shell, empty workspace.")

@@ -94,9 +94,7 @@ async def test_hands_belong_to_their_learner(agent: Client, tokens: Tokens) -> N
     assert unknown.status == 404
 
 
-async def test_a_released_seat_refuses_the_old_learner_token(
-    agent: Client, tokens: Tokens
-) -> None:
+async def test_a_released_seat_refuses_the_old_learner_token(agent: Client, tokens: Tokens) -> None:
     import time
 
     from tests.agent.terminal_client import Terminal
@@ -142,7 +140,9 @@ async def test_reset_gives_a_fresh_shell_and_an_empty_workspace(
     ctx = agent.server.app[CONTEXT]
     workspace = ctx.settings.workspace(1)
     learner = await Terminal.open(agent, 1, tokens.learner(1))
-    await learner.type("mkdir -p deep/er && echo hi > deep/er/f && ln -s / root-link && echo ok-$((1+1))\r")
+    await learner.type(
+        "mkdir -p deep/er && echo hi > deep/er/f && ln -s / root-link && echo ok-$((1+1))\r"
+    )
     await learner.read_until("ok-2")
     old_pid = ctx.shells.get(1).pid
     outside = workspace.parent / "outside.txt"

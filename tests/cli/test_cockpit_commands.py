@@ -93,3 +93,14 @@ def test_release_seat_frees_it_after_a_confirmation(
     assert "seat 1 is free: there is nobody to release" in again.text
     unknown = run_cli("workshop", "release-seat", workshop["id"], "9", "--yes")
     assert "seat 9 is not a seat of this workshop (seats 1-4)" in unknown.text
+
+
+def test_reset_seat_asks_and_reports_an_unreachable_host(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    declined = run_cli("workshop", "reset-seat", workshop["id"], "1", input="n\n")
+    assert declined.exit_code != 0 and "Reset seat 1?" in declined.text
+    result = run_cli("workshop", "reset-seat", workshop["id"], "1", "--yes")
+    assert result.exit_code == cli.EXIT_API_ERROR
+    assert "seat 1's host could not be reached; nothing was reset" in result.text

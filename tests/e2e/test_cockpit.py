@@ -168,6 +168,22 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
             "I need help", timeout=TILE_DEADLINE_MS
         )
 
+        # Reset the first learner's seat: after the confirmation naming it, the learner's
+        # terminal comes back in a fresh shell with an empty workspace.
+        first.run("touch keep-me.txt && echo made-$((3*3))")
+        first.wait_for_line("made-9")
+        pane.get_by_role("button", name="Reset seat").click()
+        expect(page.get_by_role("heading", name=f"Reset seat {seat}?")).to_be_visible()
+        page.get_by_role("button", name=f"Reset seat {seat}").click()
+        expect(page.get_by_text(f"Seat {seat} reset.")).to_be_visible()
+        first.wait_connected()
+        first.page.wait_for_function(
+            "() => !window.__claraTerm.text().includes('made-9')", timeout=TILE_DEADLINE_MS * 3
+        )
+        first.wait_for_prompt()
+        first.run("ls -A | wc -l | sed 's/^/count-/'")
+        first.wait_for_line("count-0")
+
         # Release the late learner's seat: confirmation names it; the seat is free again and
         # the learner's page loses its terminal (the old token is refused).
         late_seat = late.seat()

@@ -144,6 +144,10 @@ export class InstructorClient {
     await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/release-seat`, { seat });
   }
 
+  async resetSeat(id: string, seat: number): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/reset-seat`, { seat });
+  }
+
   shadowToken(id: string): Promise<ShadowGrant> {
     return this.call<ShadowGrant>("POST", `/api/workshops/${encodeURIComponent(id)}/shadow-token`);
   }

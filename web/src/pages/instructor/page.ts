@@ -303,10 +303,26 @@ class Cockpit {
           if (!this.fail(error)) toast(error instanceof Error ? error.message : String(error), "error");
         }
       });
+      const reset = h("button", { type: "button", class: "danger", "data-action": "reset" }, "Reset seat");
+      reset.addEventListener("click", async () => {
+        const sure = await confirmAction(
+          `Reset seat ${seat}?`,
+          `Seat ${seat}'s shell restarts and every file in its workspace is deleted. The learner keeps the seat.`,
+          `Reset seat ${seat}`,
+          true,
+        );
+        if (!sure) return;
+        try {
+          await this.client.resetSeat(workshopId, seat);
+          toast(`Seat ${seat} reset.`);
+        } catch (error) {
+          if (!this.fail(error)) toast(error instanceof Error ? error.message : String(error), "error");
+        }
+      });
       const pane = new ShadowPane(
         { endpoint, seat, token: async () => (await shadowGrant()).token, refresh: () => shadowGrant(true) },
         closePane,
-        [release],
+        [reset, release],
       );
       shadows.set(seat, pane);
       shadowBox.append(pane.element);

@@ -236,3 +236,22 @@ def reset_seat(
                 )
             body = client.request("POST", _path(workshop_id, "reset-seat"), json={"seat": seat})
         _emit(body, json_output, lambda: f"Seat {seat} reset: fresh shell, empty workspace.")
+
+
+@workshop_app.command("delete")
+def delete(
+    workshop_id: WorkshopIdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a created or stopped workshop with its seats, usage and API key."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(f"Delete workshop {workshop_id} and its seats for good?", abort=True)
+            body = client.request("DELETE", f"/api/workshops/{workshop_id}")
+        _emit(body, json_output, lambda: f"Workshop {workshop_id} deleted.")

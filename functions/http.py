@@ -41,7 +41,7 @@ from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
 from shared.services import broadcast as broadcast_service
-from shared.services import cockpit, costs, host_credentials, seat_actions
+from shared.services import cockpit, costs, host_credentials, seat_actions, workshop_delete
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
@@ -283,6 +283,11 @@ def _reset_seat(call: Call) -> ApiResponse:
     return json_response(200, {"seat": reset.seat, "host": reset.host})
 
 
+def _delete(call: Call) -> ApiResponse:
+    workshop_delete.delete_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(200, {"deleted": call.workshop_id})
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -326,6 +331,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),
     Route("POST", W + "/release-seat", "release_seat", "workshops", True, _release_seat),
     Route("POST", W + "/reset-seat", "reset_seat", "workshops", True, _reset_seat),
+    Route("DELETE", W, "delete_workshop", "workshops", True, _delete),
 )
 
 

@@ -235,6 +235,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
     "SeatReset": _object({"seat": INT, "host": INT}),
+    "Deleted": _object({"deleted": STR}),
     "HostCredentials": _object(
         {
             "api_key": {
@@ -334,6 +335,13 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "SeatReset",
         (404, 503),
+    ),
+    "delete_workshop": (
+        "Delete a created or stopped workshop with its seats, usage and API key",
+        None,
+        200,
+        "Deleted",
+        (404, 409),
     ),
     "get_room": (
         "Cockpit snapshot: workshop, hosts, cost so far and every seat with its usage",

@@ -104,3 +104,18 @@ def test_reset_seat_asks_and_reports_an_unreachable_host(
     result = run_cli("workshop", "reset-seat", workshop["id"], "1", "--yes")
     assert result.exit_code == cli.EXIT_API_ERROR
     assert "seat 1's host could not be reached; nothing was reset" in result.text
+
+
+def test_delete_a_created_workshop_but_not_a_running_one(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    idle = create(run_cli, key_file)
+    deleted = run_cli("workshop", "delete", idle["id"], input="y\n")
+    assert deleted.exit_code == 0, deleted.text
+    assert f"Workshop {idle['id']} deleted." in deleted.text
+    assert api.platform.store.get_workshop(idle["id"]) is None
+
+    live = running_with_learner(run_cli, key_file, api)
+    refused = run_cli("workshop", "delete", live["id"], "--yes")
+    assert refused.exit_code == cli.EXIT_API_ERROR
+    assert "workshop is running" in refused.text

@@ -213,6 +213,18 @@ def test_the_instructor_runs_a_room_from_the_cockpit(
             ctx.close()
 
 
+def test_the_link_printed_by_local_up_signs_in(platform: Any, context: Any) -> None:
+    """`clarateach local up` prints the cockpit link with the token in the fragment only."""
+    running = _local(platform)
+    banner = running.log_path.read_text(errors="replace")
+    links = [line.split()[-1] for line in banner.splitlines() if "Cockpit:" in line]
+    assert links == [f"{running.url}/instructor#token={running.admin_token}"]
+    page = context.new_page()
+    page.goto(links[0])
+    expect(page.get_by_role("heading", name="Workshops")).to_be_visible()
+    assert "token" not in page.url
+
+
 def test_a_refused_token_returns_to_sign_in(platform: Any, context: Any) -> None:
     running = _local(platform)
     page = context.new_page()

@@ -837,5 +837,9 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
 
 
+# Cockpit commands (watch, broadcast, hands) live in their own module; importing it registers
+# them on ``workshop_app``.
+from clarateach import cockpit_cli  # noqa: E402, F401
+
 if __name__ == "__main__":
     main()

@@ -280,6 +280,8 @@ class LocalPlatform:
         c.print()
         c.print(f"[bold green]ClaraTeach is running at[/] [bold]{url}[/]", soft_wrap=True)
         c.print(f"  Instructor token: [bold]{token}[/]", soft_wrap=True)
+        # The token rides in the fragment: never sent to a server, never in access logs.
+        c.print(f"  Cockpit:          {url}/instructor#token={token}", soft_wrap=True)
         c.print(f"  State directory:  {platform.settings.state_dir}", soft_wrap=True)
         claude = platform.settings.claude_code_version or "not installed (system PATH)"
         c.print(f"  Claude Code:      {claude}", soft_wrap=True)

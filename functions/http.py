@@ -21,6 +21,8 @@ from functools import cache
 from typing import Any
 
 from functions import views
+from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
+from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
 from functions.schemas import (
@@ -38,7 +40,15 @@ from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
 from shared.domain.errors import ValidationError
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
-from shared.services import costs, host_credentials, host_events
+from shared.services import broadcast as broadcast_service
+from shared.services import (
+    cockpit,
+    costs,
+    host_credentials,
+    host_events,
+    seat_actions,
+    workshop_delete,
+)
 from shared.services import join as join_service
 from shared.services import schedule as schedule_service
 from shared.services import usage as usage_service
@@ -262,6 +272,42 @@ def _usage(call: Call) -> ApiResponse:
     return json_response(200, views.usage_view(usage_service.get_usage(call.platform, workshop)))
 
 
+def _room(call: Call) -> ApiResponse:
+    """The cockpit's one poll: workshop, hosts, cost so far, every seat with its usage."""
+    room = cockpit.room(call.platform, call.caller, call.workshop_id)
+    workshop = _with_cost(call, room.workshop, so_far=cockpit.billed(room.workshop))
+    return json_response(200, room_view(room, workshop), {"Cache-Control": "no-store"})
+
+
+def _broadcast(call: Call) -> ApiResponse:
+    body = parse_body(Broadcast, call.json())
+    result = broadcast_service.broadcast(
+        call.platform, call.caller, call.workshop_id, body.message, utcnow()
+    )
+    hosts = {str(index): ok for index, ok in result.hosts.items()}
+    return json_response(200, {"broadcast": result.broadcast, "hosts": hosts})
+
+
+def _release_seat(call: Call) -> ApiResponse:
+    body = parse_body(ReleaseSeat, call.json())
+    released = seat_actions.release_seat(
+        call.platform, call.caller, call.workshop_id, body.seat, utcnow()
+    )
+    view = {"seat": released.seat, "host": released.host, "host_told": released.host_told}
+    return json_response(200, view)
+
+
+def _reset_seat(call: Call) -> ApiResponse:
+    body = parse_body(ResetSeat, call.json())
+    reset = seat_actions.reset_seat(call.platform, call.caller, call.workshop_id, body.seat)
+    return json_response(200, {"seat": reset.seat, "host": reset.host})
+
+
+def _delete(call: Call) -> ApiResponse:
+    workshop_delete.delete_workshop(call.platform, call.caller, call.workshop_id)
+    return json_response(200, {"deleted": call.workshop_id})
+
+
 def _shadow_token(call: Call) -> ApiResponse:
     grant = workshop_service.shadow_token(call.platform, call.caller, call.workshop_id)
     return json_response(200, views.shadow_view(grant))
@@ -302,6 +348,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
+    Route("GET", W + "/room", "get_room", "workshops", True, _room),
+    Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),
+    Route("POST", W + "/release-seat", "release_seat", "workshops", True, _release_seat),
+    Route("POST", W + "/reset-seat", "reset_seat", "workshops", True, _reset_seat),
+    Route("DELETE", W, "delete_workshop", "workshops", True, _delete),
 )
 
 

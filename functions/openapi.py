@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 
@@ -196,6 +197,45 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
+    "Room": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "seats": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "seat": INT,
+                        "claimed": {"type": "boolean"},
+                        "claim": _nullable(
+                            _object(
+                                {"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}
+                            )
+                        ),
+                        "requests": INT,
+                        "tokens": INT,
+                        "cost_usd": NUMBER,
+                        "budget_usd": _nullable(NUMBER),
+                        "budget_share": _nullable(NUMBER),
+                    }
+                ),
+            },
+            "totals": _object(USAGE_COUNTERS),
+            "broadcast": _nullable(_object({"message": STR, "sent_at": TIME, "by": STR})),
+        }
+    ),
+    "BroadcastSent": _object(
+        {
+            "broadcast": _object({"message": STR, "sent_at": TIME, "by": STR}),
+            "hosts": {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "description": "host index -> whether the host took it now",
+            },
+        }
+    ),
+    "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
+    "SeatReset": _object({"seat": INT, "host": INT}),
+    "Deleted": _object({"deleted": STR}),
     "HostCredentials": _object(
         {
             "api_key": {
@@ -282,6 +322,42 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         "ShadowGrant",
         (404, 409),
     ),
+    "broadcast": (
+        "Show a message on every learner page (plain text, 1-500 characters; kept for"
+        " learners who join later)",
+        Broadcast,
+        200,
+        "BroadcastSent",
+        (404,),
+    ),
+    "release_seat": (
+        "Free a seat for someone else; its learner's token and reconnect code stop working",
+        ReleaseSeat,
+        200,
+        "SeatReleased",
+        (404,),
+    ),
+    "reset_seat": (
+        "Reset a seat: a fresh shell and an empty workspace (503 if its host is unreachable)",
+        ResetSeat,
+        200,
+        "SeatReset",
+        (404, 503),
+    ),
+    "delete_workshop": (
+        "Delete a created or stopped workshop with its seats, usage and API key",
+        None,
+        200,
+        "Deleted",
+        (404, 409),
+    ),
+    "get_room": (
+        "Cockpit snapshot: workshop, hosts, cost so far and every seat with its usage",
+        None,
+        200,
+        "Room",
+        (404,),
+    ),
 }
 
 ERROR_DESCRIPTIONS = {
@@ -361,11 +437,16 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
+REQUEST_MODELS = (
+    CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat, ResetSeat,
+)  # fmt: skip
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     _, request_defs = models_json_schema(
-        [(m, "validation") for m in (CreateWorkshop, Join, ModelAccess, ChangeSchedule)],
+        [(m, "validation") for m in REQUEST_MODELS],
         ref_template=REF,
     )
     paths: dict[str, dict[str, Any]] = {}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from functions.plain_errors import plain_message
 from shared.domain.errors import ValidationError
 from shared.domain.model_policy import ModelPolicy
 from shared.domain.schedule import EXTEND_MAX_MINUTES, GRACE_MAX, WARMUP_MAX
@@ -158,4 +159,4 @@ def parse_body(model: type[Model], data: Any) -> Model:
     except PydanticValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"])[:FIELD_NAME_MAX] or "body"
-        raise ValidationError(field, first["msg"]) from None
+        raise ValidationError(field, plain_message(dict(first), model)) from None

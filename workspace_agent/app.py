@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
+from workspace_agent.activity import routes as activity_routes
+from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.cors import cors_middleware, cors_on_prepare
@@ -94,6 +96,8 @@ def create_app(
     app[SCHEDULE] = agent_schedule(settings)
     app.add_routes(schedule_routes)
     setup_watch(app)
+    app.add_routes(activity_routes)
+    app.add_routes(room_routes)
 
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)

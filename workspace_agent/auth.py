@@ -135,6 +135,9 @@ class Authenticator:
         self._settings = settings
         self._keys = keys
         self._clock = clock
+        #: Seat -> learner tokens issued at or before this second are refused (the instructor
+        #: released the seat: ``workspace_agent.activity.room``).
+        self.released_at: dict[int, int] = {}
 
     def now(self) -> float:
         return self._clock()
@@ -163,6 +166,8 @@ class Authenticator:
             ) from None
         if not claims.is_instructor and claims.seat != seat:
             raise ApiError(403, "wrong_seat", "the token is for another seat")
+        if not claims.is_instructor and claims.issued_at <= self.released_at.get(seat, -1):
+            raise ApiError(401, "seat_released", "the instructor released this seat; join again")
         return Principal(claims=claims, seat=seat)
 
     async def http_principal(self, request: web.Request) -> Principal:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from workspace_agent.activity import SeatActivity
+from workspace_agent.activity.room import RoomNotices
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.files.safe_fs import SeatFS
 from workspace_agent.readiness import Readiness
@@ -28,6 +30,8 @@ class AgentContext:
     clock: Callable[[], float]
     filesystems: dict[int, SeatFS] = field(default_factory=dict)
     shells: SeatShells | None = None  # the buffered terminal backend's shells, else None
+    activity: SeatActivity = field(default_factory=SeatActivity)  # for the cockpit
+    notices: RoomNotices = field(default_factory=RoomNotices)  # broadcast, raised hands
 
     def fs(self, seat: int) -> SeatFS:
         if seat not in self.filesystems:

@@ -125,6 +125,8 @@ class Workshop:
     stopped_at: datetime | None = None
     #: Cost figures computed when the workshop stopped (``shared.services.costs``), kept.
     final_cost: dict[str, Any] | None = None
+    #: The instructor's current broadcast ``{message, sent_at, by}`` (the cockpit), or None.
+    broadcast: dict[str, Any] | None = None
 
     @property
     def schedule(self) -> Schedule | None:

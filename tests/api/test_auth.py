@@ -33,6 +33,9 @@ BODIES: dict[str, Any] = {
     "create_workshop": {"name": "x", "seats": 2, "api_key": API_KEY},
     "set_model_access": {"paused": True},
     "change_schedule": {"extend_minutes": 30},
+    "broadcast": {"message": "hello room"},
+    "release_seat": {"seat": 1},
+    "reset_seat": {"seat": 1},
 }
 
 
@@ -54,6 +57,7 @@ def test_every_instructor_route_is_covered() -> None:
     assert {r.name for r in INSTRUCTOR_ROUTES} == {
         "create_workshop", "list_workshops", "get_workshop", "start_workshop", "stop_workshop",
         "list_seats", "get_usage", "set_model_access", "shadow_token", "change_schedule",
+        "get_room", "broadcast", "release_seat", "reset_seat", "delete_workshop",
     }  # fmt: skip
 
 

@@ -13,6 +13,10 @@ import { h } from "./ui/dom";
 async function main(): Promise<void> {
   const root = document.getElementById("app")!;
   const config = await loadConfig();
+  if (isCockpitPath(window.location.pathname)) {
+    const { renderInstructor } = await import("./pages/instructor/page");
+    return renderInstructor(root, config.apiBaseUrl);
+  }
   const api = new ApiClient(config.apiBaseUrl);
   const store = new SessionStore(window.localStorage);
 
@@ -64,6 +68,11 @@ async function main(): Promise<void> {
     // Offline or server hiccup: open the workspace anyway; it keeps retrying on its own.
   }
   showWorkspace(seat.session, false);
+}
+
+/** `/instructor` (or `instructor.html` on static hosting). */
+function isCockpitPath(path: string): boolean {
+  return /\/instructor(\.html)?$/.test(path);
 }
 
 /** Loose comparison of two typed codes (the server is the authority on normalisation). */

@@ -25,6 +25,7 @@ import contextlib
 import enum
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -81,12 +82,16 @@ class ViewerSocket(abc.ABC):
         self._loop = asyncio.get_running_loop()
         self._drain_task: asyncio.Task[None] | None = None
         self.exited = asyncio.Event()
+        #: Called whenever output is sent (the cockpit's "last output"); set by the route.
+        self.on_output: Callable[[], None] | None = None
 
     # -- output ----------------------------------------------------------------------------
     def send_output(self, data: bytes) -> None:
         """Frame ``data`` (counted against the window) straight onto the transport."""
         if not data or self._transport.is_closing():
             return
+        if self.on_output is not None:
+            self.on_output()
         for start in range(0, len(data), READ_SIZE):
             chunk = data[start : start + READ_SIZE]
             self.sent += len(chunk)

@@ -64,6 +64,7 @@ async def terminal(request: web.Request) -> web.StreamResponse:
         ctx.registry.release_reservation(seat)
         raise
     ctx.registry.add(viewer, expires_in=principal.claims.expires_at - ctx.clock())
+    viewer.on_output = lambda: ctx.activity.output(seat, ctx.clock())
     log_event(log, "terminal_open", seat=seat, readonly=viewer.readonly, role=principal.claims.role)
     try:
         with contextlib.suppress(ConnectionResetError):  # the client left mid-setup
@@ -106,6 +107,8 @@ async def _serve(
     try:
         async for message in ws:
             if message.type is WSMsgType.BINARY:
+                if not viewer.readonly:  # cockpit activity: shadows never count as input
+                    ctx.activity.input(viewer.seat, ctx.clock())
                 await viewer.on_binary(message.data)
             elif message.type is WSMsgType.TEXT:
                 viewer.on_text(message.data)

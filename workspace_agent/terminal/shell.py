@@ -123,6 +123,11 @@ class SeatShell:
         return self._pty.pid
 
     @property
+    def pty_fd(self) -> int:
+        """The PTY master (its foreground process group names what the learner runs)."""
+        return self._pty.fd
+
+    @property
     def reading(self) -> bool:
         return self._reading
 

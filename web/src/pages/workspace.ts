@@ -8,6 +8,7 @@ import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
 import { WatchConnection } from "../files/watch";
+import { RoomNotices } from "../room/notices";
 import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
 import { displayCode } from "../session";
@@ -46,6 +47,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
   const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
+  const notices = new RoomNotices(seat);
   const header = h(
     "header",
     { class: "topbar" },
@@ -55,6 +57,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     h("span", { class: "spacer" }),
     schedule.countdown,
     status,
+    notices.helpButton,
     reconnectNow,
     codeButton,
     changesButton,
@@ -106,7 +109,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     splitter({ layout, property: "--sidebar-width", orientation: "vertical", label: "Resize file list", min: 0.12, max: 0.45, initial: 0.2, onResize: () => terminal.refit() }),
     right,
   );
-  root.replaceChildren(h("div", { class: "app" }, header, schedule.banner, banner, layout));
+  root.replaceChildren(h("div", { class: "app" }, header, notices.banner, schedule.banner, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   let ended = "";
@@ -189,6 +192,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   terminalPane.addEventListener("click", () => terminal.focus());
   terminal.open();
   schedule.start();
+  notices.start();
   window.__claraTerm = terminal.reader();
   void tree.refresh();
   watch.start();
@@ -201,6 +205,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     window.removeEventListener("online", online);
     terminal.dispose();
     schedule.dispose();
+    notices.stop();
     delete window.__claraTerm;
   }
   return dispose;

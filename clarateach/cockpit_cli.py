@@ -1,0 +1,257 @@
+"""Cockpit commands: ``workshop watch``, ``broadcast``, ``hands`` (docs/cockpit.md).
+
+They use the same API routes and auth as the web cockpit: ``GET …/room`` for the grid,
+``POST …/broadcast``, and a shadow token (``POST …/shadow-token``) to read each live host's
+``GET /control/activity`` and to mark a raised hand done (``DELETE /control/hands/{seat}``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.live import Live
+
+from clarateach import render_cockpit
+from clarateach.api_client import ApiClient
+from clarateach.cli import (
+    EXIT_API_ERROR,
+    ApiUrlOpt,
+    AudienceOpt,
+    JsonOpt,
+    StateDirOpt,
+    TokenOpt,
+    WorkshopIdArg,
+    _Connection,
+    _emit,
+    _fail,
+    _handled,
+    stdout,
+    workshop_app,
+)
+
+AGENT_TIMEOUT_SECONDS = 3.0
+
+
+def _path(workshop_id: str, action: str) -> str:
+    return f"/api/workshops/{workshop_id}/{action}"
+
+
+def live_activity(
+    client: ApiClient, workshop_id: str, room: dict[str, Any], http: httpx.Client
+) -> dict[int, dict[str, Any]]:
+    """Every ready host's ``/control/activity`` by seat; unreachable hosts are skipped."""
+    hosts = [h for h in room["workshop"]["hosts"] if h["status"] == "ready" and h["endpoint"]]
+    if not hosts or room["workshop"]["status"] not in ("running", "provisioning"):
+        return {}
+    token = client.request("POST", _path(workshop_id, "shadow-token"))["token"]
+    merged: dict[int, dict[str, Any]] = {}
+    for host in hosts:
+        try:
+            response = http.get(
+                f"{host['endpoint'].rstrip('/')}/control/activity",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError:
+            continue
+        if response.status_code == 200:
+            for seat, value in response.json().get("seats", {}).items():
+                merged[int(seat)] = value
+    return merged
+
+
+@workshop_app.command("watch")
+def watch(
+    workshop_id: WorkshopIdArg,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1.0, max=60.0, help="Seconds between updates.")
+    ] = 2.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+    all_seats: Annotated[bool, typer.Option("--all", help="Show free seats too.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Live table of the room: state, idle time, what runs, model spend, raised hands."""
+    with (
+        _handled(json_output),
+        _Connection(api_url, token, state_dir, audience).client() as client,
+        httpx.Client(timeout=AGENT_TIMEOUT_SECONDS) as http,
+    ):
+
+        def snapshot() -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+            room = client.request("GET", _path(workshop_id, "room"))
+            return room, live_activity(client, workshop_id, room, http)
+
+        if once or json_output:
+            room, activity = snapshot()
+            body = {**room, "activity": {str(k): v for k, v in activity.items()}}
+            _emit(
+                body,
+                json_output,
+                lambda: render_cockpit.room_table(room, activity, claimed_only=not all_seats),
+            )
+            return
+        room, activity = snapshot()
+        render = render_cockpit.room_table
+        with Live(render(room, activity, claimed_only=not all_seats), console=stdout) as live:
+            while True:
+                time.sleep(interval)
+                room, activity = snapshot()
+                live.update(render(room, activity, claimed_only=not all_seats))
+
+
+@workshop_app.command("broadcast")
+def broadcast(
+    workshop_id: WorkshopIdArg,
+    message: Annotated[str, typer.Argument(help="Plain text, 1-500 characters.")],
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show a message on every learner's page (kept for learners who join later)."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            body = client.request(
+                "POST", _path(workshop_id, "broadcast"), json={"message": message}
+            )
+        told = sum(1 for ok in body["hosts"].values() if ok)
+        _emit(
+            body,
+            json_output,
+            lambda: f"Broadcast sent; {told} of {len(body['hosts'])} host(s) showing it now.",
+        )
+
+
+@workshop_app.command("hands")
+def hands(
+    workshop_id: WorkshopIdArg,
+    done: Annotated[
+        int | None, typer.Option("--done", help="Mark this seat's raised hand done.", min=1)
+    ] = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The help queue (raised hands, longest wait first); ``--done SEAT`` clears one."""
+    with (
+        _handled(json_output),
+        _Connection(api_url, token, state_dir, audience).client() as client,
+        httpx.Client(timeout=AGENT_TIMEOUT_SECONDS) as http,
+    ):
+        room = client.request("GET", _path(workshop_id, "room"))
+        if done is not None:
+            _hand_done(client, workshop_id, room, http, done, json_output)
+        activity = live_activity(client, workshop_id, room, http)
+        queue = sorted(
+            ((seat, a["hand"]) for seat, a in activity.items() if a.get("hand")),
+            key=lambda item: -float(item[1].get("waited") or 0),
+        )
+        body = {"hands": [{"seat": seat, **hand} for seat, hand in queue]}
+        _emit(body, json_output, lambda: render_cockpit.hands_table(queue))
+
+
+def _hand_done(
+    client: ApiClient,
+    workshop_id: str,
+    room: dict[str, Any],
+    http: httpx.Client,
+    seat: int,
+    json_output: bool,
+) -> None:
+    host = next(
+        (h for h in room["workshop"]["hosts"] if h["seat_first"] <= seat <= h["seat_last"]), None
+    )
+    if seat > room["workshop"]["seats"] or host is None or not host["endpoint"]:
+        _fail(EXIT_API_ERROR, f"seat {seat} is not a live seat of this workshop", json_output)
+    token = client.request("POST", _path(workshop_id, "shadow-token"))["token"]
+    try:
+        response = http.delete(
+            f"{host['endpoint'].rstrip('/')}/control/hands/{seat}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    except httpx.HTTPError:
+        _fail(EXIT_API_ERROR, f"seat {seat}'s host did not answer", json_output)
+    if response.status_code not in (204, 404):
+        _fail(
+            EXIT_API_ERROR, f"seat {seat}'s host answered HTTP {response.status_code}", json_output
+        )
+
+
+@workshop_app.command("release-seat")
+def release_seat(
+    workshop_id: WorkshopIdArg,
+    seat: Annotated[int, typer.Argument(help="The seat to free.", min=1, max=500)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Free a seat for someone else: its learner's token and reconnect code stop working."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(
+                    f"Release seat {seat}? Its learner is disconnected and cannot rejoin it.",
+                    abort=True,
+                )
+            body = client.request("POST", _path(workshop_id, "release-seat"), json={"seat": seat})
+        note = (
+            ""
+            if body["host_told"]
+            else " (its host was not reached; it refuses the token once told)"
+        )
+        _emit(body, json_output, lambda: f"Seat {seat} released{note}.")
+
+
+@workshop_app.command("reset-seat")
+def reset_seat(
+    workshop_id: WorkshopIdArg,
+    seat: Annotated[int, typer.Argument(help="The seat to reset.", min=1, max=500)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """A fresh shell and an empty workspace for one seat (its learner keeps the seat)."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(
+                    f"Reset seat {seat}? Its shell restarts and every file in its workspace "
+                    "is deleted.",
+                    abort=True,
+                )
+            body = client.request("POST", _path(workshop_id, "reset-seat"), json={"seat": seat})
+        _emit(body, json_output, lambda: f"Seat {seat} reset: fresh shell, empty workspace.")
+
+
+@workshop_app.command("delete")
+def delete(
+    workshop_id: WorkshopIdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a created or stopped workshop with its seats, usage and API key."""
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if not yes and not json_output:
+                typer.confirm(f"Delete workshop {workshop_id} and its seats for good?", abort=True)
+            body = client.request("DELETE", f"/api/workshops/{workshop_id}")
+        _emit(body, json_output, lambda: f"Workshop {workshop_id} deleted.")

@@ -1,0 +1,22 @@
+"""Request bodies of the cockpit routes. Rules (lengths, plain text) live in
+``shared.domain.cockpit`` so the messages speak to the instructor, not in validator words."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from functions.schemas import _Body
+
+
+class Broadcast(_Body):
+    message: str = Field(
+        description="Plain text, 1-500 characters; shown as a banner on every learner page."
+    )
+
+
+class ReleaseSeat(_Body):
+    seat: int = Field(description="The seat to free (1..seats); its learner's token stops working.")
+
+
+class ResetSeat(_Body):
+    seat: int = Field(description="The seat to reset (fresh shell, empty workspace).")

@@ -1,0 +1,121 @@
+"""``clarateach workshop watch / broadcast / hands`` against a real API server.
+
+The scripted hosts have endpoints nobody listens on, so live activity is absent (seats read
+"joined"), exactly as when a host cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from clarateach import cli
+from tests.cli.conftest import RunCli
+from tests.cli.server import ApiServer
+from tests.cli.test_workshop_commands import create
+
+
+def running_with_learner(run_cli: RunCli, key_file: Path, api: ApiServer) -> dict:
+    workshop = create(run_cli, key_file, seats=4)
+    assert run_cli("workshop", "start", workshop["id"], "--wait").exit_code == 0
+    joined = httpx.post(f"{api.url}/api/join", json={"code": workshop["code"]}, timeout=10)
+    assert joined.status_code == 200, joined.text
+    return workshop
+
+
+def test_broadcast_then_watch_shows_the_room(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    sent = run_cli("workshop", "broadcast", workshop["id"], "Break until [b]11[/b]")
+    assert sent.exit_code == 0, sent.text
+    assert "Broadcast sent; 0 of 1 host(s) showing it now." in sent.text
+
+    snapshot = run_cli("workshop", "watch", workshop["id"], "--once", "--json")
+    assert snapshot.exit_code == 0, snapshot.text
+    room = json.loads(snapshot.stdout)
+    assert room["broadcast"]["message"] == "Break until [b]11[/b]"
+    assert [s["seat"] for s in room["seats"] if s["claimed"]] == [1]
+    assert room["activity"] == {}
+
+    table = run_cli("workshop", "watch", workshop["id"], "--once")
+    assert table.exit_code == 0
+    assert "running · 1/4 seats · model $0.00" in table.text
+    assert "Broadcast: Break until [b]11[/b]" in table.text  # markup shown as text
+    assert "joined" in table.text
+
+
+def test_bad_broadcasts_speak_to_the_instructor(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    for message in ("   ", "x" * 501):
+        result = run_cli("workshop", "broadcast", workshop["id"], message)
+        assert result.exit_code == cli.EXIT_API_ERROR
+        assert "message: must be between 1 and 500 characters" in result.text
+    unknown = run_cli("workshop", "broadcast", "wnope", "hi")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+
+
+def test_hands_lists_the_queue_and_refuses_unknown_seats(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    empty = run_cli("workshop", "hands", workshop["id"])
+    assert empty.exit_code == 0 and "Nobody is waiting." in empty.text
+    assert json.loads(run_cli("workshop", "hands", workshop["id"], "--json").stdout) == {
+        "hands": []
+    }
+    unknown = run_cli("workshop", "hands", workshop["id"], "--done", "9")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+    assert "seat 9 is not a live seat of this workshop" in unknown.text
+
+
+def test_release_seat_frees_it_after_a_confirmation(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    declined = run_cli("workshop", "release-seat", workshop["id"], "1", input="n\n")
+    assert declined.exit_code != 0
+    assert len(api.platform.store.list_seats(workshop["id"])) == 1
+
+    released = run_cli("workshop", "release-seat", workshop["id"], "1", input="y\n")
+    assert released.exit_code == 0, released.text
+    assert "Release seat 1?" in released.text and "Seat 1 released" in released.text
+    assert api.platform.store.list_seats(workshop["id"]) == []
+
+    again = run_cli("workshop", "release-seat", workshop["id"], "1", "--yes")
+    assert again.exit_code == cli.EXIT_API_ERROR
+    assert "seat 1 is free: there is nobody to release" in again.text
+    unknown = run_cli("workshop", "release-seat", workshop["id"], "9", "--yes")
+    assert "seat 9 is not a seat of this workshop (seats 1-4)" in unknown.text
+
+
+def test_reset_seat_asks_and_reports_an_unreachable_host(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+    declined = run_cli("workshop", "reset-seat", workshop["id"], "1", input="n\n")
+    assert declined.exit_code != 0 and "Reset seat 1?" in declined.text
+    result = run_cli("workshop", "reset-seat", workshop["id"], "1", "--yes")
+    assert result.exit_code == cli.EXIT_API_ERROR
+    assert "seat 1's host could not be reached; nothing was reset" in result.text
+
+
+def test_delete_a_created_workshop_but_not_a_running_one(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    idle = create(run_cli, key_file)
+    deleted = run_cli("workshop", "delete", idle["id"], input="y\n")
+    assert deleted.exit_code == 0, deleted.text
+    assert f"Workshop {idle['id']} deleted." in deleted.text
+    assert api.platform.store.get_workshop(idle["id"]) is None
+
+    live = running_with_learner(run_cli, key_file, api)
+    refused = run_cli("workshop", "delete", live["id"], "--yes")
+    assert refused.exit_code == cli.EXIT_API_ERROR
+    assert "workshop is running" in refused.text

@@ -1,0 +1,180 @@
+/**
+ * The instructor side of the ClaraTeach API (docs/protocol.md §1) and the agents' read-only
+ * activity route. Every failure is an `InstructorError` carrying the server's message.
+ */
+export class InstructorError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "InstructorError";
+  }
+}
+
+export interface Host {
+  index: number;
+  status: string;
+  endpoint: string | null;
+  seat_first: number;
+  seat_last: number;
+  error: string | null;
+}
+
+export interface CostFigures {
+  kind: string;
+  vm_usd: number | null;
+  model_usd: number | null;
+  total_usd: number | null;
+}
+
+export interface Workshop {
+  id: string;
+  name: string;
+  code: string;
+  seats: number;
+  seats_per_host: number;
+  status: string;
+  error: string | null;
+  model_paused: boolean;
+  hosts: Host[];
+  cost: { estimate: CostFigures | null; so_far: CostFigures | null; final: CostFigures | null } | null;
+}
+
+export interface RoomSeat {
+  seat: number;
+  claimed: boolean;
+  claim: { host: number; joined_at: string; last_seen: string } | null;
+  requests: number;
+  tokens: number;
+  cost_usd: number;
+  budget_usd: number | null;
+  budget_share: number | null;
+}
+
+export interface Room {
+  workshop: Workshop;
+  seats: RoomSeat[];
+  totals: Record<string, number>;
+  broadcast: { message: string; sent_at: string; by: string } | null;
+}
+
+export interface ShadowGrant {
+  token: string;
+  expires_in: number;
+  hosts: { index: number; endpoint: string | null; seat_first: number; seat_last: number }[];
+}
+
+export interface SeatActivity {
+  sockets: number;
+  shadows: number;
+  input_age: number | null;
+  output_age: number | null;
+  foreground: string | null;
+  hand: { text: string; waited: number } | null;
+}
+
+export interface CreateRequest {
+  name: string;
+  seats: number;
+  seats_per_host?: number;
+  api_key: string;
+  model_policy?: unknown;
+}
+
+type FetchLike = typeof fetch;
+
+export class InstructorClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+    private readonly fetchImpl: FetchLike = (input, init) => fetch(input, init),
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return request<T>(this.fetchImpl, `${this.baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  }
+
+  async list(): Promise<Workshop[]> {
+    return (await this.call<{ workshops: Workshop[] }>("GET", "/api/workshops?limit=200")).workshops;
+  }
+
+  async create(req: CreateRequest): Promise<Workshop> {
+    return (await this.call<{ workshop: Workshop }>("POST", "/api/workshops", req)).workshop;
+  }
+
+  async start(id: string): Promise<Workshop> {
+    return (await this.call<{ workshop: Workshop }>("POST", `/api/workshops/${encodeURIComponent(id)}/start`)).workshop;
+  }
+
+  async stop(id: string): Promise<Workshop> {
+    return (await this.call<{ workshop: Workshop }>("POST", `/api/workshops/${encodeURIComponent(id)}/stop`)).workshop;
+  }
+
+  room(id: string): Promise<Room> {
+    return this.call<Room>("GET", `/api/workshops/${encodeURIComponent(id)}/room`);
+  }
+
+  async broadcast(id: string, message: string): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/broadcast`, { message });
+  }
+
+  /** Mark a raised hand done on its host (`DELETE /control/hands/{seat}`). */
+  async handDone(endpoint: string, shadowToken: string, seat: number): Promise<void> {
+    const response = await this.fetchImpl(`${endpoint}/control/hands/${seat}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${shadowToken}` },
+      credentials: "omit",
+    }).catch(() => null);
+    if (!response || (!response.ok && response.status !== 404)) {
+      throw new InstructorError(response?.status ?? 0, "host_error", `Seat ${seat}'s host did not answer.`);
+    }
+  }
+
+  async releaseSeat(id: string, seat: number): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/release-seat`, { seat });
+  }
+
+  async resetSeat(id: string, seat: number): Promise<void> {
+    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/reset-seat`, { seat });
+  }
+
+  shadowToken(id: string): Promise<ShadowGrant> {
+    return this.call<ShadowGrant>("POST", `/api/workshops/${encodeURIComponent(id)}/shadow-token`);
+  }
+
+  /** One host's live terminal activity (`GET /control/activity`, instructor token). */
+  async activity(endpoint: string, shadowToken: string): Promise<Record<string, SeatActivity>> {
+    const body = await request<{ seats: Record<string, SeatActivity> }>(this.fetchImpl, `${endpoint}/control/activity`, {
+      headers: { Authorization: `Bearer ${shadowToken}` },
+      credentials: "omit",
+      cache: "no-store",
+    });
+    return body.seats;
+  }
+}
+
+async function request<T>(fetchImpl: FetchLike, url: string, init: RequestInit): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url, init);
+  } catch (exc) {
+    throw new InstructorError(0, "network", `Cannot reach the server (${exc instanceof Error ? exc.message : String(exc)}).`);
+  }
+  const parsed = (await response.json().catch(() => null)) as { error?: { code?: unknown; message?: unknown } } | null;
+  if (!response.ok) {
+    const code = typeof parsed?.error?.code === "string" ? parsed.error.code : "http_error";
+    const message = typeof parsed?.error?.message === "string" ? parsed.error.message : `HTTP ${response.status}`;
+    throw new InstructorError(response.status, code, message);
+  }
+  return parsed as T;
+}

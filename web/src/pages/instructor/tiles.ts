@@ -1,0 +1,100 @@
+/**
+ * Pure seat-tile rules: what one tile says, and which tiles a filter keeps. No DOM here, so
+ * the rules are unit-tested (web/test/cockpit.test.ts).
+ */
+import type { RoomSeat, SeatActivity } from "./client";
+
+export type SeatState = "free" | "joined" | "connected" | "disconnected";
+
+export interface Tile {
+  seat: number;
+  state: SeatState;
+  host: number | null;
+  /** Seconds since the learner's last keystroke (null: never, or unknown). */
+  idleSeconds: number | null;
+  foreground: string | null;
+  shadows: number;
+  requests: number;
+  tokens: number;
+  costUsd: number;
+  budgetUsd: number | null;
+  budgetShare: number | null;
+  hand: { text: string; waited: number } | null;
+}
+
+export interface Filters {
+  disconnected: boolean;
+  /** Keep seats idle for more than this many minutes (null: off). */
+  idleMinutes: number | null;
+  overBudget: boolean;
+  raisedHand: boolean;
+}
+
+export const NO_FILTERS: Filters = { disconnected: false, idleMinutes: null, overBudget: false, raisedHand: false };
+export const BUDGET_WARNING = 0.8;
+
+/** `activity` is undefined when the seat's host could not be asked (then "joined"). */
+export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Tile {
+  let state: SeatState = "free";
+  if (seat.claimed) {
+    if (activity === undefined) state = "joined";
+    else state = activity.sockets > 0 ? "connected" : "disconnected";
+  }
+  return {
+    seat: seat.seat,
+    state,
+    host: seat.claim?.host ?? null,
+    idleSeconds: activity?.input_age ?? null,
+    foreground: activity?.foreground ?? null,
+    shadows: activity?.shadows ?? 0,
+    requests: seat.requests,
+    tokens: seat.tokens,
+    costUsd: seat.cost_usd,
+    budgetUsd: seat.budget_usd,
+    budgetShare: seat.budget_share,
+    hand: activity?.hand ?? null,
+  };
+}
+
+export function keep(tile: Tile, filters: Filters): boolean {
+  if (filters.disconnected && tile.state !== "disconnected") return false;
+  if (filters.idleMinutes !== null) {
+    if (tile.state === "free") return false;
+    if (tile.idleSeconds !== null && tile.idleSeconds <= filters.idleMinutes * 60) return false;
+  }
+  if (filters.overBudget && !(tile.budgetShare !== null && tile.budgetShare >= BUDGET_WARNING)) return false;
+  if (filters.raisedHand && tile.hand === null) return false;
+  return true;
+}
+
+/** The help queue: raised hands, longest wait first. */
+export function handQueue(tiles: Tile[]): Tile[] {
+  return tiles.filter((t) => t.hand !== null).sort((a, b) => (b.hand?.waited ?? 0) - (a.hand?.waited ?? 0));
+}
+
+/** "42s", "5m", "2h": short enough for a 500-seat grid. */
+export function shortAge(seconds: number | null): string {
+  if (seconds === null) return "–";
+  if (seconds < 60) return `${Math.floor(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  return `${Math.floor(seconds / 3600)}h`;
+}
+
+export function usd(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "–";
+  return `$${value.toFixed(2)}`;
+}
+
+/** The header line: status, seats taken, model spend and VM cost so far (or the estimate). */
+export function moneyLine(
+  status: string,
+  taken: number,
+  seats: number,
+  cost: { estimate: { vm_usd: number | null; model_usd: number | null } | null; so_far: { vm_usd: number | null; model_usd: number | null } | null; final: { vm_usd: number | null; model_usd: number | null } | null } | null,
+  modelSpend: number,
+): string {
+  const figures = cost?.final ?? cost?.so_far ?? null;
+  const label = cost?.final ? "final" : "so far";
+  const vm = figures ? `VMs ${usd(figures.vm_usd)} ${label}` : `VMs est. ${usd(cost?.estimate?.vm_usd)}`;
+  return `${status} · ${taken}/${seats} seats · model ${usd(modelSpend)} · ${vm}`;
+}

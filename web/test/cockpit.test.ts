@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { takeToken } from "../src/pages/instructor/auth";
+import type { RoomSeat, SeatActivity } from "../src/pages/instructor/client";
+import { handQueue, keep, moneyLine, NO_FILTERS, shortAge, tileFor } from "../src/pages/instructor/tiles";
+
+const seat = (over: Partial<RoomSeat> = {}): RoomSeat => ({
+  seat: 1,
+  claimed: true,
+  claim: { host: 0, joined_at: "", last_seen: "" },
+  requests: 0,
+  tokens: 0,
+  cost_usd: 0,
+  budget_usd: null,
+  budget_share: null,
+  ...over,
+});
+const active: SeatActivity = { sockets: 1, shadows: 0, input_age: 5, output_age: 1, foreground: "claude", hand: null };
+
+describe("seat tiles", () => {
+  it("tells free, joined, connected and disconnected apart", () => {
+    expect(tileFor(seat({ claimed: false, claim: null }), undefined).state).toBe("free");
+    expect(tileFor(seat(), undefined).state).toBe("joined");
+    expect(tileFor(seat(), active).state).toBe("connected");
+    expect(tileFor(seat(), { ...active, sockets: 0, shadows: 2 }).state).toBe("disconnected");
+  });
+
+  it("filters disconnected, idle and over-budget seats", () => {
+    const gone = tileFor(seat(), { ...active, sockets: 0 });
+    const busy = tileFor(seat(), active);
+    const idle = tileFor(seat(), { ...active, input_age: 700 });
+    const rich = tileFor(seat({ budget_usd: 1, budget_share: 0.85 }), active);
+    expect(keep(gone, { ...NO_FILTERS, disconnected: true })).toBe(true);
+    expect(keep(busy, { ...NO_FILTERS, disconnected: true })).toBe(false);
+    expect(keep(idle, { ...NO_FILTERS, idleMinutes: 10 })).toBe(true);
+    expect(keep(busy, { ...NO_FILTERS, idleMinutes: 10 })).toBe(false);
+    expect(keep(rich, { ...NO_FILTERS, overBudget: true })).toBe(true);
+    expect(keep(busy, { ...NO_FILTERS, overBudget: true })).toBe(false);
+    expect(keep(busy, NO_FILTERS)).toBe(true);
+    const asking = tileFor(seat({ seat: 4 }), { ...active, hand: { text: "help", waited: 90 } });
+    const longer = tileFor(seat({ seat: 7 }), { ...active, hand: { text: "", waited: 300 } });
+    expect(keep(asking, { ...NO_FILTERS, raisedHand: true })).toBe(true);
+    expect(keep(busy, { ...NO_FILTERS, raisedHand: true })).toBe(false);
+    expect(handQueue([busy, asking, longer]).map((t) => t.seat)).toEqual([7, 4]);
+  });
+
+  it("writes ages and the money line compactly", () => {
+    expect([shortAge(null), shortAge(42.7), shortAge(300), shortAge(7300)]).toEqual(["–", "42s", "5m", "2h"]);
+    const cost = { estimate: null, so_far: { vm_usd: 0.5, model_usd: 1 }, final: null };
+    expect(moneyLine("running", 3, 10, cost, 1.234)).toBe("running · 3/10 seats · model $1.23 · VMs $0.50 so far");
+  });
+});
+
+describe("instructor sign-in", () => {
+  it("moves the token from the fragment into storage and off the URL", () => {
+    const values = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => values.get(k) ?? null,
+      setItem: (k: string, v: string) => void values.set(k, v),
+      removeItem: (k: string) => void values.delete(k),
+    };
+    const replaced: string[] = [];
+    const location = { hash: "#token=s3cret", pathname: "/instructor", search: "" } as Location;
+    const history = { replaceState: (_s: unknown, _t: string, url: string) => void replaced.push(url) } as History;
+    expect(takeToken(storage, location, history)).toBe("s3cret");
+    expect(replaced).toEqual(["/instructor"]);
+    const later = { hash: "", pathname: "/instructor", search: "" } as Location;
+    expect(takeToken(storage, later, history)).toBe("s3cret");
+  });
+});

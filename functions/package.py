@@ -26,7 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE_NAME = "functions-source.zip"
 PACKAGES = ("functions", "shared", "workspace_agent")
 #: Entry points of functions.main, one per deployed function (terraform/main.tf).
-ENTRY_POINTS = ("api", "workshops", "join", "jwks", "health", "provisioner", "reconciler")
+ENTRY_POINTS = (
+    "api",
+    "create_workshop",
+    "start_workshop",
+    "stop_workshop",
+    "workshops",
+    "control",
+    "join_workshop",
+    "hosts",
+    "jwks",
+    "health",
+    "provisioner",
+    "reconciler",
+)
 #: Non-Python files shipped with the packages (mirrors [tool.setuptools.package-data]).
 DATA_SUFFIXES = (".json", ".tmpl", ".sh", ".yaml")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)

@@ -117,8 +117,14 @@ variable "seat_image_tag" {
   default     = "v1"
 }
 
+variable "single_url" {
+  description = "Deploy the all-in-one `api` function (every route at one URL, one service account holding the instructor functions' rights together) instead of one instructor function per operation group."
+  type        = bool
+  default     = false
+}
+
 variable "join_min_instances" {
-  description = "Warm instances of the join function. 0 between workshops; set 1-2 for the hour around a workshop's start (each idle instance of 1 vCPU / 1 GiB is billed at Cloud Run's idle min-instance rate, roughly $0.01-0.02 per hour; see docs/deployment.md)."
+  description = "Warm instances of the join_workshop function. 0 between workshops; set 1-2 for the hour around a workshop's start (each idle instance of 1 vCPU / 1 GiB is billed at Cloud Run's idle min-instance rate, roughly $0.01-0.02 per hour; see docs/deployment.md)."
   type        = number
   default     = 0
 

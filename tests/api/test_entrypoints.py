@@ -1,0 +1,93 @@
+"""The split entry points: every route of the one router is served by exactly one split
+function (and by ``api``), the union is the all-in-one API with the same OpenAPI document,
+and each function answers 404 for every operation it does not own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import functions_framework
+import pytest
+
+from functions import entrypoints, main, package, runtime
+from functions.entrypoints import SPLIT, entry_point_of
+from functions.http import ROUTES, Route
+from functions.openapi import openapi_document
+from shared.bootstrap import Platform
+
+MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
+READ_ONLY = "workshops"
+
+
+@pytest.fixture
+def installed(platform: Platform) -> Iterator[Platform]:
+    runtime.set_platform(platform)
+    yield platform
+    runtime.set_platform(None)
+
+
+def test_every_route_belongs_to_exactly_one_split_function() -> None:
+    names = [route.name for route in ROUTES]
+    assigned = [op for _, ops in SPLIT.values() for op in ops]
+    assert sorted(assigned) == sorted(names), "assign each new route in functions/entrypoints.py"
+    for route in ROUTES:
+        assert route.name in entrypoints.operations(entry_point_of(route.name))
+
+
+def test_the_split_routes_are_the_all_in_one_openapi_document() -> None:
+    document = openapi_document()
+    documented = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    split = {
+        (r.method, r.template) for r in ROUTES for ops in (entrypoints.operations(n) for n in SPLIT)
+        if r.name in ops
+    }  # fmt: skip
+    assert split == documented
+    operation_ids = {
+        op["operationId"] for item in document["paths"].values() for op in item.values()
+    }
+    assert operation_ids == {op for _, ops in SPLIT.values() for op in ops}
+
+
+def test_the_read_only_function_serves_only_reads() -> None:
+    served = [r for r in ROUTES if r.name in entrypoints.operations(READ_ONLY)]
+    assert served and {r.method for r in served} == {"GET"}
+
+
+def test_join_never_serves_a_route_that_publishes_or_reads_api_keys() -> None:
+    assert entrypoints.operations("join_workshop") == {"join"}
+    assert entry_point_of("host_events") == entry_point_of("host_credentials") == "hosts"
+
+
+def test_every_split_entry_point_is_deployed_from_the_package() -> None:
+    assert set(SPLIT) | {"api", "provisioner", "reconciler"} == set(package.ENTRY_POINTS)
+    for name in package.ENTRY_POINTS:
+        assert callable(getattr(main, name)), name
+
+
+def _concrete(route: Route) -> str:
+    return re.sub(r"\{\w+\}", "w1", route.template)
+
+
+def _served(client: object, route: Route) -> bool:
+    response = client.open(_concrete(route), method=route.method, data=b"")  # type: ignore[attr-defined]
+    body = response.get_json(silent=True) or {}
+    refused = response.status_code in (404, 405) and body.get("error", {}).get("code") in (
+        "not_found",
+        "method_not_allowed",
+    )
+    return not refused
+
+
+@pytest.mark.usefixtures("installed")
+@pytest.mark.parametrize("name", [*SPLIT, "api"])
+def test_each_entry_point_serves_exactly_its_operations(name: str) -> None:
+    """Unauthenticated requests: an owned instructor route answers 401, an owned public route
+    its own answer (200, 400, 401), any other route 404 or 405 from the router."""
+    client = functions_framework.create_app(target=name, source=MAIN).test_client()
+    owned = {r.name for r in ROUTES} if name == "api" else entrypoints.operations(name)
+    served = {route.name for route in ROUTES if _served(client, route)}
+    assert served == owned

@@ -1,7 +1,7 @@
 # Cloud Functions (2nd gen), all built from one source archive (`nox -s package`).
 #
 # URLs: every function serves its routes under /api on its own URL (functions/entrypoints.py
-# says which), and `api` (single_url = true) serves every route. Instructors (CLI) use the
+# says which), and `api` (api_layout = single_url) serves every route. Instructors (CLI) use the
 # instructor functions' URLs (output api_urls); learners' browsers use the public
 # `join_workshop` URL (the web client's config.json apiBaseUrl); hosts fetch token keys from
 # the public `jwks` URL, and their workshop's API key and report their events at `hosts`

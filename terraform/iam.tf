@@ -19,7 +19,7 @@
 #                    without those rights.
 #   jwks             The JWT signing key (publishes its public half). Nothing else.
 #   health           Nothing.
-#   api              single_url = true only: the union of the instructor functions' rights
+#   api              api_layout = single_url only: the union of the instructor functions' rights
 #                    (it serves every route; hosts still use the hosts function).
 #   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
 #                act as the host SA (that SA only), delete workshop-* secrets (never read them,

@@ -28,12 +28,14 @@ locals {
   }
   min_instances = { join_workshop = var.join_min_instances }
 
-  # The instructor functions of each layout (var.single_url): one per operation group by
+  # The instructor functions of each layout (var.api_layout): one per operation group by
   # default, or the all-in-one `api` at one URL. Learners, hosts and Google always get the
   # public and internal functions, whatever the layout.
-  split_instructor_functions  = ["create_workshop", "start_workshop", "stop_workshop", "workshops", "control"]
-  single_instructor_functions = ["api"]
-  instructor_functions        = var.single_url ? local.single_instructor_functions : local.split_instructor_functions
+  instructor_layouts = {
+    split      = ["create_workshop", "start_workshop", "stop_workshop", "workshops", "control"]
+    single_url = ["api"]
+  }
+  instructor_functions = local.instructor_layouts[var.api_layout]
   functions = {
     for name, spec in local.function_specs : name => spec
     if contains(concat(local.instructor_functions, local.public_functions, local.internal_functions), name)

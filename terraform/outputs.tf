@@ -1,11 +1,11 @@
 output "api_urls" {
   description = "Base URL of each API function (CLARATEACH_API_URLS for the CLI, as JSON: terraform output -json api_urls). The CLI sends each operation to its function (functions/entrypoints.py)."
-  value       = { for name, _ in local.functions : name => local.function_urls[name] if !contains(local.internal_functions, name) }
+  value       = { for name in concat(local.instructor_functions, local.public_functions) : name => local.function_urls[name] }
 }
 
 output "api_base_url" {
-  description = "The all-in-one `api` URL (CLARATEACH_API_URL for the CLI) when single_url = true; empty in the split layout (use api_urls)."
-  value       = var.single_url ? local.function_urls["api"] : ""
+  description = "The all-in-one `api` URL (CLARATEACH_API_URL for the CLI) when api_layout = single_url; empty in the split layout (use api_urls)."
+  value       = lookup({ single_url = local.function_urls["api"] }, var.api_layout, "")
 }
 
 output "public_api_urls" {

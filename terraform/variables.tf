@@ -117,10 +117,15 @@ variable "seat_image_tag" {
   default     = "v1"
 }
 
-variable "single_url" {
-  description = "Deploy the all-in-one `api` function (every route at one URL, one service account holding the instructor functions' rights together) instead of one instructor function per operation group."
-  type        = bool
-  default     = false
+variable "api_layout" {
+  description = "split: one instructor function per operation group, each with its own service account (create_workshop, start_workshop, stop_workshop, workshops, control). single_url: the all-in-one `api` function instead (every route at one URL; its account holds those functions' rights together)."
+  type        = string
+  default     = "split"
+
+  validation {
+    condition     = contains(["split", "single_url"], var.api_layout)
+    error_message = "api_layout: split or single_url."
+  }
 }
 
 variable "join_min_instances" {

@@ -188,9 +188,8 @@ class Config:
             return self._reference(node["Traversal"])
         if "Args" in node:
             return self._call(node["Name"], [self.evaluate(arg) for arg in node["Args"]])
-        if "Condition" in node and "TrueResult" in node:
-            chosen = "TrueResult" if self.evaluate(node["Condition"]) else "FalseResult"
-            return self.evaluate(node[chosen])
+        if "Collection" in node and "Key" in node:  # collection[key]
+            return self.evaluate(node["Collection"])[self.evaluate(node["Key"])]
         raise NotStatic(f"unsupported expression: {sorted(node)}")
 
     def _template_part(self, part: Node) -> str:

@@ -4,18 +4,24 @@ and each function answers 404 for every operation it does not own."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import functions_framework
+import httpx
 import pytest
 
+from clarateach.api_client import ApiClient
+from clarateach.api_client import ApiError as ClientApiError
+from clarateach.credentials import CredentialsError, resolve_credentials
 from functions import entrypoints, main, package, runtime
 from functions.entrypoints import SPLIT, entry_point_of
 from functions.http import ROUTES, Route
 from functions.openapi import openapi_document
 from shared.bootstrap import Platform
+from tests.api.conftest import API_KEY
 
 MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
 READ_ONLY = "workshops"
@@ -91,3 +97,65 @@ def test_each_entry_point_serves_exactly_its_operations(name: str) -> None:
     owned = {r.name for r in ROUTES} if name == "api" else entrypoints.operations(name)
     served = {route.name for route in ROUTES if _served(client, route)}
     assert served == owned
+
+
+# --------------------------------------------- the CLI's client against the split layout
+class _SplitLayout(httpx.BaseTransport):
+    """One functions-framework app per split function, each at its own host (like its own
+    Cloud Run URL); records which function served each request."""
+
+    def __init__(self) -> None:
+        self.apps = {
+            name: httpx.WSGITransport(
+                app=functions_framework.create_app(target=name, source=MAIN)
+            )
+            for name in SPLIT
+        }
+        self.served: list[tuple[str, str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.host.split(".")[0].replace("-", "_")
+        self.served.append((name, request.method, request.url.path))
+        return self.apps[name].handle_request(request)
+
+
+URLS = {name: f"http://{name.replace('_', '-')}.fn.test" for name in SPLIT}
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_cli_client_sends_each_operation_to_its_function(admin_token: str) -> None:
+    layout = _SplitLayout()
+    client = ApiClient(URLS["workshops"], admin_token, transport=layout, function_urls=URLS)
+    created = client.create_workshop("Intro", 4, API_KEY)
+    workshop_id = created["id"]
+    assert client.list_workshops()["workshops"][0]["id"] == workshop_id
+    assert client.get_workshop(workshop_id)["id"] == workshop_id
+    client.start_workshop(workshop_id)
+    client.seats(workshop_id)
+    client.usage(workshop_id)
+    for call in (
+        lambda: client.change_schedule(workshop_id, {"extend_minutes": 30}),
+        lambda: client.shadow_token(workshop_id),
+    ):
+        try:
+            call()
+        except ClientApiError as exc:  # a state conflict is fine; a routing refusal is not
+            assert exc.code not in ("not_found", "method_not_allowed"), exc
+    client.stop_workshop(workshop_id)
+    assert client.health() == {"status": "ok"}
+    functions = [name for name, _, _ in layout.served]
+    assert functions == [
+        "create_workshop", "workshops", "workshops", "start_workshop", "workshops",
+        "workshops", "control", "control", "stop_workshop", "health",
+    ]  # fmt: skip
+
+
+def test_the_cli_reads_the_terraform_url_map(tmp_path: Path) -> None:
+    raw = json.dumps({name: url + "/" for name, url in URLS.items()})
+    creds = resolve_credentials(None, "t0ken", tmp_path, function_urls=raw)
+    assert creds.function_urls == URLS and creds.api_url == URLS["workshops"]
+    single = resolve_credentials("https://api.example", "t0ken", tmp_path, function_urls=raw)
+    assert single.function_urls is None and single.api_url == "https://api.example"
+    for bad in ("[]", "{}", "not json", '{"workshops": "ftp://x"}', '{"jwks": "https://x"}'):
+        with pytest.raises(CredentialsError):
+            resolve_credentials(None, "t0ken", tmp_path, function_urls=bad)

@@ -10,6 +10,11 @@
 * ``provisioner`` and ``reconciler`` (CloudEvent functions) live in ``functions/events.py``
   and are re-exported here, because a deployment names one source file.
 
+Cold starts: an HTTP function never imports the provisioner (``functions.events`` is loaded
+by the module ``__getattr__`` when functions-framework looks up ``provisioner`` or
+``reconciler``), and the CloudEvent functions never import the router (``functions.http`` is
+imported on the first HTTP request). ``benchmarks/entrypoint_import_bench.py`` measures it.
+
 The platform is bootstrapped lazily from the environment on the first request
 (``functions.runtime``, shared with the CloudEvent functions); the local platform and tests
 install their own with ``set_platform``.
@@ -18,6 +23,7 @@ install their own with ``set_platform``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import flask
 import functions_framework
@@ -25,10 +31,6 @@ from werkzeug.exceptions import HTTPException
 
 from functions.entrypoints import SPLIT
 from functions.errors import error_body, error_response
-
-# The provisioner's entry points, re-exported so one source file deploys every function.
-from functions.events import provisioner, reconciler
-from functions.http import handle
 from functions.runtime import get_platform as _runtime_platform
 from functions.runtime import set_platform
 from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
@@ -53,6 +55,18 @@ __all__ = [
 ]
 
 _logging_configured = False
+
+#: The provisioner's entry points (``functions.events``), re-exported on first access so one
+#: source file deploys every function without the HTTP functions importing them.
+EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in EVENT_ENTRY_POINTS:
+        from functions import events
+
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_platform() -> Platform:
@@ -101,6 +115,8 @@ def to_flask_response(response: ApiResponse) -> flask.Response:
 def _serve(
     request: flask.Request, operations: frozenset[str] | None, root: str | None
 ) -> flask.Response:
+    from functions.http import handle  # here, so the CloudEvent functions never import it
+
     platform = get_platform()
     path = request.path
     if root is not None:

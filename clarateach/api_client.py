@@ -156,7 +156,9 @@ class ApiClient:
             body["seats_per_host"] = seats_per_host
         if schedule:
             body["schedule"] = schedule
-        return self._workshop(self.request("POST", "/api/workshops", operation="create_workshop", json=body))
+        return self._workshop(
+            self.request("POST", "/api/workshops", operation="create_workshop", json=body)
+        )
 
     def list_workshops(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
@@ -172,16 +174,22 @@ class ApiClient:
         return self._workshop(self.request("GET", _path(workshop_id), operation="get_workshop"))
 
     def start_workshop(self, workshop_id: str) -> dict[str, Any]:
-        return self._workshop(self.request("POST", _path(workshop_id, "start"), operation="start_workshop"))
+        return self._workshop(
+            self.request("POST", _path(workshop_id, "start"), operation="start_workshop")
+        )
 
     def stop_workshop(self, workshop_id: str) -> dict[str, Any]:
-        return self._workshop(self.request("POST", _path(workshop_id, "stop"), operation="stop_workshop"))
+        return self._workshop(
+            self.request("POST", _path(workshop_id, "stop"), operation="stop_workshop")
+        )
 
     def change_schedule(self, workshop_id: str, change: dict[str, Any]) -> dict[str, Any]:
         """One of ``{"ends_at"}``, ``{"extend_minutes"}``, ``{"end_now": true}``."""
-        return self._workshop(self.request(
+        return self._workshop(
+            self.request(
                 "POST", _path(workshop_id, "schedule"), operation="change_schedule", json=change
-            ))
+            )
+        )
 
     def seats(self, workshop_id: str) -> dict[str, Any]:
         return dict(self.request("GET", _path(workshop_id, "seats"), operation="list_seats"))
@@ -200,7 +208,9 @@ class ApiClient:
         )
 
     def shadow_token(self, workshop_id: str) -> dict[str, Any]:
-        return dict(self.request("POST", _path(workshop_id, "shadow-token"), operation="shadow_token"))
+        return dict(
+            self.request("POST", _path(workshop_id, "shadow-token"), operation="shadow_token")
+        )
 
     def health(self) -> dict[str, Any]:
         return dict(self.request("GET", "/api/health", operation="health"))

@@ -64,7 +64,9 @@ def parse_function_urls(raw: str) -> dict[str, str]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise CredentialsError("CLARATEACH_API_URLS is not JSON (use terraform output -json api_urls)") from None
+        raise CredentialsError(
+            "CLARATEACH_API_URLS is not JSON (use terraform output -json api_urls)"
+        ) from None
     if not isinstance(data, dict) or not data:
         raise CredentialsError("CLARATEACH_API_URLS must be a JSON object of function name to URL")
     urls: dict[str, str] = {}

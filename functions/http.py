@@ -343,9 +343,7 @@ def handle(
     return response
 
 
-def _match(
-    request: ApiRequest, operations: Collection[str] | None
-) -> tuple[Route, dict[str, str]]:
+def _match(request: ApiRequest, operations: Collection[str] | None) -> tuple[Route, dict[str, str]]:
     if len(request.body) > MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
     path = request.path.rstrip("/") or "/"

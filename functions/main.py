@@ -46,8 +46,6 @@ __all__ = [
     "hosts",
     "join_workshop",
     "jwks",
-    "provisioner",
-    "reconciler",
     "set_platform",
     "start_workshop",
     "stop_workshop",

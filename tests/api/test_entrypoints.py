@@ -106,9 +106,7 @@ class _SplitLayout(httpx.BaseTransport):
 
     def __init__(self) -> None:
         self.apps = {
-            name: httpx.WSGITransport(
-                app=functions_framework.create_app(target=name, source=MAIN)
-            )
+            name: httpx.WSGITransport(app=functions_framework.create_app(target=name, source=MAIN))
             for name in SPLIT
         }
         self.served: list[tuple[str, str, str]] = []

@@ -309,7 +309,9 @@ def test_only_the_hosts_and_api_entry_points_serve_it(
     token = tokens.mint(identity_claims(instance(running, 0), AUDIENCE))
     request = ApiRequest("POST", PATH, {"Authorization": f"Bearer {token}"}, {}, b"", "192.0.2.1")
     served = {
-        name: handle(gcp, request, operations=operations(name), verify_id_token=tokens.verify).status
+        name: handle(
+            gcp, request, operations=operations(name), verify_id_token=tokens.verify
+        ).status
         for name in SPLIT
     }
     assert served == {name: 200 if name == "hosts" else 404 for name in SPLIT}

@@ -26,7 +26,7 @@ def _sa(name: str) -> str:
 def _project_grant(role: str, account: str) -> str:
     return (
         f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
-        f"  role    = {role}\n  member  = \"{_sa(account)}\"\n}}\n"
+        f'  role    = {role}\n  member  = "{_sa(account)}"\n}}\n'
     )
 
 
@@ -252,7 +252,9 @@ def test_account_check_fails_when_two_functions_share_an_account(tmp_path: Path)
     text = main_tf.read_text()
     marker = 'entry_point = "stop_workshop", runs_as = "stop_workshop"'
     assert marker in text
-    main_tf.write_text(text.replace(marker, 'entry_point = "stop_workshop", runs_as = "start_workshop"'))
+    main_tf.write_text(
+        text.replace(marker, 'entry_point = "stop_workshop", runs_as = "start_workshop"')
+    )
     with pytest.raises(AssertionError):
         checks.test_each_api_function_has_an_account_of_its_own(
             Config(target, {"api_layout": DEFAULT_LAYOUT})

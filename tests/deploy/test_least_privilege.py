@@ -461,9 +461,7 @@ def test_each_api_function_has_an_account_of_its_own(tf: Config) -> None:
     for name in API_ACCOUNTS:
         tf.resource(f"google_service_account.{name}")  # KeyError if missing
     specs = tf.local("function_specs").value()
-    assert {spec["runs_as"] for n, spec in specs.items() if n in API_ACCOUNTS} == set(
-        API_ACCOUNTS
-    )
+    assert {spec["runs_as"] for n, spec in specs.items() if n in API_ACCOUNTS} == set(API_ACCOUNTS)
 
 
 def test_create_may_create_a_workshop_secret_but_not_read_it(

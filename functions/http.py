@@ -95,7 +95,8 @@ class Route:
     method: str
     template: str
     name: str
-    #: The per-function entry point that serves this route (``api`` serves all groups).
+    #: The route's area (documentation only: ``functions.entrypoints`` assigns routes to
+    #: entry points by ``name``).
     group: str
     instructor: bool
     handler: Handler
@@ -335,9 +336,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jwks.json", "jwks", "jwks", False, _jwks),
     Route("GET", "/api/openapi.json", "openapi", "workshops", False, _openapi),
     Route("POST", "/api/join", "join", "join", False, _join),
-    # Public like join (its own check is a Google-signed instance identity token).
-    Route("POST", "/api/hosts/credentials", "host_credentials", "join", False, _host_credentials),
-    Route("POST", host_events.EVENTS_PATH, "host_events", "join", False, _host_events),
+    # Public like join (their own check is a Google-signed instance identity token).
+    Route("POST", "/api/hosts/credentials", "host_credentials", "hosts", False, _host_credentials),
+    Route("POST", host_events.EVENTS_PATH, "host_events", "hosts", False, _host_events),
     Route("POST", "/api/workshops", "create_workshop", "workshops", True, _create),
     Route("GET", "/api/workshops", "list_workshops", "workshops", True, _list),
     Route("GET", W, "get_workshop", "workshops", True, _get),
@@ -363,13 +364,14 @@ def handle(
     platform: Platform,
     request: ApiRequest,
     *,
-    groups: Collection[str] | None = None,
+    operations: Collection[str] | None = None,
     verify_id_token: IdTokenVerifier | None = None,
 ) -> ApiResponse:
     """Serve one API request. Never raises: every failure is a JSON error response.
 
-    ``groups`` restricts the routes to those of some per-function entry points (``None``:
-    all). ``verify_id_token`` replaces google-auth's verifier (GCP mode tests).
+    ``operations`` restricts the routes to those names (one split entry point's allowlist,
+    ``functions.entrypoints``; ``None``: all); any other route answers 404.
+    ``verify_id_token`` replaces google-auth's verifier (GCP mode tests).
     """
     origin = request.header("Origin")
     allowed = platform.settings.allowed_origins
@@ -379,7 +381,7 @@ def handle(
     route: Route | None = None
     call = Call(platform, request, verify_id_token=verify_id_token)
     try:
-        route, call.params = _match(request, groups)
+        route, call.params = _match(request, operations)
         if route.instructor:
             call.instructor = authenticate(
                 platform.settings, request.header("Authorization"), verify_id_token
@@ -392,14 +394,14 @@ def handle(
     return response
 
 
-def _match(request: ApiRequest, groups: Collection[str] | None) -> tuple[Route, dict[str, str]]:
+def _match(request: ApiRequest, operations: Collection[str] | None) -> tuple[Route, dict[str, str]]:
     if len(request.body) > MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
     path = request.path.rstrip("/") or "/"
     method = request.method.upper()
     allowed_methods = []
     for route in ROUTES:
-        if groups is not None and route.group not in groups:
+        if operations is not None and route.name not in operations:
             continue
         found = route.pattern.match(path)
         if found is None:

@@ -1,12 +1,19 @@
 """Cloud Functions entry points (functions-framework). Thin: convert, route, convert back.
 
 * ``api`` serves every route (one function behind a single URL, and the local platform).
-* ``workshops``, ``join``, ``jwks``, ``health`` serve only their own routes, for deployments
-  with one function per URL. Called at their bare function URL (path ``/``) they serve their
-  canonical route, and a path without the ``/api/`` prefix is taken relative to that route
-  (``workshops`` at ``/w123/start`` serves ``/api/workshops/w123/start``).
+* ``create_workshop``, ``start_workshop``, ``stop_workshop``, ``workshops`` (read-only),
+  ``control``, ``join_workshop``, ``hosts``, ``jwks`` and ``health`` serve only their own
+  operations (``functions.entrypoints``), one function and service account each. Called at
+  their bare function URL (path ``/``) they serve their canonical route, and a path without
+  the ``/api/`` prefix is taken relative to it (``start_workshop`` at ``/w123/start`` serves
+  ``/api/workshops/w123/start``).
 * ``provisioner`` and ``reconciler`` (CloudEvent functions) live in ``functions/events.py``
   and are re-exported here, because a deployment names one source file.
+
+Cold starts: an HTTP function never imports the provisioner (``functions.events`` is loaded
+by the module ``__getattr__`` when functions-framework looks up ``provisioner`` or
+``reconciler``), and the CloudEvent functions never import the router (``functions.http`` is
+imported on the first HTTP request). ``benchmarks/entrypoint_import_bench.py`` measures it.
 
 The platform is bootstrapped lazily from the environment on the first request
 (``functions.runtime``, shared with the CloudEvent functions); the local platform and tests
@@ -16,16 +23,14 @@ install their own with ``set_platform``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+from functions.entrypoints import SPLIT
 from functions.errors import error_body, error_response
-
-# The provisioner's entry points, re-exported so one source file deploys every function.
-from functions.events import provisioner, reconciler
-from functions.http import handle
 from functions.runtime import get_platform as _runtime_platform
 from functions.runtime import set_platform
 from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
@@ -35,16 +40,31 @@ from shared.settings import Settings
 
 __all__ = [
     "api",
+    "control",
+    "create_workshop",
     "health",
-    "join",
+    "hosts",
+    "join_workshop",
     "jwks",
-    "provisioner",
-    "reconciler",
     "set_platform",
+    "start_workshop",
+    "stop_workshop",
     "workshops",
 ]
 
 _logging_configured = False
+
+#: The provisioner's entry points (``functions.events``), re-exported on first access so one
+#: source file deploys every function without the HTTP functions importing them.
+EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in EVENT_ENTRY_POINTS:
+        from functions import events
+
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_platform() -> Platform:
@@ -91,14 +111,16 @@ def to_flask_response(response: ApiResponse) -> flask.Response:
 
 
 def _serve(
-    request: flask.Request, groups: frozenset[str] | None, root: str | None
+    request: flask.Request, operations: frozenset[str] | None, root: str | None
 ) -> flask.Response:
+    from functions.http import handle  # here, so the CloudEvent functions never import it
+
     platform = get_platform()
     path = request.path
     if root is not None:
         path = _function_path(path, root)
     api_request = to_api_request(request, platform.settings, path)
-    return to_flask_response(handle(platform, api_request, groups=groups))
+    return to_flask_response(handle(platform, api_request, operations=operations))
 
 
 def _function_path(path: str, root: str) -> str:
@@ -134,21 +156,51 @@ def api(request: flask.Request) -> flask.Response:
     return _serve(request, None, None)
 
 
+def _split(name: str, request: flask.Request) -> flask.Response:
+    root, operations = SPLIT[name]
+    return _serve(request, operations, root)
+
+
+@functions_framework.http
+def create_workshop(request: flask.Request) -> flask.Response:
+    return _split("create_workshop", request)
+
+
+@functions_framework.http
+def start_workshop(request: flask.Request) -> flask.Response:
+    return _split("start_workshop", request)
+
+
+@functions_framework.http
+def stop_workshop(request: flask.Request) -> flask.Response:
+    return _split("stop_workshop", request)
+
+
 @functions_framework.http
 def workshops(request: flask.Request) -> flask.Response:
-    return _serve(request, frozenset({"workshops"}), "/api/workshops")
+    return _split("workshops", request)
 
 
 @functions_framework.http
-def join(request: flask.Request) -> flask.Response:
-    return _serve(request, frozenset({"join"}), "/api/join")
+def control(request: flask.Request) -> flask.Response:
+    return _split("control", request)
+
+
+@functions_framework.http
+def join_workshop(request: flask.Request) -> flask.Response:
+    return _split("join_workshop", request)
+
+
+@functions_framework.http
+def hosts(request: flask.Request) -> flask.Response:
+    return _split("hosts", request)
 
 
 @functions_framework.http
 def jwks(request: flask.Request) -> flask.Response:
-    return _serve(request, frozenset({"jwks"}), "/api/jwks.json")
+    return _split("jwks", request)
 
 
 @functions_framework.http
 def health(request: flask.Request) -> flask.Response:
-    return _serve(request, frozenset({"health"}), "/api/health")
+    return _split("health", request)

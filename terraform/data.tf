@@ -73,28 +73,45 @@ resource "google_secret_manager_secret" "jwt_signing_key" {
   depends_on = [google_project_service.apis]
 }
 
-# The only principal that can read or add versions of the signing key: the functions SA.
+# The only principals that can read or add versions of the signing key: the functions that
+# sign learner, shadow or host control tokens, or publish the public keys (any of them may be
+# the first to need a key and add it).
+locals {
+  signing_key_users = {
+    api           = google_service_account.api.email
+    control       = google_service_account.control.email
+    join_workshop = google_service_account.join_workshop.email
+    jwks          = google_service_account.jwks.email
+  }
+}
+
 resource "google_secret_manager_secret_iam_member" "jwt_key_accessor" {
+  for_each = local.signing_key_users
+
   project   = var.project
   secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.functions.email}"
+  member    = "serviceAccount:${each.value}"
 }
 
 # Listing the enabled versions: every instance signs with the oldest and publishes all
 # (shared/auth/signing.py). Viewer lists and describes versions; it cannot read a value.
 resource "google_secret_manager_secret_iam_member" "jwt_key_version_lister" {
+  for_each = local.signing_key_users
+
   project   = var.project
   secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
   role      = "roles/secretmanager.viewer"
-  member    = "serviceAccount:${google_service_account.functions.email}"
+  member    = "serviceAccount:${each.value}"
 }
 
 resource "google_secret_manager_secret_iam_member" "jwt_key_version_adder" {
+  for_each = local.signing_key_users
+
   project   = var.project
   secret_id = google_secret_manager_secret.jwt_signing_key.secret_id
   role      = "roles/secretmanager.secretVersionAdder"
-  member    = "serviceAccount:${google_service_account.functions.email}"
+  member    = "serviceAccount:${each.value}"
 }
 
 resource "google_pubsub_topic" "workshop_events" {

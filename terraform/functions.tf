@@ -1,10 +1,12 @@
 # Cloud Functions (2nd gen), all built from one source archive (`nox -s package`).
 #
-# URLs: every function serves its routes under /api on its own URL, and `api` serves every
-# route. Instructors (CLI) use the `api` URL; learners' browsers use the public `join` URL
-# (the web client's config.json apiBaseUrl); hosts fetch token keys from the public `jwks`
-# URL and their workshop's API key from `join` (POST /api/hosts/credentials, authenticated by
-# the VM's instance identity token; CLARATEACH_HOST_CREDENTIALS_URL is that token's audience).
+# URLs: every function serves its routes under /api on its own URL (functions/entrypoints.py
+# says which), and `api` (api_layout = single_url) serves every route. Instructors (CLI) use the
+# instructor functions' URLs (output api_urls); learners' browsers use the public
+# `join_workshop` URL (the web client's config.json apiBaseUrl); hosts fetch token keys from
+# the public `jwks` URL, and their workshop's API key and report their events at `hosts`
+# (POST /api/hosts/credentials and /api/hosts/events, authenticated by the VM's instance
+# identity token; CLARATEACH_HOST_CREDENTIALS_URL is that token's audience).
 
 resource "google_storage_bucket" "functions_source" {
   project                     = var.project
@@ -46,7 +48,7 @@ locals {
     CLARATEACH_FIRESTORE_DATABASE    = google_firestore_database.main.name
     CLARATEACH_EVENTS_TOPIC          = google_pubsub_topic.workshop_events.name
     CLARATEACH_API_URL               = local.function_urls["jwks"]
-    CLARATEACH_HOST_CREDENTIALS_URL  = local.function_urls["join"]
+    CLARATEACH_HOST_CREDENTIALS_URL  = local.function_urls["hosts"]
     CLARATEACH_JWT_ISSUER            = var.jwt_issuer
     CLARATEACH_JWT_KEY_SECRET        = google_secret_manager_secret.jwt_signing_key.secret_id
     CLARATEACH_INSTRUCTOR_AUDIENCE   = var.instructor_token_audience
@@ -71,8 +73,17 @@ locals {
   }
 
   service_accounts = {
-    functions   = google_service_account.functions.email
-    provisioner = google_service_account.provisioner.email
+    api             = google_service_account.api.email
+    create_workshop = google_service_account.create_workshop.email
+    start_workshop  = google_service_account.start_workshop.email
+    stop_workshop   = google_service_account.stop_workshop.email
+    workshops       = google_service_account.workshops.email
+    control         = google_service_account.control.email
+    join_workshop   = google_service_account.join_workshop.email
+    hosts           = google_service_account.hosts.email
+    jwks            = google_service_account.jwks.email
+    health          = google_service_account.health.email
+    provisioner     = google_service_account.provisioner.email
   }
 }
 
@@ -81,7 +92,7 @@ resource "google_cloudfunctions2_function" "fn" {
 
   project     = var.project
   location    = var.region
-  name        = "${var.name_prefix}-${each.key}"
+  name        = "${var.name_prefix}-${replace(each.key, "_", "-")}"
   description = "ClaraTeach ${each.key} (entry point functions.main.${each.value.entry_point})."
 
   build_config {
@@ -128,7 +139,7 @@ resource "google_cloudfunctions2_function" "fn" {
   ]
 }
 
-# Anyone may call join, jwks and health; nothing else is public.
+# Anyone may call join_workshop, hosts, jwks and health; nothing else is public.
 resource "google_cloud_run_service_iam_member" "public" {
   for_each = toset(local.public_functions)
 

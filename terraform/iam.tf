@@ -1,9 +1,26 @@
 # Service accounts and every IAM grant, each as narrow as the API allows.
 #
-#   functions    api, workshops, join, jwks, health: Firestore, publish to the events topic,
-#                create/write/delete workshop-* secrets and read them (join hands each host
-#                VM its own workshop's key, for its identity token), read/add the JWT
-#                signing key.
+# One account per API function, each with only what its operations need (functions/
+# entrypoints.py says which operations each serves). Firestore IAM has no per-collection
+# grant: roles/datastore.user (read/write) and roles/datastore.viewer (read only) are granted
+# on the project, so "cannot write state" is the viewer role, not a narrower resource.
+#
+#   create_workshop  Firestore read/write; create a workshop-* secret and add its version
+#                    (delete it if the workshop was never stored). Cannot read it.
+#   start_workshop,  Firestore read/write; publish to the events topic. No Secret Manager,
+#   stop_workshop    no Compute (the provisioner creates and deletes VMs and the secret).
+#   workshops        Firestore read only (list, get, seats, usage, the OpenAPI document).
+#   control          Firestore read/write; the JWT signing key (shadow and host control
+#                    tokens). Never publishes, never touches workshop secrets.
+#   join_workshop    Firestore read/write (claims seats); the JWT signing key. Never publishes.
+#   hosts            Firestore read only; read workshop-* secrets (each host VM gets its own
+#                    workshop's key, for its identity token); publish the events a VM reports
+#                    about itself. Kept apart from join_workshop so the public join rush runs
+#                    without those rights.
+#   jwks             The JWT signing key (publishes its public half). Nothing else.
+#   health           Nothing.
+#   api              api_layout = single_url only: the union of the instructor functions' rights
+#                    (it serves every route; hosts still use the hosts function).
 #   provisioner  provisioner, reconciler: Firestore, publish, create/delete ct-* VMs in one zone,
 #                act as the host SA (that SA only), delete workshop-* secrets (never read them,
 #                never change their IAM policy), DNS records in one managed zone.
@@ -17,10 +34,83 @@
 #   build        Cloud Build for function deploys: logs, one Artifact Registry repository, the
 #                source bucket.
 
-resource "google_service_account" "functions" {
+# Account ids are at most 30 characters: "<name_prefix>-fn-<short>".
+resource "google_service_account" "api" {
   project      = var.project
-  account_id   = "${var.name_prefix}-functions"
-  display_name = "ClaraTeach API functions"
+  account_id   = "${var.name_prefix}-fn-api"
+  display_name = "ClaraTeach api function (all-in-one, single_url)"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "create_workshop" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-create"
+  display_name = "ClaraTeach create_workshop function"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "start_workshop" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-start"
+  display_name = "ClaraTeach start_workshop function"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "stop_workshop" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-stop"
+  display_name = "ClaraTeach stop_workshop function"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "workshops" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-read"
+  display_name = "ClaraTeach workshops function (read only)"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "control" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-control"
+  display_name = "ClaraTeach control function (instructor actions)"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "join_workshop" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-join"
+  display_name = "ClaraTeach join_workshop function"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "hosts" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-hosts"
+  display_name = "ClaraTeach hosts function (host credentials and events)"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "jwks" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-jwks"
+  display_name = "ClaraTeach jwks function"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "health" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-fn-health"
+  display_name = "ClaraTeach health function (no rights)"
 
   depends_on = [google_project_service.apis]
 }
@@ -65,16 +155,34 @@ resource "google_service_account" "build" {
   depends_on = [google_project_service.apis]
 }
 
-# ---- Firestore: the control plane's two service accounts --------------------------------
+# ---- Firestore: project-level roles only (no per-collection IAM) ---------------------------
 
 resource "google_project_iam_member" "firestore_users" {
   for_each = {
-    functions   = google_service_account.functions.email
-    provisioner = google_service_account.provisioner.email
+    api             = google_service_account.api.email
+    create_workshop = google_service_account.create_workshop.email
+    start_workshop  = google_service_account.start_workshop.email
+    stop_workshop   = google_service_account.stop_workshop.email
+    control         = google_service_account.control.email
+    join_workshop   = google_service_account.join_workshop.email
+    provisioner     = google_service_account.provisioner.email
   }
 
   project = var.project
   role    = "roles/datastore.user"
+  member  = "serviceAccount:${each.value}"
+}
+
+# Read only: the workshops function (it cannot write state) and hosts (it only reads the
+# workshop a VM belongs to).
+resource "google_project_iam_member" "firestore_viewers" {
+  for_each = {
+    workshops = google_service_account.workshops.email
+    hosts     = google_service_account.hosts.email
+  }
+
+  project = var.project
+  role    = "roles/datastore.viewer"
   member  = "serviceAccount:${each.value}"
 }
 
@@ -84,8 +192,11 @@ resource "google_project_iam_member" "firestore_users" {
 
 resource "google_pubsub_topic_iam_member" "event_publishers" {
   for_each = {
-    functions   = google_service_account.functions.email
-    provisioner = google_service_account.provisioner.email
+    api            = google_service_account.api.email
+    start_workshop = google_service_account.start_workshop.email
+    stop_workshop  = google_service_account.stop_workshop.email
+    hosts          = google_service_account.hosts.email
+    provisioner    = google_service_account.provisioner.email
   }
 
   project = var.project
@@ -114,10 +225,15 @@ resource "google_project_iam_custom_role" "workshop_secret_writer" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_project_iam_member" "functions_write_workshop_secrets" {
+resource "google_project_iam_member" "write_workshop_secrets" {
+  for_each = {
+    api             = google_service_account.api.email
+    create_workshop = google_service_account.create_workshop.email
+  }
+
   project = var.project
   role    = google_project_iam_custom_role.workshop_secret_writer.id
-  member  = "serviceAccount:${google_service_account.functions.email}"
+  member  = "serviceAccount:${each.value}"
 
   condition {
     title       = "workshop secrets only"
@@ -126,7 +242,7 @@ resource "google_project_iam_member" "functions_write_workshop_secrets" {
   }
 }
 
-# Reading a workshop key: only the functions, to answer POST /api/hosts/credentials for a host
+# Reading a workshop key: only the hosts function, to answer POST /api/hosts/credentials for a host
 # VM that proved with its instance identity token which workshop it serves. Secret versions
 # (projects/N/secrets/workshop-x/versions/v) carry the secret's name as prefix.
 resource "google_project_iam_custom_role" "workshop_secret_reader" {
@@ -141,10 +257,10 @@ resource "google_project_iam_custom_role" "workshop_secret_reader" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_project_iam_member" "functions_read_workshop_secrets" {
+resource "google_project_iam_member" "hosts_read_workshop_secrets" {
   project = var.project
   role    = google_project_iam_custom_role.workshop_secret_reader.id
-  member  = "serviceAccount:${google_service_account.functions.email}"
+  member  = "serviceAccount:${google_service_account.hosts.email}"
 
   condition {
     title       = "workshop secrets only"

@@ -1,10 +1,15 @@
+output "api_urls" {
+  description = "Base URL of each API function (CLARATEACH_API_URLS for the CLI, as JSON: terraform output -json api_urls). The CLI sends each operation to its function (functions/entrypoints.py)."
+  value       = { for name in concat(local.instructor_functions, local.public_functions) : name => local.function_urls[name] }
+}
+
 output "api_base_url" {
-  description = "Instructor API base URL (CLARATEACH_API_URL for the CLI); serves every /api route."
-  value       = local.function_urls["api"]
+  description = "The all-in-one `api` URL (CLARATEACH_API_URL for the CLI) when api_layout = single_url; empty in the split layout (use api_urls)."
+  value       = lookup({ single_url = local.function_urls["api"] }, var.api_layout, "")
 }
 
 output "public_api_urls" {
-  description = "The public functions' base URLs: join (web client apiBaseUrl), jwks (hosts), health."
+  description = "The public functions' base URLs: join_workshop (web client apiBaseUrl), hosts and jwks (host VMs), health."
   value       = { for name in local.public_functions : name => local.function_urls[name] }
 }
 
@@ -29,6 +34,6 @@ output "host_service_account" {
 }
 
 output "function_service_urls" {
-  description = "URLs reported by Cloud Functions for each function (same services as api_base_url and public_api_urls)."
+  description = "URLs reported by Cloud Functions for each function (the same services as api_urls)."
   value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.service_config[0].uri }
 }

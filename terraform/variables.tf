@@ -117,8 +117,19 @@ variable "seat_image_tag" {
   default     = "v1"
 }
 
+variable "api_layout" {
+  description = "split: one instructor function per operation group, each with its own service account (create_workshop, start_workshop, stop_workshop, workshops, control). single_url: the all-in-one `api` function instead (every route at one URL; its account holds those functions' rights together)."
+  type        = string
+  default     = "split"
+
+  validation {
+    condition     = contains(["split", "single_url"], var.api_layout)
+    error_message = "api_layout: split or single_url."
+  }
+}
+
 variable "join_min_instances" {
-  description = "Warm instances of the join function. 0 between workshops; set 1-2 for the hour around a workshop's start (each idle instance of 1 vCPU / 1 GiB is billed at Cloud Run's idle min-instance rate, roughly $0.01-0.02 per hour; see docs/deployment.md)."
+  description = "Warm instances of the join_workshop function. 0 between workshops; set 1-2 for the hour around a workshop's start (each idle instance of 1 vCPU / 1 GiB is billed at Cloud Run's idle min-instance rate, roughly $0.01-0.02 per hour; see docs/deployment.md)."
   type        = number
   default     = 0
 

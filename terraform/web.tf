@@ -63,5 +63,5 @@ resource "google_storage_bucket_object" "web_config" {
   name          = "config.json"
   content_type  = "application/json"
   cache_control = "no-store"
-  content       = jsonencode({ apiBaseUrl = local.function_urls["join"] })
+  content       = jsonencode({ apiBaseUrl = local.function_urls["join_workshop"] })
 }

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-
-import httpx
+from typing import TYPE_CHECKING
 
 from shared.auth.signing import instructor_token
 from shared.bootstrap import Platform
 from shared.domain.model import LIVE_STATUSES, Host, Workshop
+
+if TYPE_CHECKING:  # imported where used: httpx pulls in its CLI (rich, pygments) at import,
+    import httpx  # a cold-start cost for every API function that never calls a host
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ def tell_hosts(
         owner=workshop.owner,
         ttl_seconds=TOKEN_TTL_SECONDS,
     )
+    import httpx
+
     http = client or httpx.Client(timeout=HOST_TIMEOUT_SECONDS, follow_redirects=False)
     try:
         with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
@@ -65,6 +69,8 @@ def tell_hosts(
 
 
 def _tell(http: httpx.Client, host: Host, token: str, body: dict[str, str]) -> tuple[int, bool]:
+    import httpx
+
     url = f"{str(host.endpoint).rstrip('/')}{CONTROL_PATH}"
     try:
         response = http.put(url, json=body, headers={"Authorization": f"Bearer {token}"})

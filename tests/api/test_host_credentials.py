@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from functions.entrypoints import SPLIT, entry_point_of, operations
 from functions.http import ROUTES, handle
 from functions.wire import ApiRequest, ApiResponse
 from shared.bootstrap import Platform
@@ -90,9 +91,9 @@ def assert_nothing_leaked(
             assert token not in text
 
 
-def test_the_route_is_public_and_served_by_the_join_function() -> None:
+def test_the_route_is_public_and_served_by_the_hosts_function() -> None:
     (route,) = [r for r in ROUTES if r.template == PATH]
-    assert (route.method, route.group, route.instructor) == ("POST", "join", False)
+    assert (route.method, entry_point_of(route.name), route.instructor) == ("POST", "hosts", False)
 
 
 @pytest.mark.parametrize("index", [0, 1])
@@ -302,13 +303,15 @@ def test_google_unreachable_is_503_and_spends_no_budget(
         assert handle(gcp, request, verify_id_token=unreachable).status == 503
 
 
-def test_only_the_join_and_api_entry_points_serve_it(
+def test_only_the_hosts_and_api_entry_points_serve_it(
     host: Host, gcp: Platform, running: dict[str, Any], tokens: IdentityTokens
 ) -> None:
     token = tokens.mint(identity_claims(instance(running, 0), AUDIENCE))
     request = ApiRequest("POST", PATH, {"Authorization": f"Bearer {token}"}, {}, b"", "192.0.2.1")
     served = {
-        group: handle(gcp, request, groups=frozenset({group}), verify_id_token=tokens.verify).status
-        for group in ("join", "workshops", "jwks", "health")
+        name: handle(
+            gcp, request, operations=operations(name), verify_id_token=tokens.verify
+        ).status
+        for name in SPLIT
     }
-    assert served == {"join": 200, "workshops": 404, "jwks": 404, "health": 404}
+    assert served == {name: 200 if name == "hosts" else 404 for name in SPLIT}

@@ -190,8 +190,8 @@ def test_trailing_slashes_are_tolerated(app: FlaskClient) -> None:
 
 @pytest.mark.usefixtures("installed")
 def test_per_function_entry_points_serve_only_their_routes(admin_token: str) -> None:
-    health, join, jwks = client_for("health"), client_for("join"), client_for("jwks")
-    workshops = client_for("workshops")
+    health, join, jwks = client_for("health"), client_for("join_workshop"), client_for("jwks")
+    create, workshops = client_for("create_workshop"), client_for("workshops")
     auth = {"Authorization": f"Bearer {admin_token}"}
 
     assert health.get("/").get_json() == {"status": "ok"}
@@ -202,10 +202,15 @@ def test_per_function_entry_points_serve_only_their_routes(admin_token: str) -> 
         "workshop_not_available"
     )
     assert join.get("/api/health").status_code == 404
-    created = workshops.post("/", json=_create_body(), headers=auth)
+    assert workshops.post("/", json=_create_body(), headers=auth).status_code == 405
+    created = create.post("/", json=_create_body(), headers=auth)
     assert created.status_code == 201
     workshop_id = created.get_json()["workshop"]["id"]
+    assert create.get(f"/{workshop_id}", headers=auth).status_code == 404
     assert workshops.get(f"/{workshop_id}", headers=auth).status_code == 200
+    assert workshops.post(f"/{workshop_id}/start", headers=auth).status_code == 404
+    start = client_for("start_workshop")
+    assert start.post(f"/{workshop_id}/stop", headers=auth).status_code == 404
     assert workshops.get(f"/api/workshops/{workshop_id}/seats", headers=auth).status_code == 200
 
 

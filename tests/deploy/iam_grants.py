@@ -123,9 +123,14 @@ def _members(resource: Resource) -> list[str]:
 
 
 def _for_each_members(resource: Resource) -> list[str]:
-    """Members of a grant whose for_each is a map literal of (name => account email)."""
+    """Members of a grant whose for_each is a map literal of (name => account email), given
+    inline or as a ``local`` holding one."""
     assert resource.for_each is not None
     node = resource.for_each.node
+    traversal = node.get("Traversal") or []
+    names = [step.get("Name") for step in traversal]
+    if len(names) == 2 and names[0] == "local":
+        node = resource.for_each.config.local(str(names[1])).node
     if "Items" not in node:
         refs = resource.for_each.refs()
         return [_describe(refs, resource.for_each.source)]

@@ -144,8 +144,8 @@ def test_join_serves_many_requests_per_instance_with_a_whole_vcpu(tf: Config) ->
     """On Cloud Functions 2nd gen, concurrency above 1 requires at least 1 vCPU
     (https://cloud.google.com/functions/docs/configuring/concurrency); 500 joins at
     concurrency 1 would need 500 instances (and overflow max_instances into 429s)."""
-    functions = tf.local("functions").value()
-    join = functions["join"]
+    functions = tf.local("function_specs").value()
+    join = functions["join_workshop"]
     assert join["concurrency"] >= 20
     assert float(join["cpu"]) >= 1
     assert join["concurrency"] * join["max_instances"] >= 500 * 2
@@ -163,7 +163,7 @@ def test_an_instructor_can_keep_join_instances_warm(tf: Config) -> None:
     not wait for cold starts; a variable, 0 by default, documented with its cost."""
     variable = tf.variables["join_min_instances"]
     assert "$" in variable["Description"] and "per hour" in variable["Description"]
-    assert tf.local("min_instances").source == "{ join = var.join_min_instances }"
+    assert tf.local("min_instances").source == "{ join_workshop = var.join_min_instances }"
     service = tf.resource("google_cloudfunctions2_function.fn").body.blocks("service_config")[0]
     assert "local.min_instances" in service.attr("min_instance_count").source  # type: ignore[union-attr]
     assert "join_min_instances" in (REPO / "docs" / "deployment.md").read_text()

@@ -14,8 +14,41 @@ from tests.deploy import test_terraform_config as config_checks
 from tests.deploy.conftest import TERRAFORM_DIR
 from tests.deploy.hcl import Config
 from tests.deploy.iam_grants import grants
+from tests.deploy.layout import DEFAULT_LAYOUT
 
 HOST = "serviceAccount:${google_service_account.host.email}"
+
+
+def _sa(name: str) -> str:
+    return f"serviceAccount:${{google_service_account.{name}.email}}"
+
+
+def _project_grant(role: str, account: str) -> str:
+    return (
+        f'resource "google_project_iam_member" "oops" {{\n  project = var.project\n'
+        f'  role    = {role}\n  member  = "{_sa(account)}"\n}}\n'
+    )
+
+
+def _publisher(account: str) -> str:
+    return (
+        'resource "google_pubsub_topic_iam_member" "oops" {\n  project = var.project\n'
+        "  topic   = google_pubsub_topic.workshop_events.name\n"
+        f'  role    = "roles/pubsub.publisher"\n  member  = "{_sa(account)}"\n}}\n'
+    )
+
+
+def _signing_key(account: str) -> str:
+    return (
+        'resource "google_secret_manager_secret_iam_member" "oops" {\n  project = var.project\n'
+        "  secret_id = google_secret_manager_secret.jwt_signing_key.secret_id\n"
+        f'  role      = "roles/secretmanager.secretAccessor"\n  member    = "{_sa(account)}"\n}}\n'
+    )
+
+
+READER = "google_project_iam_custom_role.workshop_secret_reader.id"
+JANITOR = "google_project_iam_custom_role.workshop_secret_janitor.id"
+LIFECYCLE = "google_project_iam_custom_role.host_lifecycle.id"
 
 MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
     (
@@ -76,7 +109,7 @@ MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
         'resource "google_project_iam_member" "oops" {\n  project = var.project\n'
         "  role    = google_project_iam_custom_role.workshop_secret_reader.id\n"
         '  member  = "serviceAccount:${google_service_account.provisioner.email}"\n}\n',
-        checks.test_only_the_functions_read_workshop_keys_and_nothing_else,
+        checks.test_only_the_hosts_function_reads_workshop_keys_and_nothing_else,
     ),
     (
         "api made public",
@@ -84,7 +117,7 @@ MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
         "  project  = var.project\n  location = var.region\n"
         "  service  = google_cloudfunctions2_function.fn[each.key].name\n"
         '  role     = "roles/run.invoker"\n  member   = "allUsers"\n}\n',
-        checks.test_only_join_jwks_and_health_are_public,
+        checks.test_only_join_hosts_jwks_and_health_are_public,
     ),
     (
         "ssh opened",
@@ -103,11 +136,88 @@ MUTATIONS: list[tuple[str, str, Callable[..., None]]] = [
 ]
 
 
+MUTATIONS += [
+    (
+        "create reads its secret back",
+        _project_grant(READER, "create_workshop"),
+        checks.test_create_may_create_a_workshop_secret_but_not_read_it,
+    ),
+    (
+        "create publishes",
+        _publisher("create_workshop"),
+        checks.test_create_may_create_a_workshop_secret_but_not_read_it,
+    ),
+    (
+        "start manages hosts",
+        _project_grant(LIFECYCLE, "start_workshop"),
+        checks.test_start_and_stop_publish_but_touch_no_secret_and_no_compute,
+    ),
+    (
+        "stop deletes workshop secrets",
+        _project_grant(JANITOR, "stop_workshop"),
+        checks.test_start_and_stop_publish_but_touch_no_secret_and_no_compute,
+    ),
+    (
+        "join publishes",
+        _publisher("join_workshop"),
+        checks.test_join_reads_state_and_the_signing_key_and_never_publishes,
+    ),
+    (
+        "join reads workshop keys",
+        _project_grant(READER, "join_workshop"),
+        checks.test_join_reads_state_and_the_signing_key_and_never_publishes,
+    ),
+    (
+        "the read-only function writes state",
+        _project_grant('"roles/datastore.user"', "workshops"),
+        checks.test_the_read_only_function_cannot_write_state,
+    ),
+    (
+        "the read-only function writes entities through a custom role",
+        'resource "google_project_iam_custom_role" "oops" {\n  project = var.project\n'
+        '  role_id = "oops"\n  title = "oops"\n'
+        '  permissions = ["datastore.entities.update"]\n}\n'
+        + _project_grant("google_project_iam_custom_role.oops.id", "workshops"),
+        checks.test_the_read_only_function_cannot_write_state,
+    ),
+    (
+        "control publishes",
+        _publisher("control"),
+        checks.test_control_signs_tokens_but_never_publishes_or_touches_workshop_secrets,
+    ),
+    (
+        "hosts signs tokens",
+        _signing_key("hosts"),
+        checks.test_hosts_reads_state_and_workshop_keys_and_publishes_host_events,
+    ),
+    (
+        "hosts signs tokens (signing key check)",
+        _signing_key("hosts"),
+        checks.test_only_the_signing_functions_can_use_the_jwt_signing_key,
+    ),
+    (
+        "jwks reads Firestore",
+        _project_grant('"roles/datastore.viewer"', "jwks"),
+        checks.test_jwks_only_reads_the_signing_key_and_health_holds_nothing,
+    ),
+    (
+        "health publishes",
+        _publisher("health"),
+        checks.test_jwks_only_reads_the_signing_key_and_health_holds_nothing,
+    ),
+    (
+        "the all-in-one api reads workshop keys",
+        _project_grant(READER, "api"),
+        checks.test_the_all_in_one_api_holds_only_the_instructor_functions_rights,
+    ),
+]
+
+
 def mutated_copy(tmp_path: Path, extra: str) -> Config:
     target = tmp_path / "terraform"
     shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
     (target / "zz_mutation.tf").write_text(extra)
-    return Config(target)
+    return Config(target, {"api_layout": DEFAULT_LAYOUT})
 
 
 @pytest.mark.parametrize(
@@ -117,7 +227,7 @@ def mutated_copy(tmp_path: Path, extra: str) -> Config:
 )
 def test_check_fails_on_mutation(tmp_path: Path, extra: str, check: Callable[..., None]) -> None:
     tf = mutated_copy(tmp_path, extra)
-    arguments = {"tf": tf, "all_grants": grants(tf)}
+    arguments = {"tf": tf, "tf_layout": tf, "all_grants": grants(tf)}
     names = check.__code__.co_varnames[: check.__code__.co_argcount]
     with pytest.raises(AssertionError):
         check(**{name: arguments[name] for name in names})
@@ -133,3 +243,19 @@ def test_env_check_fails_on_a_variable_settings_does_not_read(tmp_path: Path) ->
     functions_tf.write_text(text.replace(marker, marker + '    CLARATEACH_NOT_A_SETTING = "x"\n'))
     with pytest.raises(AssertionError, match="CLARATEACH_NOT_A_SETTING"):
         config_checks.test_function_environment_names_are_settings_fields(Config(target))
+
+
+def test_account_check_fails_when_two_functions_share_an_account(tmp_path: Path) -> None:
+    target = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, target)
+    main_tf = target / "main.tf"
+    text = main_tf.read_text()
+    marker = 'entry_point = "stop_workshop", runs_as = "stop_workshop"'
+    assert marker in text
+    main_tf.write_text(
+        text.replace(marker, 'entry_point = "stop_workshop", runs_as = "start_workshop"')
+    )
+    with pytest.raises(AssertionError):
+        checks.test_each_api_function_has_an_account_of_its_own(
+            Config(target, {"api_layout": DEFAULT_LAYOUT})
+        )

@@ -14,8 +14,23 @@ from shared.domain.model import host_name
 from shared.services.workshops import api_key_secret_name
 from tests.deploy.hcl import Config
 from tests.deploy.iam_grants import AUTHORITATIVE_TYPES, Grant, custom_role_permissions, grants
+from tests.deploy.layout import deployed_functions
 
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
+#: The API functions' accounts (one each, named like the function).
+API_ACCOUNTS = (
+    "api",
+    "create_workshop",
+    "start_workshop",
+    "stop_workshop",
+    "workshops",
+    "control",
+    "join_workshop",
+    "hosts",
+    "jwks",
+    "health",
+)
+SIGNING_KEY_USERS = {"sa:api", "sa:control", "sa:join_workshop", "sa:jwks"}
 RUN_INVOKER_TYPES = {
     "google_cloud_run_service_iam_member",
     "google_cloud_run_v2_service_iam_member",
@@ -73,7 +88,7 @@ def grants_to(all_grants: list[Grant], member: str) -> list[Grant]:
 def test_the_configuration_has_grants_to_check(all_grants: list[Grant]) -> None:
     assert len(all_grants) >= 20
     assert {g.member for g in all_grants} >= {
-        "sa:functions",
+        *(f"sa:{name}" for name in API_ACCOUNTS if name != "health"),
         "sa:provisioner",
         "sa:host",
         "sa:scheduler",
@@ -86,7 +101,7 @@ def test_no_authoritative_iam_resources(tf: Config) -> None:
     assert not tf.of_type(*AUTHORITATIVE_TYPES)
 
 
-def test_only_join_jwks_and_health_are_public(tf: Config, all_grants: list[Grant]) -> None:
+def test_only_join_hosts_jwks_and_health_are_public(tf: Config, all_grants: list[Grant]) -> None:
     public_functions: set[str] = set()
     for grant in all_grants:
         if grant.member not in PUBLIC_MEMBERS or grant.scope not in RUN_INVOKER_TYPES:
@@ -94,8 +109,8 @@ def test_only_join_jwks_and_health_are_public(tf: Config, all_grants: list[Grant
         resource = tf.resource(grant.address)
         assert grant.target == "google_cloudfunctions2_function.fn[each.key].name"
         public_functions |= set(resource.instance_keys())
-    assert public_functions == {"join", "jwks", "health"}
-    assert tf.local("public_functions").value() == ["join", "jwks", "health"]
+    assert public_functions == {"join_workshop", "hosts", "jwks", "health"}
+    assert tf.local("public_functions").value() == ["join_workshop", "hosts", "jwks", "health"]
 
 
 def test_the_only_other_public_grant_is_the_web_bucket(all_grants: list[Grant]) -> None:
@@ -110,13 +125,17 @@ def test_the_only_other_public_grant_is_the_web_bucket(all_grants: list[Grant]) 
     }
 
 
-def test_every_function_has_exactly_one_kind_of_invoker(tf: Config) -> None:
-    functions = set(tf.local("functions").value())
+def test_every_function_has_exactly_one_kind_of_invoker(tf_layout: Config) -> None:
+    functions = set(deployed_functions(tf_layout))
     groups = [
-        tf.local(name).value()
+        tf_layout.local(name).value()
         for name in ("public_functions", "instructor_functions", "internal_functions")
     ]
     assert sorted(name for group in groups for name in group) == sorted(functions)
+    layouts = tf_layout.local("instructor_layouts").value()
+    every = {name for names in layouts.values() for name in names}
+    every |= {*groups[0], *groups[2]}
+    assert every == set(tf_layout.local("function_specs").value())
 
 
 def test_instructor_functions_are_invoked_only_by_instructor_principals(
@@ -129,7 +148,10 @@ def test_instructor_functions_are_invoked_only_by_instructor_principals(
     # Dotted references only: bare names are the for-expression's own variables and keys.
     inputs = {ref for ref in grant.for_each.refs() if "." in ref}
     assert inputs == {"local.instructor_functions", "local.instructor_invokers"}
-    assert tf.local("instructor_functions").value() == ["api", "workshops"]
+    assert tf.local("instructor_functions").value() == [
+        "create_workshop", "start_workshop", "stop_workshop", "workshops", "control"
+    ]  # fmt: skip
+    assert tf.local("instructor_layouts").value()["single_url"] == ["api"]
     assert tf.local("instructor_invokers").refs() == {
         "var.instructor_principals",
         "var.admin_principals",
@@ -197,12 +219,12 @@ def _workshop_key_reader(all_grants: list[Grant]) -> Grant:
     return readers[0]
 
 
-def test_only_the_functions_read_workshop_keys_and_nothing_else(
+def test_only_the_hosts_function_reads_workshop_keys_and_nothing_else(
     tf: Config, all_grants: list[Grant]
 ) -> None:
-    """The join function hands each host VM its own workshop's key (POST
-    /api/hosts/credentials), so the functions account reads workshop-* secrets: that role has
-    that one permission, held by that one account, on those secrets only."""
+    """The hosts function hands each host VM its own workshop's key (POST
+    /api/hosts/credentials), so its account reads workshop-* secrets: that role has that one
+    permission, held by that one account, on those secrets only."""
     readers = [
         g
         for g in all_grants
@@ -211,7 +233,7 @@ def test_only_the_functions_read_workshop_keys_and_nothing_else(
     ]
     assert readers == [_workshop_key_reader(all_grants)]
     (reader,) = readers
-    assert reader.member == "sa:functions"
+    assert reader.member == "sa:hosts"
     assert custom_role_permissions(tf, reader.role) == ["secretmanager.versions.access"]
     expected = '"resource.name.startsWith(\\"${local.workshop_secret_names}\\")"'
     assert reader.condition == expected, "the condition must admit workshop secrets only"
@@ -227,7 +249,9 @@ def test_secret_permissions_are_limited_to_workshop_secrets(
         and g.role.startswith("google_")
         and any(p.startswith("secretmanager.") for p in custom_role_permissions(tf, g.role))
     ]
-    assert {g.member for g in secret_grants} == {"sa:functions", "sa:provisioner"}
+    assert {g.member for g in secret_grants} == {
+        "sa:api", "sa:create_workshop", "sa:hosts", "sa:provisioner"
+    }  # fmt: skip
     for grant in secret_grants:
         assert grant.condition is not None, grant
         assert 'resource.name.startsWith(\\"${local.workshop_secret_names}\\")' in grant.condition
@@ -268,12 +292,14 @@ def test_the_host_account_has_no_secret_manager_permission_anywhere(
     assert not [g for g in all_grants if "google_service_account.host" in g.member]
 
 
-def test_only_the_functions_account_can_use_the_jwt_signing_key(all_grants: list[Grant]) -> None:
+def test_only_the_signing_functions_can_use_the_jwt_signing_key(all_grants: list[Grant]) -> None:
+    """join_workshop (learner tokens), control (shadow and host control tokens), jwks (the
+    public keys) and the all-in-one api: nobody else, not even start, stop or hosts."""
     secret_level = [g for g in all_grants if g.scope == "google_secret_manager_secret_iam_member"]
     assert secret_level
+    assert {g.member for g in secret_level} == SIGNING_KEY_USERS
     for grant in secret_level:
         assert grant.target == "google_secret_manager_secret.jwt_signing_key.secret_id"
-        assert grant.member == "sa:functions"
         assert grant.role in {
             "roles/secretmanager.secretAccessor",
             "roles/secretmanager.secretVersionAdder",
@@ -300,7 +326,7 @@ def test_host_account_only_writes_logs_and_pulls_seat_images(all_grants: list[Gr
 def test_event_publishers_publish_on_the_topic_only(all_grants: list[Grant]) -> None:
     publishers = [g for g in all_grants if g.role == "roles/pubsub.publisher"]
     members = {g.member for g in publishers}
-    assert members >= {"sa:functions", "sa:provisioner"}
+    assert members >= {"sa:start_workshop", "sa:stop_workshop", "sa:hosts", "sa:provisioner"}
     assert "sa:host" not in members, "hosts report through POST /api/hosts/events, never publish"
     for grant in publishers:
         assert grant.scope == "google_pubsub_topic_iam_member", grant
@@ -369,3 +395,139 @@ def test_hosts_live_in_a_network_of_their_own(tf: Config) -> None:
     assert network.value("auto_create_subnetworks") is False
     for rule in tf.of_type("google_compute_firewall"):
         assert rule.attr("network").refs() == {"google_compute_network.hosts.name"}  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------- one account per function, per rule
+#: Firestore IAM is project-level only (no per-collection grants): "cannot write state" is
+#: holding roles/datastore.viewer and nothing that includes a write.
+STATE_WRITE = {
+    "roles/datastore.user",
+    "roles/datastore.owner",
+    "roles/owner",
+    "roles/editor",
+    "datastore.entities.create",
+    "datastore.entities.update",
+    "datastore.entities.delete",
+}
+STATE_READ = {"roles/datastore.viewer", "datastore.entities.get", "datastore.entities.list"}
+PUBLISH = {"roles/pubsub.publisher", "roles/pubsub.editor", "roles/pubsub.admin"}
+PUBLISH |= {"pubsub.topics.publish"}
+SECRET_READ = {"roles/secretmanager.secretAccessor", "secretmanager.versions.access"}
+SECRET_CREATE = {"secretmanager.secrets.create", "secretmanager.versions.add"}
+SIGNING_KEY = "google_secret_manager_secret.jwt_signing_key.secret_id"
+
+
+def capabilities(tf: Config, all_grants: list[Grant], account: str) -> set[str]:
+    """What ``sa:<account>`` may do, in abstract terms; a grant this does not recognise shows
+    up as ``other:<role or permission>``, so the exact comparisons below catch it too."""
+    found: set[str] = set()
+    for grant in grants_to(all_grants, f"sa:{account}"):
+        if grant.role.startswith("google_"):
+            held = set(custom_role_permissions(tf, grant.role))
+        else:
+            held = {grant.role}
+        for item in held:
+            found.add(_capability(grant, item))
+    if "state.write" in found:
+        found.discard("state.read")  # writing includes reading
+    return found
+
+
+def _capability(grant: Grant, item: str) -> str:
+    if grant.target == SIGNING_KEY:
+        return "signing_key"
+    if item in STATE_WRITE:
+        return "state.write"
+    if item in STATE_READ:
+        return "state.read"
+    if item in PUBLISH:
+        return "publish"
+    if item in SECRET_READ:
+        return "secret.read"
+    if item in SECRET_CREATE:
+        return "secret.create"
+    if item == "secretmanager.secrets.delete":
+        return "secret.delete"
+    if item == "secretmanager.secrets.get":
+        return "secret.metadata"
+    if item.startswith(("compute.", "roles/compute.", "iam.serviceAccounts.")) or item in {
+        "roles/iam.serviceAccountUser"
+    }:
+        return "compute"
+    return f"other:{item}"
+
+
+def test_each_api_function_has_an_account_of_its_own(tf: Config) -> None:
+    for name in API_ACCOUNTS:
+        tf.resource(f"google_service_account.{name}")  # KeyError if missing
+    specs = tf.local("function_specs").value()
+    assert {spec["runs_as"] for n, spec in specs.items() if n in API_ACCOUNTS} == set(API_ACCOUNTS)
+
+
+def test_create_may_create_a_workshop_secret_but_not_read_it(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """It stores the key (create, add the version; delete it if the workshop could not be
+    stored, get to check it exists), never reads it back, publishes nothing."""
+    assert capabilities(tf, all_grants, "create_workshop") == {
+        "state.write",
+        "secret.create",
+        "secret.delete",
+        "secret.metadata",
+    }
+
+
+def test_start_and_stop_publish_but_touch_no_secret_and_no_compute(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """The provisioner creates and deletes VMs and the workshop's secret; start and stop only
+    move the workshop's status and publish the event."""
+    for name in ("start_workshop", "stop_workshop"):
+        assert capabilities(tf, all_grants, name) == {"state.write", "publish"}, name
+
+
+def test_join_reads_state_and_the_signing_key_and_never_publishes(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """It claims seats (a Firestore write: no narrower role exists) and signs learner tokens;
+    it never publishes and never reads workshop API keys (host routes live in ``hosts``)."""
+    assert capabilities(tf, all_grants, "join_workshop") == {"state.write", "signing_key"}
+
+
+def test_the_read_only_function_cannot_write_state(tf: Config, all_grants: list[Grant]) -> None:
+    assert capabilities(tf, all_grants, "workshops") == {"state.read"}
+
+
+def test_control_signs_tokens_but_never_publishes_or_touches_workshop_secrets(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    assert capabilities(tf, all_grants, "control") == {"state.write", "signing_key"}
+
+
+def test_hosts_reads_state_and_workshop_keys_and_publishes_host_events(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """The one documented exception to "API functions never read workshop keys": hosts
+    (POST /api/hosts/credentials, /api/hosts/events) for a VM that proved which it is."""
+    assert capabilities(tf, all_grants, "hosts") == {"state.read", "secret.read", "publish"}
+
+
+def test_jwks_only_reads_the_signing_key_and_health_holds_nothing(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    assert capabilities(tf, all_grants, "jwks") == {"signing_key"}
+    assert capabilities(tf, all_grants, "health") == set()
+
+
+def test_the_all_in_one_api_holds_only_the_instructor_functions_rights(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """``api_layout = single_url``: one account for every instructor operation, so it holds
+    their union and no more (hosts still use the ``hosts`` function: no secret reads)."""
+    union: set[str] = set()
+    for name in tf.local("instructor_layouts").value()["split"]:
+        union |= capabilities(tf, all_grants, name)
+    union.discard("state.read")  # the others write
+    assert "state.write" in union
+    assert capabilities(tf, all_grants, "api") == union
+    assert "secret.read" not in union

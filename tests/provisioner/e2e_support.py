@@ -40,9 +40,9 @@ def served_provisioner(push_token: str | None = None) -> Iterator[str]:
 
 @contextmanager
 def served_join_function() -> Iterator[str]:
-    """The production ``join`` function (it serves ``/api/hosts/*``); yields its base URL."""
+    """The production ``hosts`` function (it serves ``/api/hosts/*``); yields its base URL."""
     app = functions_framework.create_app(
-        target="join", source=str(MAIN_SOURCE), signature_type="http"
+        target="hosts", source=str(MAIN_SOURCE), signature_type="http"
     )
     with serve_wsgi(app) as url:
         yield url

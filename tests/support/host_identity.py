@@ -180,7 +180,7 @@ def credentials_api(
         created.id, lambda w: replace(w, status=WorkshopStatus.RUNNING, hosts=plan_hosts(w))
     )
     try:
-        with served_function(platform, "join") as url:
+        with served_function(platform, "hosts") as url:
             platform.settings = replace(
                 settings,
                 mode="gcp",
@@ -195,7 +195,7 @@ def credentials_api(
 
 
 @contextmanager
-def served_function(platform: Platform, target: str = "join") -> Iterator[str]:
+def served_function(platform: Platform, target: str = "hosts") -> Iterator[str]:
     """The real functions-framework ``target`` app for ``platform``, on a loopback port."""
     runtime.set_platform(platform)
     app = functions_framework.create_app(target=target, source=MAIN)

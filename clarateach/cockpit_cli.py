@@ -46,7 +46,9 @@ def live_activity(
     hosts = [h for h in room["workshop"]["hosts"] if h["status"] == "ready" and h["endpoint"]]
     if not hosts or room["workshop"]["status"] not in ("running", "provisioning"):
         return {}
-    token = client.request("POST", _path(workshop_id, "shadow-token"))["token"]
+    token = client.request("POST", _path(workshop_id, "shadow-token"), operation="shadow_token")[
+        "token"
+    ]
     merged: dict[int, dict[str, Any]] = {}
     for host in hosts:
         try:
@@ -84,7 +86,7 @@ def watch(
     ):
 
         def snapshot() -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-            room = client.request("GET", _path(workshop_id, "room"))
+            room = client.request("GET", _path(workshop_id, "room"), operation="get_room")
             return room, live_activity(client, workshop_id, room, http)
 
         if once or json_output:
@@ -119,7 +121,10 @@ def broadcast(
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
             body = client.request(
-                "POST", _path(workshop_id, "broadcast"), json={"message": message}
+                "POST",
+                _path(workshop_id, "broadcast"),
+                operation="broadcast",
+                json={"message": message},
             )
         told = sum(1 for ok in body["hosts"].values() if ok)
         _emit(
@@ -147,7 +152,7 @@ def hands(
         _Connection(api_url, token, state_dir, audience).client() as client,
         httpx.Client(timeout=AGENT_TIMEOUT_SECONDS) as http,
     ):
-        room = client.request("GET", _path(workshop_id, "room"))
+        room = client.request("GET", _path(workshop_id, "room"), operation="get_room")
         if done is not None:
             _hand_done(client, workshop_id, room, http, done, json_output)
         activity = live_activity(client, workshop_id, room, http)
@@ -172,7 +177,9 @@ def _hand_done(
     )
     if seat > room["workshop"]["seats"] or host is None or not host["endpoint"]:
         _fail(EXIT_API_ERROR, f"seat {seat} is not a live seat of this workshop", json_output)
-    token = client.request("POST", _path(workshop_id, "shadow-token"))["token"]
+    token = client.request("POST", _path(workshop_id, "shadow-token"), operation="shadow_token")[
+        "token"
+    ]
     try:
         response = http.delete(
             f"{host['endpoint'].rstrip('/')}/control/hands/{seat}",
@@ -205,7 +212,12 @@ def release_seat(
                     f"Release seat {seat}? Its learner is disconnected and cannot rejoin it.",
                     abort=True,
                 )
-            body = client.request("POST", _path(workshop_id, "release-seat"), json={"seat": seat})
+            body = client.request(
+                "POST",
+                _path(workshop_id, "release-seat"),
+                operation="release_seat",
+                json={"seat": seat},
+            )
         note = (
             ""
             if body["host_told"]
@@ -234,7 +246,12 @@ def reset_seat(
                     "is deleted.",
                     abort=True,
                 )
-            body = client.request("POST", _path(workshop_id, "reset-seat"), json={"seat": seat})
+            body = client.request(
+                "POST",
+                _path(workshop_id, "reset-seat"),
+                operation="reset_seat",
+                json={"seat": seat},
+            )
         _emit(body, json_output, lambda: f"Seat {seat} reset: fresh shell, empty workspace.")
 
 
@@ -253,5 +270,7 @@ def delete(
         with _Connection(api_url, token, state_dir, audience).client() as client:
             if not yes and not json_output:
                 typer.confirm(f"Delete workshop {workshop_id} and its seats for good?", abort=True)
-            body = client.request("DELETE", f"/api/workshops/{workshop_id}")
+            body = client.request(
+                "DELETE", f"/api/workshops/{workshop_id}", operation="delete_workshop"
+            )
         _emit(body, json_output, lambda: f"Workshop {workshop_id} deleted.")

@@ -22,12 +22,24 @@ SPLIT: dict[str, tuple[str, frozenset[str]]] = {
     # Read-only: never writes state (its account holds roles/datastore.viewer).
     "workshops": (
         "/api/workshops",
-        frozenset({"list_workshops", "get_workshop", "list_seats", "get_usage", "openapi"}),
+        frozenset(
+            {"list_workshops", "get_workshop", "list_seats", "get_usage", "get_room", "openapi"}
+        ),
     ),
     # Instructor control actions on a running workshop (the cockpit's routes go here too).
     "control": (
         "/api/workshops",
-        frozenset({"change_schedule", "set_model_access", "shadow_token"}),
+        frozenset(
+            {
+                "change_schedule",
+                "set_model_access",
+                "shadow_token",
+                "broadcast",
+                "release_seat",
+                "reset_seat",
+                "delete_workshop",
+            }
+        ),
     ),
     # Learners: reads state, claims seats, signs learner tokens; never publishes.
     "join_workshop": ("/api/join", frozenset({"join"})),

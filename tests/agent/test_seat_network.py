@@ -18,6 +18,7 @@ installs; that part is skipped where the machine itself cannot reach it).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -47,6 +48,7 @@ from workspace_agent.runtimes.local import LocalRuntime
 from workspace_agent.runtimes.sandbox import sandbox_argv
 from workspace_agent.runtimes.seat_network import SeatNetwork, choose_seat_network
 from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.holder_client import stop_holder
 
 PROBE = Path(__file__).with_name("seat_probe.py")
 
@@ -120,9 +122,21 @@ class Seats:
     stopped: bool = False
 
     async def stop(self) -> None:
+        """The host's final stop: the agent, then its terminal holder (which keeps buffered
+        shells across agent restarts) with every shell it holds."""
         if not self.stopped:
             self.stopped = True
             await self.runner.cleanup()
+            await asyncio.to_thread(stop_holder, self.settings.state_dir)
+
+    def processes(self) -> list[psutil.Process]:
+        """What this agent started: its children, and its terminal holder's (seat shells)."""
+        found = psutil.Process().children(recursive=True)
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            pid_file = self.settings.state_dir / "terminal-holder" / "holder.pid"
+            holder = psutil.Process(int(pid_file.read_text()))
+            found += [holder, *holder.children(recursive=True)]
+        return found
 
     async def terminal(self, seat: int) -> Terminal:
         token = learner_token(self.key, seat)
@@ -166,6 +180,7 @@ async def seats(
     finally:
         if seats is None or not seats.stopped:
             await runner.cleanup()
+        await asyncio.to_thread(stop_holder, state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -243,7 +258,7 @@ async def test_the_seat_network_does_not_outlive_the_shell(seats: Seats) -> None
     def pastas() -> list[psutil.Process]:
         """Seat 1's pasta: its parent, the launcher, runs the sandbox of seat 1's workspace."""
         found = []
-        for proc in psutil.Process().children(recursive=True):
+        for proc in seats.processes():
             with contextlib.suppress(psutil.Error):
                 if proc.name().startswith(("pasta", "passt")):  # or *.avx2
                     parent = proc.parent()
@@ -261,7 +276,7 @@ async def test_stopping_the_agent_leaves_no_sandbox_shell_or_pasta_behind(seats:
         term = await seats.terminal(seat)
         await term.type(f"echo up-$(({seat}+40))\r")
         await term.read_until(rf"up-{seat + 40}", timeout=20)
-    started = psutil.Process().children(recursive=True)
+    started = seats.processes()
     kinds = {p.name() for p in started}
     assert {"bwrap", "bash"} <= kinds and any(k.startswith(("pasta", "passt")) for k in kinds)
 

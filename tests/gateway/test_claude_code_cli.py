@@ -36,6 +36,7 @@ from workspace_agent.app import CONTEXT, GATEWAY, create_app
 from workspace_agent.gateway.usage import TOKEN_FIELDS, ResponseUsage
 from workspace_agent.runtimes.local import LocalRuntime
 from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.holder_client import stop_holder
 
 #: Claude Code's cold start plus a model round trip, on a loaded 2-core machine.
 CLAUDE_TIMEOUT = 120.0
@@ -92,6 +93,7 @@ async def seat_factory(
         state_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ctcc-{os.getpid()}-{id(stack)}"
         state_dir.mkdir(mode=0o700)
         stack.callback(shutil.rmtree, state_dir, True)
+        stack.callback(stop_holder, state_dir)  # after the agent: the held shells end here
         secrets_dir = tmp_path / "secrets"
         key_ref = LocalSecrets(secrets_dir).put("ws-gw-key", FAKE_KEY)
         sock = socket.create_server(("127.0.0.1", 0))

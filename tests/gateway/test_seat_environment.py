@@ -27,6 +27,7 @@ from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT, GATEWAY, create_app
 from workspace_agent.runtimes.local import LocalRuntime
 from workspace_agent.settings import AgentSettings
+from workspace_agent.terminal.holder_client import stop_holder
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -104,6 +105,7 @@ async def agent(
         finally:
             await stack.aclose()
             await runner.cleanup()
+            stop_holder(state_dir)  # the held shells end here
             shutil.rmtree(state_dir, ignore_errors=True)
 
 

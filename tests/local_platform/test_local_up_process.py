@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -65,12 +66,15 @@ def _agents_and_seats(state_dir: Path) -> tuple[list[psutil.Process], list[psuti
     """(agent processes, the other processes of the local hosts: terminal holders, seat
     shells, their jobs)."""
     procs = processes_using(state_dir / "hosts")  # not the platform: its argv names state_dir
-    agents = [
-        p
-        for p in procs
-        if "workspace_agent" in (line := " ".join(p.cmdline())) and "terminal.holder" not in line
-    ]
+    agents = [p for p in procs if _runs_module(p, "workspace_agent")]
     return agents, [p for p in procs if p not in agents]
+
+
+def _runs_module(proc: psutil.Process, module: str) -> bool:
+    """``proc`` is ``python -m <module>`` itself (not its terminal holder or a seat launcher,
+    which run modules inside that package)."""
+    argv = proc.cmdline()
+    return any(a == "-m" and b == module for a, b in itertools.pairwise(argv))
 
 
 def _leave_a_job_running(grant: dict) -> None:

@@ -58,6 +58,8 @@ locals {
     CLARATEACH_MAX_SEATS             = tostring(var.max_seats)
     CLARATEACH_EVENT_MAX_AGE         = tostring(var.event_max_age_seconds)
     CLARATEACH_PROVISIONING_DEADLINE = tostring(var.provisioning_deadline_seconds)
+    CLARATEACH_MAX_WORKSHOP_USD      = tostring(var.max_workshop_usd)
+    CLARATEACH_RETENTION_DAYS        = tostring(var.retention_days)
     CLARATEACH_GCE_ZONE              = var.zone
     CLARATEACH_GCE_MACHINE_TYPE      = var.machine_type
     CLARATEACH_GCE_IMAGE             = local.host_image

@@ -209,3 +209,23 @@ variable "event_max_age_seconds" {
   type        = number
   default     = 3600
 }
+
+variable "max_workshop_usd" {
+  description = "Deployment-wide cost ceiling per workshop (VM estimate + model budget ceiling); a start whose estimate exceeds it is refused. 0: no ceiling."
+  type        = number
+  default     = 0
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", tostring(var.max_workshop_usd)))
+    error_message = "max_workshop_usd must be 0 (no ceiling) or a positive amount in USD."
+  }
+}
+
+variable "retention_days" {
+  description = "Stopped workshops stay listed with their final cost this many days, then the reconciler deletes them with their seats."
+  type        = number
+  default     = 30
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", tostring(var.retention_days)))
+    error_message = "retention_days must be a whole number of days, at least 1."
+  }
+}

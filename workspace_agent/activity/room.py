@@ -20,6 +20,7 @@ Messages are plain text (``shared.domain.cockpit``); pages render them with ``te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -73,6 +74,10 @@ def _checked(parse: Any, value: object) -> str:
         return str(parse(value))
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
+
+
+#: How long a reset waits for the old shell to end before it empties the workspace anyway.
+RESET_WAIT_SECONDS = 2.0
 
 
 @routes.put("/control/broadcast")
@@ -179,7 +184,11 @@ async def reset_seat(request: web.Request) -> web.Response:
         raise ApiError(501, "not_supported", "reset needs the buffered terminal backend")
     shell = ctx.shells.get(seat)
     if shell is not None:
-        await shell.stop()  # its viewers close with 1000 session_ended; they reconnect
+        # Its viewers close with 1000 session_ended and reconnect to a new shell. Bounded, so
+        # the platform's call (HOST_TIMEOUT_SECONDS) gets its answer even if the exit report
+        # is slow; the workspace is emptied either way.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shell.hangup(grace=1.0), timeout=RESET_WAIT_SECONDS)
     removed = await asyncio.to_thread(empty_directory, ctx.settings.workspace(seat))
     ctx.activity.last_input.pop(seat, None)
     ctx.notices.hands.pop(seat, None)

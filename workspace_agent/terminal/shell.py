@@ -262,16 +262,26 @@ class SeatShell:
         self.ended.set()
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Hang the shell's session up; SIGKILL the process group after ``grace``."""
+        """Agent shutdown: a held shell is released to the holder (it keeps running); the
+        agent's own child is hung up (``hangup``)."""
         if not self.alive:
             return
         if isinstance(self._pty, HeldPty):
             self.release()
             return
+        await self.hangup(grace)
+
+    async def hangup(self, grace: float = STOP_GRACE) -> None:
+        """End the shell itself, held or not (a seat reset): SIGHUP its session, SIGKILL the
+        process group after ``grace``; returns once it has exited. A held shell's exit comes
+        back from the holder (``exited``), which ends its viewers as any exit does."""
+        if not self.alive:
+            return
         pid = self._pty.pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGHUP)  # setsid: the shell leads its own process group
-        self._pty.close()
+        if not isinstance(self._pty, HeldPty):
+            self._pty.close()
         try:
             await asyncio.wait_for(self.ended.wait(), grace)
         except TimeoutError:

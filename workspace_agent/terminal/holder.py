@@ -52,7 +52,7 @@ from typing import Any
 from workspace_agent.logs import configure, log_event
 from workspace_agent.runtimes.base import Command
 from workspace_agent.terminal import holder_wire as wire
-from workspace_agent.terminal.pty import clamp_size, spawn_on_pty
+from workspace_agent.terminal.pty import clamp_size, session_members, spawn_on_pty
 from workspace_agent.terminal.shared_ring import SharedRing, create_ring_fd
 
 log = logging.getLogger("workspace_agent.terminal.holder")
@@ -336,22 +336,6 @@ class Holder:
         self.held.clear()
         log_event(log, "holder_terminated", shells=len(shells))
         self.done = True
-
-
-def session_members(sid: int) -> set[int]:
-    """Every process in session ``sid`` (the shell's: it is a session leader)."""
-    found = {sid}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if len(fields) > 3 and fields[3] == str(sid):
-            found.add(int(entry))
-    return found
 
 
 def _alive(pid: int) -> bool:

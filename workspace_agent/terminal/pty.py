@@ -17,6 +17,7 @@ import struct
 import subprocess
 import termios
 from collections.abc import Callable
+from pathlib import Path
 
 from workspace_agent.runtimes.base import Command
 
@@ -108,3 +109,19 @@ class PtyProcess:
         os.close(self._pidfd)
         self._proc.wait()  # already exited: returns at once
         self._on_exit()
+
+
+def session_members(sid: int) -> set[int]:
+    """Every process in session ``sid`` (the shell's: it is a session leader)."""
+    found = {sid}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if len(fields) > 3 and fields[3] == str(sid):
+            found.add(int(entry))
+    return found

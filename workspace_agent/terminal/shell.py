@@ -49,6 +49,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -57,7 +58,7 @@ from workspace_agent.logs import log_event
 from workspace_agent.runtimes.base import SeatRuntime
 from workspace_agent.terminal.flow import READ_SIZE
 from workspace_agent.terminal.holder_client import HeldFds, HeldPty, HolderClient
-from workspace_agent.terminal.pty import PtyProcess
+from workspace_agent.terminal.pty import PtyProcess, session_members
 from workspace_agent.terminal.ring import OutputRing, Ring
 from workspace_agent.terminal.shared_ring import SharedRing
 
@@ -272,22 +273,25 @@ class SeatShell:
         await self.hangup(grace)
 
     async def hangup(self, grace: float = STOP_GRACE) -> None:
-        """End the shell itself, held or not (a seat reset): SIGHUP its session, SIGKILL the
-        process group after ``grace``; returns once it has exited. A held shell's exit comes
-        back from the holder (``exited``), which ends its viewers as any exit does."""
+        """End the shell itself, held or not (a seat reset, or shutdown without a holder):
+        SIGHUP its whole session (the shell and the jobs it left running in other process
+        groups), SIGKILL what is left after ``grace``; returns once the shell has exited. A
+        held shell's exit comes back from the holder (``exited``), which ends its viewers as
+        any exit does."""
         if not self.alive:
             return
         pid = self._pty.pid
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGHUP)  # setsid: the shell leads its own process group
+        session = await asyncio.to_thread(session_members, pid)  # setsid: pid is the leader
+        _signal_all(session, signal.SIGHUP)
         if not isinstance(self._pty, HeldPty):
             self._pty.close()
         try:
             await asyncio.wait_for(self.ended.wait(), grace)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+            _signal_all(session, signal.SIGKILL)
             await self.ended.wait()
+        left = await asyncio.to_thread(_still_alive, session - {pid}, grace)
+        _signal_all(left, signal.SIGKILL)  # jobs that ignored the hang-up
 
 
 class SeatShells:
@@ -406,3 +410,27 @@ class SeatShells:
         if self._holder is not None:
             self._holder.close()
             self._holder = None
+
+
+def _signal_all(pids: set[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def _still_alive(pids: set[int], within: float) -> set[int]:
+    """Those of ``pids`` still running (not zombies) after waiting up to ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = {pid for pid in pids if _running(pid)}
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"

@@ -52,6 +52,20 @@ class LearnerPage:
         self.page.get_by_role("button", name="Join workshop").click()
         return clicked
 
+    def join_retrying_when_told_to_wait(self, code: str, deadline_s: float = 30.0) -> None:
+        """Join as a learner does when the page says "Too many attempts. Please wait N
+        seconds": try again (polled until ``deadline_s``). Every e2e browser shares one client
+        address, 127.0.0.1, with the tests that type wrong codes on purpose, and a client's
+        own failures lock it out for a few seconds (docs/protocol.md, join rate limits)."""
+        deadline = time.monotonic() + deadline_s
+        state = self.page.locator("#connection-state")
+        error = self.page.locator("#join-error")
+        while True:
+            self.join(code)
+            expect(state.or_(error.filter(has_text="Too many attempts"))).to_be_attached()
+            if state.count() or time.monotonic() > deadline:
+                return
+
     def rejoin(self, code: str, reconnect_code: str) -> None:
         self.page.get_by_text("Already have a seat? Rejoin with your reconnect code").click()
         self.page.locator("#rejoin-code").fill(code)

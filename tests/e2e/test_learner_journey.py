@@ -30,7 +30,7 @@ README_SCREENSHOT = ROOT / "docs" / "screenshots" / "workspace.png"
 def joined(context, platform: PlatformUnderTest, workshop: dict[str, Any]) -> LearnerPage:
     learner = LearnerPage(context.new_page(), platform.url)
     learner.open()
-    learner.join(workshop["code"])
+    learner.join_retrying_when_told_to_wait(workshop["code"])
     learner.wait_connected()
     learner.wait_for_prompt()
     return learner

@@ -5,7 +5,6 @@ them), until the workshop is stopped."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,10 +78,8 @@ def test_keep_leaves_the_workshop_running_until_it_is_stopped(
         assert len(alive) >= 4, names  # two agents and (at least) two shells
     finally:
         instructor.stop_workshop(workshop_id)
-    deadline = time.monotonic() + 60
-    while instructor.get_workshop(workshop_id)["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)  # the poll interval of a deadline-bounded wait
+    wait_for(lambda: instructor.get_workshop(workshop_id)["status"] == "stopped", timeout=60,
+             message="the kept workshop to stop")  # fmt: skip
     wait_for(lambda: not _seat_processes(platform, workshop_id), timeout=30,
              message="agents and shells gone after stop")  # fmt: skip
 

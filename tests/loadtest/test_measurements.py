@@ -5,7 +5,6 @@ delay and the verdict fails on echo; against the agent itself they stay below it
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from clarateach.api_client import ApiClient
 from clarateach.loadtest.local_target import FakeUpstream, LocalPlatformProcess
 from clarateach.loadtest.runner import RunConfig, run
 from tests.loadtest.slow_agent import SlowAgent
+from tests.support.wait import async_wait_for
 
 DELAY = 0.25
 LEARNERS = 2
@@ -25,13 +25,13 @@ DURATION = 2.0
 async def _running(client: ApiClient, seats: int) -> dict[str, Any]:
     workshop = await asyncio.to_thread(client.create_workshop, "measured", seats, _key())
     workshop = await asyncio.to_thread(client.start_workshop, workshop["id"])
-    deadline = time.monotonic() + 90
-    while workshop["status"] != "running":
-        assert workshop["status"] == "provisioning", workshop
-        assert time.monotonic() < deadline, "workshop not running in 90 s"
-        await asyncio.sleep(0.2)  # the poll interval of a deadline-bounded wait
-        workshop = await asyncio.to_thread(client.get_workshop, workshop["id"])
-    return workshop
+
+    async def running() -> dict[str, Any] | None:
+        current = await asyncio.to_thread(client.get_workshop, workshop["id"])
+        assert current["status"] in ("provisioning", "running"), current
+        return current if current["status"] == "running" else None
+
+    return await async_wait_for(running, timeout=90, message="the workshop to run")
 
 
 def _key() -> str:

@@ -104,17 +104,32 @@ async def test_job_control_works_inside_the_sandbox(
     await run(term, "echo ready", 1)
     work = str(sandboxed.workspace(1).resolve())
     await term.type("sleep 300\r")
+    # The sleep must be the terminal's foreground job before Ctrl-C is typed: between the
+    # fork and the hand-over of the terminal (tcsetpgrp) a SIGINT goes to the shell instead.
     (sleeper,) = await async_wait_for(
-        lambda: sleeping_in(work), timeout=20, message="the foreground sleep"
+        lambda: [p for p in sleeping_in(work) if is_foreground(p.pid)],
+        timeout=20,
+        message="the sleep as the terminal's foreground job",
     )
     await term.type("\x03")  # Ctrl-C reaches the foreground job: the PTY is its terminal
     await async_wait_for(
         lambda: not sleeper.is_running() or sleeper.status() == psutil.STATUS_ZOMBIE,
-        timeout=10,
+        timeout=20,
         message="Ctrl-C to end the foreground job",
     )
     await run(term, "echo after-ctrl-c", 2)
     assert "no job control" not in term.text
+
+
+def is_foreground(pid: int) -> bool:
+    """Whether ``pid``'s process group is the foreground group of its controlling terminal
+    (``/proc/<pid>/stat`` fields 5 and 8, pgrp and tpgid; proc(5))."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[2] == fields[5] and int(fields[5]) > 0
 
 
 def sleeping_in(work: str) -> list[psutil.Process]:

@@ -12,7 +12,8 @@ import time
 from playwright.sync_api import Locator, Page, expect
 
 PROMPT_TIMEOUT_MS = 30_000
-OUTPUT_TIMEOUT_MS = 15_000
+# Generous: a loaded two-core CI machine can stall a seat for seconds; this bounds a hang.
+OUTPUT_TIMEOUT_MS = 30_000
 
 # A shell prompt: a line whose last non-blank character is one of $ # % > .
 _PROMPT_JS = r"""

@@ -192,7 +192,12 @@ def test_ctrl_c_reaches_the_shell(
     platform: PlatformUnderTest, workshop: dict[str, Any], context
 ) -> None:
     learner = joined(context, platform, workshop)
-    learner.run("sleep 600")
+    # The job announces itself from inside the child that becomes the sleep, so once its line
+    # shows, the child holds the terminal's foreground (bash hands it over before exec) and
+    # Ctrl-C cannot land in the window where the shell itself would take it.
+    started = f"sleeping-{secrets.token_hex(4)}"
+    learner.run(f"sh -c 'echo {started}; exec sleep 600'")
+    learner.wait_for_line(started)
     learner.page.keyboard.press("Control+c")
     marker = f"after-interrupt-{secrets.token_hex(4)}"
     learner.run(f"echo {marker}")

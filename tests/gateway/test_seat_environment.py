@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,10 +45,17 @@ class Agent:
     terminals: dict[int, Terminal]
 
     async def terminal(self, seat: int) -> Terminal:
-        """The learner's terminal on ``seat`` (opened once; it starts a buffered shell)."""
+        """The learner's terminal on ``seat``, opened once (it starts a buffered shell) and
+        returned only once the shell has run a command. Until then the PID may still be
+        exec'ing through the seat launcher and the sandbox, and ``/proc/<pid>/environ`` reads
+        empty for a process between two images."""
         if seat not in self.terminals:
             token = learner_token(self.signing_key, seat)
-            self.terminals[seat] = await Terminal.open_url(self.session, self.url, seat, token)
+            terminal = await Terminal.open_url(self.session, self.url, seat, token)
+            marker = f"up-{secrets.token_hex(4)}"
+            await terminal.type(f"echo {marker[:3]}''{marker[3:]}\r")
+            await terminal.read_until(marker, timeout=30)
+            self.terminals[seat] = terminal
         return self.terminals[seat]
 
     async def seat_processes(self, seat: int) -> list[int]:

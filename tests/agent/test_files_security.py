@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from tests.agent.conftest import Tokens
+from tests.support.wait import async_wait_for
 from workspace_agent.files import safe_fs
 from workspace_agent.files.safe_fs import FsError, SeatFS
 from workspace_agent.settings import AgentSettings
@@ -98,6 +99,16 @@ def url(path: str, raw_query: str) -> URL:
 async def test_traversal_matrix_touches_nothing_outside(
     agent: Client, auth: dict[str, str], settings: AgentSettings, layout: dict[str, Path]
 ) -> None:
+    # The agent's first review bases (seats/N/review-base, outside the workspace) are written
+    # in the background once the seats are up; only changes made after them are the matrix's.
+    await async_wait_for(
+        lambda: all(
+            (settings.seats_dir / str(seat) / "review-base" / "manifest.json").is_file()
+            for seat in settings.seats
+        ),
+        timeout=30,
+        message="the first review bases",
+    )
     before = snapshot(settings.state_dir)
     outside_entries = sorted(os.listdir(settings.seats_dir))
     for raw in TRAVERSALS:

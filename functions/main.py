@@ -56,7 +56,7 @@ _logging_configured = False
 
 #: The provisioner's entry points (``functions.events``), re-exported on first access so one
 #: source file deploys every function without the HTTP functions importing them.
-EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler"})
+EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler", "certificates"})
 
 
 def __getattr__(name: str) -> Any:

@@ -143,10 +143,11 @@ def _mapped(call: Any, what: str) -> Any:
         detail = (problem.detail or problem.typ or "")[:300]
         if problem.typ == RATE_LIMITED:
             raise CertificateAuthorityError(
-                f"{what}: the CA's rate limit was reached ({detail}); the current certificate"
-                " stays in use, the next scheduled run tries again",
+                f"{what}: the CA's rate limit was reached ({detail})",
                 rate_limited=True,
             ) from None
+        if problem.code == "badNonce":  # the library's one retry was rejected too (§6.5)
+            raise TransientError(f"{what}: the CA rejected our nonces (badNonce)") from None
         if problem.typ == "urn:ietf:params:acme:error:serverInternal":
             raise TransientError(f"{what}: the CA failed internally ({detail})") from None
         raise CertificateAuthorityError(f"{what}: the CA refused: {detail}") from None

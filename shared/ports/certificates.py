@@ -10,8 +10,8 @@ the DNS records:
 2. after publishing them, ``complete(order)`` tells the server the challenges are ready,
    waits for the order to become valid and returns the certificate chain (PEM, leaf first).
 
-Errors: ``CertificateAuthorityError`` (with ``rate_limited`` and ``retry_after`` when the CA
-answered ``urn:ietf:params:acme:error:rateLimited``), a ``PermanentError`` subclass with a
+Errors: ``CertificateAuthorityError`` (``rate_limited`` when the CA answered
+``urn:ietf:params:acme:error:rateLimited``), a ``PermanentError`` subclass with a
 message an operator can act on; ``TransientError`` for network failures and 5xx answers.
 """
 
@@ -26,10 +26,9 @@ from shared.domain.errors import PermanentError
 
 
 class CertificateAuthorityError(PermanentError):
-    def __init__(self, message: str, *, rate_limited: bool = False, retry_after: int = 0):
+    def __init__(self, message: str, *, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.rate_limited = rate_limited
-        self.retry_after = retry_after
 
 
 @dataclass

@@ -45,7 +45,7 @@ from shared.domain.certificates import (
     renewal_reason,
 )
 from shared.domain.errors import PermanentError, TransientError
-from shared.ports.certificates import CertificateAuthority
+from shared.ports.certificates import CertificateAuthority, CertificateAuthorityError
 from shared.ports.dns import ChallengeRecords
 from shared.ports.secrets import Secrets
 
@@ -118,7 +118,7 @@ class DeploymentCertificates:
             return RenewalReport("kept", "valid", self.names, current and current.not_after)
         log.info("deployment certificate renewal: %s", reason)
         try:
-            bundle = self._issue(now)
+            bundle = self._issue()
         except (TransientError, PermanentError) as exc:
             keeps = (
                 f"the current certificate (valid until {current.not_after:%Y-%m-%d}) stays in use"
@@ -126,7 +126,10 @@ class DeploymentCertificates:
                 else "hosts keep getting per-host certificates until one is issued"
             )
             log.error("deployment certificate renewal failed: %s; %s", exc, keeps)
-            raise type(exc)(f"deployment certificate renewal failed: {exc}; {keeps}") from exc
+            message = f"deployment certificate renewal failed: {exc}; {keeps}"
+            if isinstance(exc, CertificateAuthorityError):
+                raise CertificateAuthorityError(message, rate_limited=exc.rate_limited) from exc
+            raise type(exc)(message) from exc
         self.secrets.add_version(CERTIFICATE_SECRET, bundle.to_json())
         log.info(
             "deployment certificate stored",
@@ -135,7 +138,7 @@ class DeploymentCertificates:
         return RenewalReport("issued", reason, self.names, bundle.not_after)
 
     # ---------------------------------------------------------------- helpers
-    def _issue(self, now: datetime) -> CertificateBundle:
+    def _issue(self) -> CertificateBundle:
         key_pem = _private_key_pem(ec.generate_private_key(ec.SECP256R1()))
         authority = self._authority(self._account_key())
         try:
@@ -158,8 +161,12 @@ class DeploymentCertificates:
             raise PermanentError(f"the CA's certificate is unusable: {exc}") from None
         if set(bundle.names) != {name.lower() for name in self.names}:
             raise PermanentError("the CA's certificate does not cover the ordered names")
-        if bundle.not_after <= now + self._renew_before:
-            raise PermanentError("the CA's certificate expires within the renewal margin")
+        if bundle.not_after - bundle.not_before <= self._renew_before:
+            # Every run would renew it again (e.g. a short-lived certificate profile).
+            raise PermanentError(
+                "the CA's certificates live no longer than the renewal margin"
+                f" ({self._renew_before.days} days); choose a profile with longer validity"
+            )
         return bundle
 
     def _cleanup(self, published: list[str]) -> None:

@@ -15,6 +15,7 @@ Encrypt only issues if the zone's authoritative servers serve it.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import json
@@ -27,6 +28,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -157,6 +159,8 @@ def running_pebble(
             "tlsPort": free_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
+            # Let's Encrypt's default profile: 90 days (https://letsencrypt.org/docs/faq/).
+            "certificateValidityPeriod": 90 * 24 * 3600,
         }
     }
     config_path = directory / "pebble.json"
@@ -197,3 +201,75 @@ def running_pebble(
                 process.kill()
                 process.wait()
             log.close()
+
+
+class RateLimitedAcme(BaseHTTPRequestHandler):
+    """An ACME server at its rate limit, as Let's Encrypt answers then: directory, nonces and
+    the account work; ``newOrder`` is HTTP 429 with a ``rateLimited`` problem document and
+    ``Retry-After`` (RFC 8555 §6.7; https://letsencrypt.org/docs/rate-limits/, "When a rate
+    limit is exceeded ... a 429 ... with a Retry-After header")."""
+
+    orders = 0
+
+    def _nonce(self) -> None:
+        self.send_header("Replay-Nonce", base64.urlsafe_b64encode(os.urandom(16)).decode().strip("="))
+
+    def _json(self, status: int, body: dict[str, object], kind: str = "application/json") -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self._nonce()
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in getattr(self, "_extra", {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._json(200, {"newNonce": f"{base}/nonce", "newAccount": f"{base}/account",
+                         "newOrder": f"{base}/order", "revokeCert": f"{base}/revoke",
+                         "keyChange": f"{base}/key"})
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self._nonce()
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path == "/account":
+            self._extra = {"Location": f"{base}/acct/1"}
+            self._json(201, {"status": "valid", "contact": []})
+            return
+        type(self).orders += 1
+        self._extra = {"Retry-After": "3600"}
+        self._json(
+            429,
+            {
+                "type": "urn:ietf:params:acme:error:rateLimited",
+                "detail": 'too many certificates (50) already issued for "example.com" in the'
+                " last 168h0m0s, retry after 2026-12-09 00:00:00 UTC",
+                "status": 429,
+            },
+            "application/problem+json",
+        )
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def rate_limited_acme() -> Iterator[str]:
+    """Serve ``RateLimitedAcme`` on loopback; yield its directory URL."""
+    handler = type("Bound", (RateLimitedAcme,), {"orders": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/directory"
+    finally:
+        server.shutdown()
+        server.server_close()

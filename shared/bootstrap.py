@@ -142,4 +142,6 @@ def build_certificates(settings: Settings, secrets: Secrets) -> DeploymentCertif
         authority=authority,
         names=certificate_names(settings.host_domain, settings.certificate_slots),
         propagation_seconds=settings.acme_dns_propagation_seconds,
+        certificate_secret=settings.certificate_secret,
+        account_secret=settings.acme_account_secret,
     )

@@ -185,6 +185,21 @@ class Settings:
             " reached at https://<ip>.sslip.io and no DNS record is managed.",
         ),
     )
+    certificate_secret: str = field(
+        default="clarateach-tls-certificate",
+        metadata=_env(
+            "CLARATEACH_CERTIFICATE_SECRET",
+            "Secret holding the deployment's wildcard certificate chain and key (written by"
+            " the certificates function only; hosts get it from /api/hosts/credentials).",
+        ),
+    )
+    acme_account_secret: str = field(
+        default="clarateach-acme-account",
+        metadata=_env(
+            "CLARATEACH_ACME_ACCOUNT_SECRET",
+            "Secret holding the ACME account key of the certificates function.",
+        ),
+    )
     acme_directory_url: str = field(
         default="https://acme-v02.api.letsencrypt.org/directory",
         metadata=_env(

@@ -34,9 +34,6 @@ MAX_NAMES = 100
 RENEW_BEFORE = timedelta(days=30)
 #: The label the DNS-01 challenge TXT record is published under (RFC 8555 section 8.4).
 CHALLENGE_LABEL = "_acme-challenge"
-#: Secret Manager secret names (Terraform creates both; terraform/certificates.tf).
-CERTIFICATE_SECRET = "clarateach-tls-certificate"
-ACME_ACCOUNT_SECRET = "clarateach-acme-account"
 
 
 class CertificateError(Exception):

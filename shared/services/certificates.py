@@ -36,8 +36,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.domain.certificates import (
-    ACME_ACCOUNT_SECRET,
-    CERTIFICATE_SECRET,
     RENEW_BEFORE,
     CertificateBundle,
     CertificateError,
@@ -74,9 +72,14 @@ class RenewalReport:
         }
 
 
-def load_certificate(secrets: Secrets) -> CertificateBundle | None:
+#: Default secret names (``Settings.certificate_secret``, ``Settings.acme_account_secret``).
+CERTIFICATE_SECRET = "clarateach-tls-certificate"
+ACME_ACCOUNT_SECRET = "clarateach-acme-account"
+
+
+def load_certificate(secrets: Secrets, name: str = CERTIFICATE_SECRET) -> CertificateBundle | None:
     """The stored deployment certificate, or ``None`` (none yet, or unreadable: logged)."""
-    text = secrets.access(secrets.ref_for(CERTIFICATE_SECRET))
+    text = secrets.access(secrets.ref_for(name))
     if not text:
         return None
     try:
@@ -98,6 +101,8 @@ class DeploymentCertificates:
         sleep: Callable[[float], None] = time.sleep,
         propagation_seconds: float = 60.0,
         renew_before: timedelta = RENEW_BEFORE,
+        certificate_secret: str = CERTIFICATE_SECRET,
+        account_secret: str = ACME_ACCOUNT_SECRET,
     ) -> None:
         if not names:
             raise ValueError("the deployment certificate needs at least one name")
@@ -109,9 +114,11 @@ class DeploymentCertificates:
         self._sleep = sleep
         self._propagation = propagation_seconds
         self._renew_before = renew_before
+        self.certificate_secret = certificate_secret
+        self.account_secret = account_secret
 
     def renew_if_due(self) -> RenewalReport:
-        current = load_certificate(self.secrets)
+        current = load_certificate(self.secrets, self.certificate_secret)
         now = self._clock()
         reason = renewal_reason(current, self.names, now, self._renew_before)
         if not reason:
@@ -130,7 +137,7 @@ class DeploymentCertificates:
             if isinstance(exc, CertificateAuthorityError):
                 raise CertificateAuthorityError(message, rate_limited=exc.rate_limited) from exc
             raise type(exc)(message) from exc
-        self.secrets.add_version(CERTIFICATE_SECRET, bundle.to_json())
+        self.secrets.add_version(self.certificate_secret, bundle.to_json())
         log.info(
             "deployment certificate stored",
             extra={"names": list(bundle.names), "not_after": bundle.not_after.isoformat()},
@@ -179,11 +186,11 @@ class DeploymentCertificates:
 
     def _account_key(self) -> str:
         """The ACME account key (RSA 2048, kept in secrets; made on the first run)."""
-        existing = self.secrets.access(self.secrets.ref_for(ACME_ACCOUNT_SECRET))
+        existing = self.secrets.access(self.secrets.ref_for(self.account_secret))
         if existing:
             return existing
         pem = _private_key_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        self.secrets.add_version(ACME_ACCOUNT_SECRET, pem)
+        self.secrets.add_version(self.account_secret, pem)
         return pem
 
 

@@ -168,7 +168,7 @@ def _live_workshop_host(platform: Platform, host: HostIdentity) -> Workshop:
 
 def _certificate_for(platform: Platform, host: HostIdentity, now: datetime) -> CertificateBundle:
     _live_workshop_host(platform, host)
-    bundle = load_certificate(platform.secrets)
+    bundle = load_certificate(platform.secrets, platform.settings.certificate_secret)
     if bundle is None or not usable(bundle, now):
         raise NoCertificate("no deployment certificate; use a per-host certificate")
     return bundle

@@ -15,7 +15,7 @@ import pytest
 from functions.http import handle
 from functions.wire import ApiRequest, ApiResponse
 from shared.bootstrap import Platform
-from shared.domain.certificates import CERTIFICATE_SECRET, bundle_from_pems
+from shared.domain.certificates import bundle_from_pems
 from shared.domain.model import WorkshopStatus
 from shared.services.host_credentials import HostCredentialLimiter, install_limiter
 from shared.services.ratelimit import Budget
@@ -34,7 +34,7 @@ BODY = json.dumps({"credential": "tls_certificate"}).encode()
 @pytest.fixture
 def certificate(platform: Platform) -> tuple[str, str]:
     cert, key = self_signed(NAMES)
-    platform.secrets.put(CERTIFICATE_SECRET, bundle_from_pems(cert, key).to_json())
+    platform.secrets.put(platform.settings.certificate_secret, bundle_from_pems(cert, key).to_json())
     return cert, key
 
 
@@ -144,5 +144,5 @@ def test_no_certificate_or_an_expired_one_is_404_and_spends_no_budget(
         assert "deployment certificate" in response.json()["error"]["message"]
 
     cert, key = self_signed(NAMES, datetime.now(UTC) - timedelta(days=91))
-    gcp.secrets.put(CERTIFICATE_SECRET, bundle_from_pems(cert, key).to_json())
+    gcp.secrets.put(gcp.settings.certificate_secret, bundle_from_pems(cert, key).to_json())
     assert as_host(gcp, tokens, running).status == 404

@@ -19,15 +19,15 @@ from cryptography import x509
 from shared.adapters.acme_ca import AcmeCertificateAuthority
 from shared.adapters.cloud_dns import CloudDnsRecords
 from shared.adapters.local_secrets import LocalSecrets
-from shared.domain.certificates import (
-    ACME_ACCOUNT_SECRET,
-    CERTIFICATE_SECRET,
-    CertificateBundle,
-    certificate_names,
-)
+from shared.domain.certificates import CertificateBundle, certificate_names
 from shared.domain.errors import PermanentError, TransientError
 from shared.ports.certificates import CertificateAuthority, CertificateAuthorityError
-from shared.services.certificates import DeploymentCertificates, load_certificate
+from shared.services.certificates import (
+    ACME_ACCOUNT_SECRET,
+    CERTIFICATE_SECRET,
+    DeploymentCertificates,
+    load_certificate,
+)
 from tests.certificates.conftest import DOMAIN, ZONE, Clock
 from tests.support.acme_server import Pebble, rate_limited_acme, running_pebble
 from tests.support.fake_cloud_dns import FakeCloudDns

@@ -62,7 +62,10 @@ class AcmeCertificateAuthority(CertificateAuthority):
         self._email = email
         # ``verify_ssl`` is handed to requests' ``verify``: a CA bundle path works (tests).
         self._net = client.ClientNetwork(
-            self._key, user_agent=USER_AGENT, timeout=timeout, verify_ssl=verify  # type: ignore[arg-type]
+            self._key,
+            user_agent=USER_AGENT,
+            timeout=timeout,
+            verify_ssl=verify,  # type: ignore[arg-type]
         )
         self._validation_timeout = validation_timeout
         self._client: client.ClientV2 | None = None

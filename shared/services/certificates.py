@@ -73,8 +73,8 @@ class RenewalReport:
 
 
 #: Default secret names (``Settings.certificate_secret``, ``Settings.acme_account_secret``).
-CERTIFICATE_SECRET = "clarateach-tls-certificate"
-ACME_ACCOUNT_SECRET = "clarateach-acme-account"
+CERTIFICATE_SECRET = "clarateach-tls-certificate"  # noqa: S105 - a secret's name
+ACME_ACCOUNT_SECRET = "clarateach-acme-account"  # noqa: S105 - a secret's name
 
 
 def load_certificate(secrets: Secrets, name: str = CERTIFICATE_SECRET) -> CertificateBundle | None:
@@ -122,7 +122,8 @@ class DeploymentCertificates:
         now = self._clock()
         reason = renewal_reason(current, self.names, now, self._renew_before)
         if not reason:
-            return RenewalReport("kept", "valid", self.names, current and current.not_after)
+            assert current is not None  # no reason means there is a current certificate
+            return RenewalReport("kept", "valid", self.names, current.not_after)
         log.info("deployment certificate renewal: %s", reason)
         try:
             bundle = self._issue()
@@ -181,8 +182,9 @@ class DeploymentCertificates:
             try:
                 self.dns.delete_txt_record(name)
             except (TransientError, PermanentError) as exc:
-                log.warning("challenge TXT record %s left in place (next run replaces it): %s",
-                            name, exc)
+                log.warning(
+                    "challenge TXT record %s left in place (next run replaces it): %s", name, exc
+                )
 
     def _account_key(self) -> str:
         """The ACME account key (RSA 2048, kept in secrets; made on the first run)."""

@@ -34,7 +34,9 @@ BODY = json.dumps({"credential": "tls_certificate"}).encode()
 @pytest.fixture
 def certificate(platform: Platform) -> tuple[str, str]:
     cert, key = self_signed(NAMES)
-    platform.secrets.put(platform.settings.certificate_secret, bundle_from_pems(cert, key).to_json())
+    platform.secrets.put(
+        platform.settings.certificate_secret, bundle_from_pems(cert, key).to_json()
+    )
     return cert, key
 
 

@@ -22,7 +22,9 @@ SOURCE = str(Path(events.__file__).resolve().parent / "main.py")
 
 
 def call_function() -> Any:
-    app = functions_framework.create_app(target="certificates", source=SOURCE, signature_type="http")
+    app = functions_framework.create_app(
+        target="certificates", source=SOURCE, signature_type="http"
+    )
     return app.test_client().post("/")
 
 
@@ -49,7 +51,11 @@ def test_a_due_certificate_is_issued_through_the_function(
     wire(
         monkeypatch,
         DeploymentCertificates(
-            secrets=secrets, dns=dns, authority=authority, names=names, clock=clock,
+            secrets=secrets,
+            dns=dns,
+            authority=authority,
+            names=names,
+            clock=clock,
             sleep=lambda _: None,
         ),
     )
@@ -76,8 +82,12 @@ def test_a_failed_renewal_is_503_with_its_reason(
     wire(
         monkeypatch,
         DeploymentCertificates(
-            secrets=secrets, dns=dns, authority=lambda key: RateLimitedCa(),
-            names=certificate_names(DOMAIN), clock=clock, sleep=lambda _: None,
+            secrets=secrets,
+            dns=dns,
+            authority=lambda key: RateLimitedCa(),
+            names=certificate_names(DOMAIN),
+            clock=clock,
+            sleep=lambda _: None,
         ),
     )
     response = call_function()

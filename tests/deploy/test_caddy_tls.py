@@ -78,7 +78,10 @@ def test_with_a_deployment_certificate_caddy_serves_it_and_runs_no_acme(tmp_path
     # The request: the identity token for the API's audience, sent through curl's stdin.
     calls = log.read_text()
     assert "audience=https://api.example.com" in calls
-    assert '--data-binary {"credential":"tls_certificate"} https://api.example.com/api/hosts/credentials' in calls
+    assert (
+        '--data-binary {"credential":"tls_certificate"} https://api.example.com/api/hosts/credentials'
+        in calls
+    )
     argv = "\n".join(line for line in calls.splitlines() if line.startswith("ARGV"))
     assert TOKEN not in argv
     assert f'STDIN header = "Authorization: Bearer {TOKEN}"' in calls
@@ -96,7 +99,9 @@ def test_with_a_deployment_certificate_caddy_serves_it_and_runs_no_acme(tmp_path
 def test_without_a_usable_deployment_certificate_caddy_gets_its_own(
     tmp_path: Path, case: str, reply: dict[str, object] | None
 ) -> None:
-    result = run(render(), curl_stub(tmp_path / "curl.log", reply) + f"configure_caddy https://{SITE}")
+    result = run(
+        render(), curl_stub(tmp_path / "curl.log", reply) + f"configure_caddy https://{SITE}"
+    )
 
     assert result.returncode == 0, result.stderr
     assert "/etc/caddy/tls/" not in result.stdout

@@ -57,7 +57,7 @@ class ZoneDns:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.queries: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -81,7 +81,7 @@ class ZoneDns:
                 return
             try:
                 query = DNSRecord.parse(data)
-            except Exception:  # not DNS: ignore, as a real server would
+            except Exception:  # noqa: S112 - not DNS: dropped, as a real server would
                 continue
             reply = query.reply()
             name = str(query.q.qname).lower()
@@ -212,7 +212,9 @@ class RateLimitedAcme(BaseHTTPRequestHandler):
     orders = 0
 
     def _nonce(self) -> None:
-        self.send_header("Replay-Nonce", base64.urlsafe_b64encode(os.urandom(16)).decode().strip("="))
+        self.send_header(
+            "Replay-Nonce", base64.urlsafe_b64encode(os.urandom(16)).decode().strip("=")
+        )
 
     def _json(self, status: int, body: dict[str, object], kind: str = "application/json") -> None:
         data = json.dumps(body).encode()
@@ -227,9 +229,16 @@ class RateLimitedAcme(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._json(200, {"newNonce": f"{base}/nonce", "newAccount": f"{base}/account",
-                         "newOrder": f"{base}/order", "revokeCert": f"{base}/revoke",
-                         "keyChange": f"{base}/key"})
+        self._json(
+            200,
+            {
+                "newNonce": f"{base}/nonce",
+                "newAccount": f"{base}/account",
+                "newOrder": f"{base}/order",
+                "revokeCert": f"{base}/revoke",
+                "keyChange": f"{base}/key",
+            },
+        )
 
     def do_HEAD(self) -> None:
         self.send_response(200)

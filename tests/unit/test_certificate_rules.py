@@ -62,7 +62,9 @@ def test_renewal_is_due_thirty_days_before_expiry() -> None:
     assert renewal_reason(current, names, expiry - timedelta(days=30, seconds=1)) == ""
     assert renewal_reason(current, names, expiry - timedelta(days=30)) != ""
     assert "expires in 0 days" in renewal_reason(current, names, expiry + timedelta(days=3))
-    assert "does not cover exactly" in renewal_reason(current, (*names, "*.s00.ws.example.com"), NOW)
+    assert "does not cover exactly" in renewal_reason(
+        current, (*names, "*.s00.ws.example.com"), NOW
+    )
 
 
 def test_usable_means_inside_the_validity_period() -> None:

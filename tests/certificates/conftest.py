@@ -3,6 +3,7 @@ the real ``CloudDnsRecords`` and ``AcmeCertificateAuthority`` adapters, local se
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +20,6 @@ from tests.support.fake_cloud_dns import FakeCloudDns, running_fake_cloud_dns
 
 ZONE = "clarateach-hosts"
 DOMAIN = "ws.example.com"
-
-needs_pebble = pytest.mark.skipif(
-    not pebble_available(), reason="needs Let's Encrypt's Pebble (apt-get install pebble)"
-)
 
 
 class Clock:
@@ -55,9 +52,15 @@ def secrets(tmp_path: Path) -> LocalSecrets:
 
 
 @pytest.fixture
-def pebble(cloud_dns: FakeCloudDns, tmp_path: Path) -> Iterator[Pebble]:
+def require_pebble() -> None:
     if not pebble_available():
+        if os.environ.get("CI"):
+            pytest.fail("Pebble is required in CI (apt-get install pebble)")
         pytest.skip("needs Let's Encrypt's Pebble (apt-get install pebble)")
+
+
+@pytest.fixture
+def pebble(require_pebble: None, cloud_dns: FakeCloudDns, tmp_path: Path) -> Iterator[Pebble]:
     with running_pebble(cloud_dns, tmp_path) as server:
         yield server
 

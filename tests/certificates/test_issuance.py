@@ -234,6 +234,7 @@ def test_a_txt_record_that_cannot_be_deleted_is_replaced_by_the_next_run(
 
 
 def test_a_ca_that_rejects_every_nonce_is_a_transient_failure(
+    require_pebble: None,
     secrets: LocalSecrets,
     dns: CloudDnsRecords,
     clock: Clock,

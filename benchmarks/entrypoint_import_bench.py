@@ -39,7 +39,7 @@ HEAVY = (
 PROBE = """
 import sys, functions_framework
 functions_framework.create_app(target=sys.argv[1], source=sys.argv[2])
-if sys.argv[1] not in ("provisioner", "reconciler"):
+if sys.argv[1] not in ("provisioner", "reconciler", "certificates"):
     import functions.http  # what the first HTTP request imports
 heavy = [m for m in sys.argv[3].split(",") if m in sys.modules]
 print(len(sys.modules), ",".join(heavy) or "-")

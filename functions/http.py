@@ -28,6 +28,7 @@ from functions.errors import ApiError, error_response
 from functions.schemas import (
     ChangeSchedule,
     CreateWorkshop,
+    HostCredentialsRequest,
     Join,
     ModelAccess,
     parse_body,
@@ -157,15 +158,29 @@ def _join(call: Call) -> ApiResponse:
 
 
 def _host_credentials(call: Call) -> ApiResponse:
-    """The calling host VM's workshop API key: the one response that carries a key, to a VM
-    that proved which instance it is (``shared.services.host_credentials``). Never cached."""
-    key = host_credentials.issue_api_key(
+    """The calling host VM's workshop API key, or the deployment TLS certificate (body
+    ``{"credential": "tls_certificate"}``): the responses that carry a key, to a VM that
+    proved which instance it is (``shared.services.host_credentials``). Never cached."""
+    wanted = "api_key"
+    if call.request.body.strip():
+        wanted = parse_body(HostCredentialsRequest, call.json()).credential
+    args = (
         call.platform,
         call.request.header("Authorization"),
         call.request.client_ip or "unknown",
         call.verify_id_token,
     )
-    return json_response(200, {"api_key": key}, {"Cache-Control": "no-store"})
+    if wanted == "tls_certificate":
+        bundle = host_credentials.issue_certificate(*args)
+        payload: dict[str, Any] = {
+            "certificate_pem": bundle.fullchain_pem,
+            "private_key_pem": bundle.private_key_pem,
+            "names": list(bundle.names),
+            "not_after": bundle.not_after.isoformat(),
+        }
+    else:
+        payload = {"api_key": host_credentials.issue_api_key(*args)}
+    return json_response(200, payload, {"Cache-Control": "no-store"})
 
 
 def _host_events(call: Call) -> ApiResponse:

@@ -7,8 +7,9 @@
   their bare function URL (path ``/``) they serve their canonical route, and a path without
   the ``/api/`` prefix is taken relative to it (``start_workshop`` at ``/w123/start`` serves
   ``/api/workshops/w123/start``).
-* ``provisioner`` and ``reconciler`` (CloudEvent functions) live in ``functions/events.py``
-  and are re-exported here, because a deployment names one source file.
+* ``provisioner``, ``reconciler`` and ``certificates`` (the CloudEvent and scheduled
+  functions) live in ``functions/events.py`` and are re-exported here, because a deployment
+  names one source file.
 
 Cold starts: an HTTP function never imports the provisioner (``functions.events`` is loaded
 by the module ``__getattr__`` when functions-framework looks up ``provisioner`` or
@@ -56,7 +57,7 @@ _logging_configured = False
 
 #: The provisioner's entry points (``functions.events``), re-exported on first access so one
 #: source file deploys every function without the HTTP functions importing them.
-EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler"})
+EVENT_ENTRY_POINTS = frozenset({"provisioner", "reconciler", "certificates"})
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,13 @@ from pydantic.json_schema import models_json_schema
 
 from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
-from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
+from functions.schemas import (
+    ChangeSchedule,
+    CreateWorkshop,
+    HostCredentialsRequest,
+    Join,
+    ModelAccess,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -236,14 +242,26 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
     "SeatReset": _object({"seat": INT, "host": INT}),
     "Deleted": _object({"deleted": STR}),
-    "HostCredentials": _object(
-        {
-            "api_key": {
-                **STR,
-                "description": "the calling host's workshop Anthropic key (only ever here)",
-            }
-        }
-    ),
+    "HostCredentials": {
+        "oneOf": [
+            _object(
+                {
+                    "api_key": {
+                        **STR,
+                        "description": "the calling host's workshop Anthropic key (only ever here)",
+                    }
+                }
+            ),
+            _object(
+                {
+                    "certificate_pem": {**STR, "description": "chain, leaf first (PEM)"},
+                    "private_key_pem": {**STR, "description": "the certificate's key (PEM)"},
+                    "names": {"type": "array", "items": STR},
+                    "not_after": TIME,
+                }
+            ),
+        ]
+    },
     "Jwks": _object({"keys": {"type": "array", "items": {"type": "object"}}}),
     "Health": _object({"status": {"const": "ok"}}),
     "HostEventAccepted": _object({"message_id": {"type": "string"}}),
@@ -263,8 +281,9 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         (400, 404, 409, 429, 503),
     ),
     "host_credentials": (
-        "A host VM's workshop API key, for a GCE instance identity token (hosts only)",
-        None,
+        "A host VM's workshop API key or the deployment TLS certificate, for a GCE instance"
+        " identity token (hosts only)",
+        HostCredentialsRequest,
         200,
         "HostCredentials",
         (401, 403, 404, 429, 503),
@@ -410,7 +429,8 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["security"] = [{"hostIdentity": []}]
     if body_model is not None:
         operation["requestBody"] = {
-            "required": True,
+            # host_credentials: an empty body asks for the API key (hosts of older images).
+            "required": route.name != "host_credentials",
             "content": {"application/json": {"schema": _ref(body_model.__name__)}},
         }
     parameters = []
@@ -439,6 +459,7 @@ def _operation(route: Route) -> dict[str, Any]:
 
 REQUEST_MODELS = (
     CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat, ResetSeat,
+    HostCredentialsRequest,
 )  # fmt: skip
 
 

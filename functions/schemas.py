@@ -10,7 +10,7 @@ limits such as ``settings.max_seats``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -98,6 +98,14 @@ class CreateWorkshop(_Body):
     )
     schedule: ScheduleBody | None = Field(
         default=None, description="Start, end, warm-up and grace (default: ends in 3 h)."
+    )
+
+
+class HostCredentialsRequest(_Body):
+    credential: Literal["api_key", "tls_certificate"] = Field(
+        default="api_key",
+        description="api_key: the workshop's Anthropic key (an empty body asks for it too);"
+        " tls_certificate: the deployment's wildcard certificate chain and key for Caddy.",
     )
 
 

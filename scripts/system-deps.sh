@@ -4,11 +4,12 @@
 #            bubblewrap (local hosts sandbox every seat shell with it),
 #            passt (pasta: each sandboxed seat's own network namespace)
 #   test:    runtime + chromium (browser e2e) + shellcheck (bootstrap scripts)
+#            + pebble (Let's Encrypt's test ACME server: the deployment certificate)
 # Each entry is "command:package".
 set -euo pipefail
 want=(tmux:tmux node:nodejs npm:npm bwrap:bubblewrap pasta:passt)
 if [ "${1:-runtime}" = "test" ]; then
-  want+=(chromium:chromium shellcheck:shellcheck)
+  want+=(chromium:chromium shellcheck:shellcheck pebble:pebble)
 fi
 missing=()
 for entry in "${want[@]}"; do

@@ -9,6 +9,7 @@ Google client libraries and vice versa.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared.adapters.no_dns import NoDns
 from shared.ports.compute import Compute
@@ -17,6 +18,9 @@ from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
 from shared.ports.store import WorkshopStore
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.services.certificates import DeploymentCertificates
 
 
 @dataclass
@@ -111,3 +115,33 @@ def build_dns(settings: Settings) -> HostRecords:
 
         return CloudDnsRecords.from_settings(settings)
     return NoDns()
+
+
+def build_certificates(settings: Settings, secrets: Secrets) -> DeploymentCertificates | None:
+    """The deployment certificate service (the ``certificates`` function), or ``None`` when no
+    host domain is managed (local and trial mode: hosts get per-host certificates).
+
+    Its DNS adapter is its own ``CloudDnsRecords`` (the certificates function's account, which
+    may write the zone's records), never the provisioner's.
+    """
+    if not settings.host_domain:
+        return None
+    from shared.adapters.acme_ca import AcmeCertificateAuthority
+    from shared.adapters.cloud_dns import CloudDnsRecords
+    from shared.domain.certificates import certificate_names
+    from shared.services.certificates import DeploymentCertificates
+
+    def authority(account_key_pem: str) -> AcmeCertificateAuthority:
+        return AcmeCertificateAuthority(
+            settings.acme_directory_url, account_key_pem, email=settings.acme_email
+        )
+
+    return DeploymentCertificates(
+        secrets=secrets,
+        dns=CloudDnsRecords.from_settings(settings),
+        authority=authority,
+        names=certificate_names(settings.host_domain, settings.certificate_slots),
+        propagation_seconds=settings.acme_dns_propagation_seconds,
+        certificate_secret=settings.certificate_secret,
+        account_secret=settings.acme_account_secret,
+    )

@@ -185,6 +185,52 @@ class Settings:
             " reached at https://<ip>.sslip.io and no DNS record is managed.",
         ),
     )
+    certificate_secret: str = field(
+        default="clarateach-tls-certificate",
+        metadata=_env(
+            "CLARATEACH_CERTIFICATE_SECRET",
+            "Secret holding the deployment's wildcard certificate chain and key (written by"
+            " the certificates function only; hosts get it from /api/hosts/credentials).",
+        ),
+    )
+    acme_account_secret: str = field(
+        default="clarateach-acme-account",
+        metadata=_env(
+            "CLARATEACH_ACME_ACCOUNT_SECRET",
+            "Secret holding the ACME account key of the certificates function.",
+        ),
+    )
+    acme_directory_url: str = field(
+        default="https://acme-v02.api.letsencrypt.org/directory",
+        metadata=_env(
+            "CLARATEACH_ACME_DIRECTORY_URL",
+            "ACME directory the certificates function orders the deployment's wildcard"
+            " certificate from (Let's Encrypt; its staging directory for rehearsals of the"
+            " deployment itself).",
+        ),
+    )
+    acme_email: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_ACME_EMAIL", "Contact address of the ACME account (expiry notices)."
+        ),
+    )
+    certificate_slots: int = field(
+        default=0,
+        metadata=_env(
+            "CLARATEACH_CERTIFICATE_SLOTS",
+            "Host slot labels (s00, s01, ...) whose *.<slot>.<domain> names the deployment"
+            " certificate also covers, for per-host preview origins; 0-99 (one certificate"
+            " holds at most 100 names). 0: the certificate is *.<domain> alone.",
+        ),
+    )
+    acme_dns_propagation_seconds: float = field(
+        default=60.0,
+        metadata=_env(
+            "CLARATEACH_ACME_DNS_PROPAGATION_SECONDS",
+            "Wait between writing the DNS-01 TXT records and asking the CA to validate them.",
+        ),
+    )
     seat_image: str = field(
         default="",
         metadata=_env("CLARATEACH_SEAT_IMAGE", "Container image for learner seats (gcp mode)."),

@@ -72,6 +72,11 @@ locals {
     CLARATEACH_WORKSHOP_DOMAIN       = var.workshop_domain
     CLARATEACH_DNS_ZONE              = var.dns_managed_zone
     CLARATEACH_SEAT_IMAGE            = local.seat_image
+    CLARATEACH_CERTIFICATE_SECRET    = google_secret_manager_secret.tls_certificate.secret_id
+    CLARATEACH_ACME_ACCOUNT_SECRET   = google_secret_manager_secret.acme_account.secret_id
+    CLARATEACH_ACME_DIRECTORY_URL    = var.acme_directory_url
+    CLARATEACH_ACME_EMAIL            = var.acme_email
+    CLARATEACH_CERTIFICATE_SLOTS     = tostring(var.certificate_slots)
   }
 
   service_accounts = {
@@ -86,6 +91,7 @@ locals {
     jwks            = google_service_account.jwks.email
     health          = google_service_account.health.email
     provisioner     = google_service_account.provisioner.email
+    certificates    = google_service_account.certificates.email
   }
 }
 

@@ -29,7 +29,8 @@
 #                workshop's key (POST /api/hosts/credentials) from the join function by
 #                presenting its instance identity token, which names the VM; the function
 #                checks it and publishes for the host. A shared account proves nothing.
-#   scheduler    may invoke the reconciler, nothing else.
+#   scheduler    may invoke the reconciler and the certificates function, nothing else.
+#   certificates the deployment TLS certificate (terraform/certificates.tf).
 #   pubsub-push  may invoke the provisioner, nothing else.
 #   build        Cloud Build for function deploys: logs, one Artifact Registry repository, the
 #                source bucket.
@@ -134,7 +135,7 @@ resource "google_service_account" "host" {
 resource "google_service_account" "scheduler" {
   project      = var.project
   account_id   = "${var.name_prefix}-scheduler"
-  display_name = "ClaraTeach Cloud Scheduler (invokes the reconciler)"
+  display_name = "ClaraTeach Cloud Scheduler (invokes the reconciler and certificates)"
 
   depends_on = [google_project_service.apis]
 }
@@ -376,7 +377,7 @@ resource "google_project_iam_custom_role" "dns_record_editor" {
   project     = var.project
   role_id     = "${replace(var.name_prefix, "-", "_")}_dnsRecordEditor"
   title       = "ClaraTeach host DNS records"
-  description = "Add and remove host A records in the workshop zone."
+  description = "Add and remove host A records and ACME DNS-01 TXT records in the workshop zone."
   permissions = [
     "dns.changes.create",
     "dns.changes.get",

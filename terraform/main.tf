@@ -25,6 +25,7 @@ locals {
     health          = { entry_point = "health", runs_as = "health", memory = "256Mi", cpu = "0.167", concurrency = 1, timeout = 10, max_instances = 5 }
     provisioner     = { entry_point = "provisioner", runs_as = "provisioner", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 540, max_instances = 10 }
     reconciler      = { entry_point = "reconciler", runs_as = "provisioner", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 300, max_instances = 1 }
+    certificates    = { entry_point = "certificates", runs_as = "certificates", memory = "512Mi", cpu = "0.333", concurrency = 1, timeout = 540, max_instances = 1 }
   }
   min_instances = { join_workshop = var.join_min_instances }
 
@@ -44,7 +45,7 @@ locals {
   # Who may invoke what. Each function is in exactly one of these (tests/deploy check it);
   # the internal ones are invoked by their caller's service account (iam.tf).
   public_functions   = ["join_workshop", "hosts", "jwks", "health"]
-  internal_functions = ["provisioner", "reconciler"]
+  internal_functions = ["provisioner", "reconciler", "certificates"]
 
   # Cloud Run's deterministic service URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app);
   # service names use hyphens (join_workshop -> clarateach-join-workshop). Computing it

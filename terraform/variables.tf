@@ -69,6 +69,34 @@ variable "dns_managed_zone" {
   default     = ""
 }
 
+variable "acme_directory_url" {
+  description = "ACME directory of the deployment's wildcard certificate (DNS-01 through dns_managed_zone). Let's Encrypt's staging directory (https://acme-staging-v02.api.letsencrypt.org/directory) has far higher limits, for trying a deployment out; its certificates are not trusted by browsers."
+  type        = string
+  default     = "https://acme-v02.api.letsencrypt.org/directory"
+
+  validation {
+    condition     = can(regex("^https://", var.acme_directory_url))
+    error_message = "acme_directory_url must be an https:// URL."
+  }
+}
+
+variable "acme_email" {
+  description = "Contact address of the ACME account (the CA's expiry and policy notices). Optional."
+  type        = string
+  default     = ""
+}
+
+variable "certificate_slots" {
+  description = "Host slot labels (s00, s01, ...) whose *.<slot>.<workshop_domain> names the deployment certificate covers besides *.<workshop_domain>, for per-host preview origins (docs/deployment.md, TLS certificates). At most 99: one certificate holds at most 100 names."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = contains(range(100), var.certificate_slots)
+    error_message = "certificate_slots must be a whole number from 0 to 99."
+  }
+}
+
 variable "machine_type" {
   description = "Machine type of host VMs."
   type        = string

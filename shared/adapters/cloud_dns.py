@@ -11,6 +11,10 @@ Requests:
   if the record already exists (409) -> ``PATCH .../rrsets/<fqdn>./A`` with the same body, so
   a redelivered event converges on one record with the newest address;
 * delete: ``DELETE .../rrsets/<fqdn>./A``; 404 (already gone) is success.
+* ACME DNS-01 (``ChallengeRecords``, the certificate function only): the same three calls for
+  type ``TXT`` at ``_acme-challenge.<name>``; each value is one quoted character-string
+  (``"\"<value>\""``, RFC 1035 §3.3.14), as Cloud DNS expects in ``rrdatas``
+  (https://cloud.google.com/dns/docs/records-overview#txt-records).
 
 Error mapping: 429, 5xx, timeouts and connection errors -> ``TransientError``; 400 (e.g. a
 name outside the zone), 401/403 (permission) and 404 on create (unknown zone) ->
@@ -30,7 +34,7 @@ import requests
 from google.auth.credentials import Credentials
 
 from shared.domain.errors import PermanentError, TransientError
-from shared.ports.dns import HostRecords
+from shared.ports.dns import ChallengeRecords, HostRecords
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,10 +45,12 @@ DNS_SCOPE = "https://www.googleapis.com/auth/ndev.clouddns.readwrite"
 #: Per-request timeout in seconds; the provisioner must not hang on a slow API.
 REQUEST_TIMEOUT = 30.0
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?$")
+#: A DNS-01 key authorization digest: base64url, no padding (RFC 8555 §8.4).
+_TXT_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
-class CloudDnsRecords(HostRecords):
+class CloudDnsRecords(HostRecords, ChallengeRecords):
     def __init__(
         self,
         project: str,
@@ -96,6 +102,26 @@ class CloudDnsRecords(HostRecords):
         self._call("DELETE", self._record_url(fqdn), None, f"deleting DNS record {fqdn}")
         log.info("host DNS record removed", extra={"dns_name": fqdn, "dns_zone": self.zone})
 
+    def set_txt_record(self, name: str, values: list[str], ttl: int) -> None:
+        fqdn = _fqdn(name)
+        if not values or not all(_TXT_VALUE.match(value) for value in values):
+            raise PermanentError(f"{fqdn}: TXT values must be non-empty base64url strings")
+        body = {
+            "name": fqdn,
+            "type": "TXT",
+            "ttl": int(ttl),
+            "rrdatas": [f'"{value}"' for value in values],
+        }
+        response = self._call("POST", self._rrsets, body, f"creating TXT record {fqdn}")
+        if response.status_code == 409:
+            self._call("PATCH", self._record_url(fqdn, "TXT"), body, f"updating TXT record {fqdn}")
+        log.info("challenge TXT record set", extra={"dns_name": fqdn, "dns_zone": self.zone})
+
+    def delete_txt_record(self, name: str) -> None:
+        fqdn = _fqdn(name)
+        self._call("DELETE", self._record_url(fqdn, "TXT"), None, f"deleting TXT record {fqdn}")
+        log.info("challenge TXT record removed", extra={"dns_name": fqdn, "dns_zone": self.zone})
+
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
@@ -107,8 +133,8 @@ class CloudDnsRecords(HostRecords):
                 self._session = _default_session()
             return self._session
 
-    def _record_url(self, fqdn: str) -> str:
-        return f"{self._rrsets}/{quote(fqdn, safe='.')}/A"
+    def _record_url(self, fqdn: str, kind: str = "A") -> str:
+        return f"{self._rrsets}/{quote(fqdn, safe='.')}/{kind}"
 
     def _call(
         self, method: str, url: str, body: dict[str, Any] | None, what: str

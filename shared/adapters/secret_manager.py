@@ -64,6 +64,22 @@ class SecretManagerSecrets(Secrets):
             raise _mapped(exc, f"adding a version to secret {name}") from None
         return ref
 
+    def add_version(self, name: str, value: str) -> str:
+        """``versions.add`` only (``secretmanager.versions.add``, no create permission needed);
+        a missing secret is a ``PermanentError`` naming it (Terraform creates it)."""
+        ref = self.ref(name)
+        try:
+            self._client.add_secret_version(
+                request={"parent": ref, "payload": {"data": value.encode("utf-8")}}
+            )
+        except gexc.NotFound:
+            raise PermanentError(
+                f"secret {name} does not exist; terraform apply creates it"
+            ) from None
+        except gexc.GoogleAPIError as exc:
+            raise _mapped(exc, f"adding a version to secret {name}") from None
+        return ref
+
     def access(self, ref: str) -> str | None:
         try:
             response = self._client.access_secret_version(

@@ -29,3 +29,19 @@ class HostRecords(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Optional."""
+
+
+class ChallengeRecords(abc.ABC):
+    """TXT records for ACME DNS-01 challenges (``_acme-challenge.<name>``, RFC 8555 §8.4).
+
+    Only the certificate service uses this port (terraform: the certificate function's account);
+    hosts never get it. Errors as ``HostRecords``.
+    """
+
+    @abc.abstractmethod
+    def set_txt_record(self, name: str, values: list[str], ttl: int) -> None:
+        """Make ``name`` carry exactly the TXT strings ``values`` (create or replace)."""
+
+    @abc.abstractmethod
+    def delete_txt_record(self, name: str) -> None:
+        """Remove the TXT record of ``name``. A missing record is success."""

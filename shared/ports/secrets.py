@@ -30,6 +30,16 @@ class Secrets(abc.ABC):
         """
         return name
 
+    def add_version(self, name: str, value: str) -> str:
+        """Store ``value`` as the newest version of the *existing* secret ``name``.
+
+        For secrets a deployment creates itself (Terraform: the TLS certificate and ACME
+        account), so the writer needs only the right to add versions, not to create secrets.
+        Older versions stay (Secret Manager) until disabled. Returns the reference. Adapters
+        that create freely (local files) just ``put``.
+        """
+        return self.put(name, value)
+
     @abc.abstractmethod
     def access(self, ref: str) -> str | None:
         """The newest value, or ``None`` if the secret does not exist (or was deleted)."""

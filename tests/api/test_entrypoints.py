@@ -69,7 +69,9 @@ def test_join_never_serves_a_route_that_publishes_or_reads_api_keys() -> None:
 
 
 def test_every_split_entry_point_is_deployed_from_the_package() -> None:
-    assert set(SPLIT) | {"api", "provisioner", "reconciler"} == set(package.ENTRY_POINTS)
+    assert set(SPLIT) | {"api", "provisioner", "reconciler", "certificates"} == set(
+        package.ENTRY_POINTS
+    )
     for name in package.ENTRY_POINTS:
         assert callable(getattr(main, name)), name
 

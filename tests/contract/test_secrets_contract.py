@@ -17,7 +17,7 @@ from google.cloud import secretmanager
 
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.secret_manager import SecretManagerSecrets
-from shared.domain.errors import TransientError
+from shared.domain.errors import PermanentError, TransientError
 from shared.ports.secrets import Secrets
 from tests.support.fake_secret_manager import FakeSecretManager, running_fake_secret_manager
 
@@ -147,3 +147,20 @@ def test_secret_manager_outages_are_transient_and_quote_no_value(
     with pytest.raises(TransientError) as caught:
         sm.put("ws-abc-key", KEY)
     assert KEY not in str(caught.value)
+
+
+def test_add_version_makes_the_value_the_newest(secrets: Secrets) -> None:
+    """Used for secrets Terraform creates (the deployment certificate, the ACME account)."""
+    ref = secrets.put("clarateach-tls-certificate", "first")
+    assert secrets.add_version("clarateach-tls-certificate", "second") == ref
+    assert secrets.access(ref) == "second"
+
+
+def test_add_version_never_creates_a_secret_in_secret_manager(fake_sm: FakeSecretManager) -> None:
+    """``versions.add`` of a secret that does not exist is 404 NOT_FOUND
+    (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/addVersion):
+    the writer needs no ``secrets.create`` right, and a missing secret names itself."""
+    sm = secret_manager(fake_sm)
+    with pytest.raises(PermanentError, match="secret clarateach-acme-account does not exist"):
+        sm.add_version("clarateach-acme-account", "pem")
+    assert not [r for r in fake_sm.requests if r.path.endswith("/secrets")]

@@ -213,6 +213,59 @@ MUTATIONS += [
 ]
 
 
+def _on_certificate_secret(secret: str, role: str, account: str) -> str:
+    return (
+        'resource "google_secret_manager_secret_iam_member" "oops" {\n  project = var.project\n'
+        f"  secret_id = google_secret_manager_secret.{secret}.secret_id\n"
+        f'  role      = "{role}"\n  member    = "{_sa(account)}"\n}}\n'
+    )
+
+
+def _zone_editor(account: str) -> str:
+    return (
+        'resource "google_dns_managed_zone_iam_member" "oops" {\n  project = var.project\n'
+        "  managed_zone = var.dns_managed_zone\n"
+        "  role         = google_project_iam_custom_role.dns_record_editor[0].id\n"
+        f'  member       = "{_sa(account)}"\n}}\n'
+    )
+
+
+ADDER = "roles/secretmanager.secretVersionAdder"
+ACCESSOR = "roles/secretmanager.secretAccessor"
+MUTATIONS += [
+    (
+        "host VMs read the certificate key themselves",
+        _on_certificate_secret("tls_certificate", ACCESSOR, "host"),
+        checks.test_only_the_certificates_function_writes_the_certificate_and_the_acme_account,
+    ),
+    (
+        "the hosts function may overwrite the certificate",
+        _on_certificate_secret("tls_certificate", ADDER, "hosts"),
+        checks.test_only_the_certificates_function_writes_the_certificate_and_the_acme_account,
+    ),
+    (
+        "the provisioner reads the ACME account key",
+        _on_certificate_secret("acme_account", ACCESSOR, "provisioner"),
+        checks.test_only_the_certificates_function_writes_the_certificate_and_the_acme_account,
+    ),
+    (
+        "host VMs may write DNS-01 records",
+        _zone_editor("host"),
+        checks.test_dns_rights_are_granted_on_the_managed_zone_only,
+    ),
+    (
+        "the certificates function may read workshop state",
+        _project_grant('"roles/datastore.viewer"', "certificates"),
+        checks.test_the_certificates_function_has_no_other_rights,
+    ),
+    (
+        "the certificates function may publish events",
+        _publisher("certificates"),
+        checks.test_the_certificates_function_has_no_other_rights,
+    ),
+]
+
+
 def mutated_copy(tmp_path: Path, extra: str) -> Config:
     target = tmp_path / "terraform"
     shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))

@@ -189,6 +189,7 @@ def test_internal_functions_are_invoked_only_by_their_callers(all_grants: list[G
     }
     assert invokers == {
         ('google_cloudfunctions2_function.fn["reconciler"].name', "sa:scheduler"),
+        ('google_cloudfunctions2_function.fn["certificates"].name', "sa:scheduler"),
         ('google_cloudfunctions2_function.fn["provisioner"].name', "sa:pubsub_push"),
     }
 
@@ -295,7 +296,12 @@ def test_the_host_account_has_no_secret_manager_permission_anywhere(
 def test_only_the_signing_functions_can_use_the_jwt_signing_key(all_grants: list[Grant]) -> None:
     """join_workshop (learner tokens), control (shadow and host control tokens), jwks (the
     public keys) and the all-in-one api: nobody else, not even start, stop or hosts."""
-    secret_level = [g for g in all_grants if g.scope == "google_secret_manager_secret_iam_member"]
+    secret_level = [
+        g
+        for g in all_grants
+        if g.scope == "google_secret_manager_secret_iam_member"
+        and g.target not in {*CERTIFICATE_SECRET_TARGETS.values(), "each.value"}
+    ]
     assert secret_level
     assert {g.member for g in secret_level} == SIGNING_KEY_USERS
     for grant in secret_level:
@@ -372,9 +378,92 @@ def test_provisioner_uses_only_the_hosts_subnet(all_grants: list[Grant]) -> None
 
 
 def test_dns_rights_are_granted_on_the_managed_zone_only(all_grants: list[Grant]) -> None:
+    """The provisioner (host A records) and the certificates function (DNS-01 TXT records);
+    never the host VMs, which must not be able to prove control of the domain to a CA."""
     dns = [g for g in all_grants if "dns" in g.role.lower()]
     assert dns and all(g.scope == "google_dns_managed_zone_iam_member" for g in dns)
-    assert {g.member for g in dns} == {"sa:provisioner"}
+    assert all(g.target == "var.dns_managed_zone" for g in dns)
+    assert {g.member for g in dns} == {"sa:provisioner", "sa:certificates"}
+
+
+# ------------------------------------------------------- the deployment certificate
+
+CERTIFICATE_SECRET_TARGETS = {
+    "certificate": "google_secret_manager_secret.tls_certificate.secret_id",
+    "account": "google_secret_manager_secret.acme_account.secret_id",
+}
+
+
+def _targets(tf: Config, grant: Grant) -> set[str]:
+    """The secrets a grant is on; a ``for_each`` over ``local.certificate_secrets`` is on
+    every value of that map."""
+    if grant.target != "each.value":
+        return {grant.target}
+    resource = tf.resource(grant.address)
+    assert resource.for_each is not None
+    assert resource.for_each.refs() == {"local.certificate_secrets"}, grant
+    items = tf.local("certificate_secrets").node["Items"]
+    return {tf.text(item["ValueExpr"]["SrcRange"]).strip() for item in items}
+
+
+def _on_secret(tf: Config, all_grants: list[Grant], which: str) -> set[tuple[str, str]]:
+    target = CERTIFICATE_SECRET_TARGETS[which]
+    return {
+        (g.member, g.role)
+        for g in all_grants
+        if g.scope == "google_secret_manager_secret_iam_member" and target in _targets(tf, g)
+    }
+
+
+def test_only_the_certificates_function_writes_the_certificate_and_the_acme_account(
+    tf: Config, all_grants: list[Grant]
+) -> None:
+    """The certificates function is the only writer of the certificate and the only user of
+    the ACME account key; the hosts function only reads the certificate, to hand it to host
+    VMs; nobody else (no VM, no other function) holds a role on either secret."""
+    fn = "sa:certificates"
+    assert _on_secret(tf, all_grants, "certificate") == {
+        (fn, "roles/secretmanager.secretAccessor"),
+        (fn, "roles/secretmanager.secretVersionAdder"),
+        ("sa:hosts", "roles/secretmanager.secretAccessor"),
+    }
+    assert _on_secret(tf, all_grants, "account") == {
+        (fn, "roles/secretmanager.secretAccessor"),
+        (fn, "roles/secretmanager.secretVersionAdder"),
+    }
+    for name in ("certificates_reads", "certificates_adds_versions"):
+        grant = tf.resource(f"google_secret_manager_secret_iam_member.{name}")
+        assert grant.for_each is not None and grant.for_each.refs() == {
+            "local.certificate_secrets"
+        }, name
+        assert grant.attr("member").refs() == {"google_service_account.certificates.email"}  # type: ignore[union-attr]
+
+
+def test_the_certificates_function_has_no_other_rights(all_grants: list[Grant]) -> None:
+    """No Firestore, Pub/Sub, Compute or project-wide role: a bug in the ACME path cannot
+    touch workshops or hosts."""
+    mine = grants_to(all_grants, "sa:certificates")
+    assert mine
+    assert not [g for g in mine if g.project_wide], mine
+    assert {g.scope for g in mine} == {
+        "google_secret_manager_secret_iam_member",
+        "google_dns_managed_zone_iam_member",
+    }
+
+
+def test_the_certificate_is_renewed_daily_by_the_scheduler(tf: Config) -> None:
+    job = tf.resource("google_cloud_scheduler_job.certificates")
+    minute, hour, *rest = str(job.value("schedule")).split()
+    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]
+    target = job.body.blocks("http_target")[0]
+    assert '"certificates"' in target.attr("uri").source  # type: ignore[union-attr]
+    oidc = target.blocks("oidc_token")[0]
+    assert oidc.attr("service_account_email").refs() == {  # type: ignore[union-attr]
+        "google_service_account.scheduler.email"
+    }
+    specs = tf.local("function_specs").value()
+    assert specs["certificates"]["runs_as"] == "certificates"
+    assert "certificates" in tf.local("internal_functions").value()
 
 
 def test_firewall_admits_only_https_and_acme_to_tagged_hosts(tf: Config) -> None:

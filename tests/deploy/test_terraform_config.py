@@ -110,7 +110,8 @@ def test_the_split_layout_is_the_default_and_single_url_is_one_variable(tf: Conf
     assert re.search(r'default\s*=\s*"split"', block), block
     single = Config(TERRAFORM_DIR, {"api_layout": "single_url"})
     assert set(deployed_functions(single)) == {
-        "api", "join_workshop", "hosts", "jwks", "health", "provisioner", "reconciler"
+        "api", "join_workshop", "hosts", "jwks", "health", "provisioner", "reconciler",
+        "certificates",
     }  # fmt: skip
     assert "api" not in deployed_functions(tf)
 

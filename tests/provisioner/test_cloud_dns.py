@@ -149,3 +149,58 @@ def test_settings_read_the_zone_and_derive_the_host_domain() -> None:
     assert settings.dns_zone == ZONE and settings.host_domain == "ws.example.com"
     assert Settings(mode="gcp", workshop_domain="ws.example.com").host_domain == ""
     assert "CLARATEACH_DNS_ZONE" in Settings.env_vars()
+
+
+# ---------------------------------------------------------------- ACME DNS-01 TXT records
+CHALLENGE = "_acme-challenge.ws.example.com"
+
+
+def test_a_txt_record_is_created_with_quoted_values(fake: FakeCloudDns) -> None:
+    """Cloud DNS TXT rrdatas are quoted character-strings
+    (https://cloud.google.com/dns/docs/records-overview#txt-records)."""
+    records(fake).set_txt_record(CHALLENGE, ["abc_DEF-123", "second-value"], 60)
+
+    [create] = fake.requests
+    assert (create.method, create.path) == ("POST", RRSETS)
+    assert create.body == {
+        "name": CHALLENGE + ".",
+        "type": "TXT",
+        "ttl": 60,
+        "rrdatas": ['"abc_DEF-123"', '"second-value"'],
+    }
+    assert fake.txt_records() == {CHALLENGE + ".": ["abc_DEF-123", "second-value"]}
+
+
+def test_an_existing_txt_record_is_replaced(fake: FakeCloudDns) -> None:
+    dns = records(fake)
+    dns.set_txt_record(CHALLENGE, ["old"], 60)
+    dns.set_txt_record(CHALLENGE, ["new"], 60)
+    patch = fake.calls("PATCH")[-1]
+    assert patch.path == f"{RRSETS}/{CHALLENGE}./TXT"
+    assert fake.txt_records() == {CHALLENGE + ".": ["new"]}
+    assert fake.a_records() == {}
+
+
+def test_txt_delete_is_idempotent_and_leaves_a_records(fake: FakeCloudDns) -> None:
+    dns = records(fake)
+    dns.upsert_a_record("ws.example.com", "203.0.113.7", 60)
+    dns.set_txt_record(CHALLENGE, ["v"], 60)
+    dns.delete_txt_record(CHALLENGE)
+    dns.delete_txt_record(CHALLENGE)
+    assert fake.txt_records() == {}
+    assert fake.a_records() == {"ws.example.com.": ["203.0.113.7"]}
+
+
+@pytest.mark.parametrize("values", [[], ['with"quote'], ["spa ce"], ["x" * 256]])
+def test_txt_values_that_are_no_acme_digest_are_refused_before_any_call(
+    fake: FakeCloudDns, values: list[str]
+) -> None:
+    with pytest.raises(PermanentError):
+        records(fake).set_txt_record(CHALLENGE, values, 60)
+    assert fake.requests == []
+
+
+def test_txt_permission_denied_names_the_zone(fake: FakeCloudDns) -> None:
+    fake.fail_next(403)
+    with pytest.raises(PermanentError, match=f"permission denied on Cloud DNS zone '{ZONE}'"):
+        records(fake).set_txt_record(CHALLENGE, ["v"], 60)

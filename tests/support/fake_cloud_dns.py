@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from tests.support.fake_gce import Recorded
 from tests.support.rest_fake import serve
 
+_TXT = re.compile(r'"[^"\\]{0,255}"')
 _RRSETS = re.compile(
     r"^/dns/v1/projects/(?P<project>[^/]+)/managedZones/(?P<zone>[^/]+)/rrsets"
     r"(?:/(?P<name>[^/]+)/(?P<type>[A-Z]+))?$"
@@ -50,6 +51,15 @@ class FakeCloudDns:
                 name: list(r["rrdatas"])
                 for (_, name, kind), r in self.records.items()
                 if kind == "A"
+            }
+
+    def txt_records(self) -> dict[str, list[str]]:
+        """Every TXT record as ``{name: unquoted strings}``."""
+        with self._lock:
+            return {
+                name: [value[1:-1] for value in r["rrdatas"]]
+                for (_, name, kind), r in self.records.items()
+                if kind == "TXT"
             }
 
     def calls(self, method: str) -> list[Recorded]:
@@ -112,13 +122,18 @@ class FakeCloudDns:
             return f"name {name!r} is not absolute (no trailing dot)"
         if not (name == self.zones[zone] or name.endswith("." + self.zones[zone])):
             return f"name {name!r} is not in zone {self.zones[zone]!r}"
-        if kind != "A":
+        if kind not in ("A", "TXT"):
             return f"unsupported type {kind!r}"
         if not isinstance(body.get("ttl"), int) or body["ttl"] <= 0:
             return "ttl must be a positive integer"
         rrdatas = body.get("rrdatas")
         if not isinstance(rrdatas, list) or not rrdatas:
             return "rrdatas must be a non-empty list"
+        if kind == "TXT":
+            # Cloud DNS TXT rrdatas are quoted character-strings of at most 255 octets each.
+            if not all(_TXT.fullmatch(str(value)) for value in rrdatas):
+                return f"rrdatas {rrdatas!r} are not quoted TXT strings"
+            return ""
         try:
             for ip in rrdatas:
                 ipaddress.IPv4Address(ip)

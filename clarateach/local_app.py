@@ -5,7 +5,8 @@
   synchronous. aiohttp only converts to ``ApiRequest`` and back.
 * ``/config.json`` tells the web client to call the API on its own origin.
 * everything else is the built web client (``web/dist``): ``/instructor`` is the cockpit's
-  page (``instructor.html``), other unknown paths get ``index.html`` (client-side routes). If the client is not built, ``/`` explains how to build it.
+  page (``instructor.html``), other unknown paths get ``index.html`` (client-side routes).
+  If the client is not built, ``/`` explains how to build it.
 
 Long-lived resources (the thread pool, the periodic reconciler) are owned by ``cleanup_ctx``
 generators, so ``AppRunner.cleanup()`` ends them.

@@ -46,7 +46,6 @@ import os
 import secrets
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +57,6 @@ from aiohttp import web
 from rich.console import Console
 
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
-from clarateach.cli_name import hint
 from clarateach.claude_code import (
     ClaudeCodeInstallError,
     Installation,
@@ -66,6 +64,7 @@ from clarateach.claude_code import (
     is_installed,
     pinned_version,
 )
+from clarateach.cli_name import hint
 from clarateach.credentials import (
     read_server_record,
     remove_server_record,

@@ -6,9 +6,9 @@
 * GCP mode: ``google.oauth2.id_token.verify_oauth2_token`` checks signature, expiry, issuer
   and the audience: ``settings.instructor_audience`` (the CLI's tokens: gcloud's OAuth client)
   or ``settings.instructor_web_client_id`` (the cockpit's Google Identity Services button,
-  whose ID tokens carry the web client ID as ``aud``); the verified, ``email_verified`` address must match
-  ``settings.instructors`` (exact emails or ``@domain`` entries) or ``settings.admins``.
-  The owner is that email; admins see every workshop.
+  whose ID tokens carry the web client ID as ``aud``); the verified, ``email_verified``
+  address must match ``settings.instructors`` (exact emails or ``@domain`` entries) or
+  ``settings.admins``. The owner is that email; admins see every workshop.
 
 Behind Cloud Run IAM (the ``api``/``workshops`` functions): Cloud Run verifies the caller's ID
 token itself, then forwards the header it checked with the token's signature replaced by

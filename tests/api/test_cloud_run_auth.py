@@ -15,20 +15,11 @@ against certificates served the way ``https://www.googleapis.com/oauth2/v1/certs
 
 from __future__ import annotations
 
-import datetime
-import json
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import httpx
-import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from clarateach.api_client import ApiClient, ApiError
 from functions.http import handle
@@ -36,7 +27,6 @@ from functions.wire import ApiRequest, ApiResponse
 from shared.auth.instructor import STRIPPED_SIGNATURE, google_id_token_verifier_with
 from shared.bootstrap import Platform
 from tests.support.google_tokens import AUDIENCE, GoogleCerts
-
 
 
 class CloudRunFront:

@@ -97,7 +97,7 @@ class Settings:
     instructor_web_client_id: str = field(
         default="",
         metadata=_env(
-            "CLARATEACH_INSTRUCTOR_WEB_CLIENT_ID",
+            "CLARATEACH_WEB_CLIENT_ID",
             "GCP: OAuth 2.0 web client ID of the cockpit's 'Sign in with Google' (Google"
             " Identity Services); ID tokens with this audience are accepted as well ('' = none).",
         ),

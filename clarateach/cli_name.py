@@ -22,10 +22,17 @@ def cli_command() -> str:
     """``clarateach`` if that is on PATH and is this CLI, else this CLI's full path.
 
     Under ``./dev up`` (nox) the CLI lives in ``.nox/dev/bin``; without the shim that
-    directory is not on the user's PATH.
+    directory is not on the user's PATH. nox puts it first on *this* process's PATH, so this
+    program's own directory is not searched: only what the user's shell would find counts.
     """
     beside = Path(sys.executable).with_name("clarateach")
-    on_path = shutil.which("clarateach")
+    own_dir = beside.parent.resolve()
+    searched = [
+        entry
+        for entry in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if entry and Path(entry).resolve() != own_dir
+    ]
+    on_path = shutil.which("clarateach", path=os.pathsep.join(searched))
     if on_path is not None and (not beside.exists() or Path(on_path).resolve() == beside.resolve()):
         return "clarateach"
     if beside.exists():

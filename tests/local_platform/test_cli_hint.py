@@ -19,7 +19,7 @@ BESIDE = Path(sys.executable).with_name("clarateach")
 
 
 def test_plain_name_when_this_cli_is_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_name.shutil, "which", lambda name: str(BESIDE))
+    monkeypatch.setattr(cli_name.shutil, "which", lambda name, path=None: str(BESIDE))
     assert cli_name.cli_command() == "clarateach"
 
 
@@ -29,25 +29,33 @@ def test_plain_name_through_a_link_to_this_cli(
     # ./dev up's shim: ~/.local/bin/clarateach -> .nox/dev/bin/clarateach
     link = tmp_path / "clarateach"
     link.symlink_to(BESIDE)
-    monkeypatch.setattr(cli_name.shutil, "which", lambda name: str(link))
+    monkeypatch.setattr(cli_name.shutil, "which", lambda name, path=None: str(link))
     assert cli_name.cli_command() == "clarateach"
 
 
 def test_full_path_when_it_is_not_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # ./dev up without the shim: the CLI is in .nox/dev/bin, which the shell does not search.
-    monkeypatch.setattr(cli_name.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cli_name.shutil, "which", lambda name, path=None: None)
+    assert cli_name.cli_command() == str(BESIDE)
+
+
+def test_the_clis_own_venv_on_path_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # nox prepends .nox/dev/bin to the platform's PATH; the user's shell has no such entry.
+    monkeypatch.setenv("PATH", os.pathsep.join([str(BESIDE.parent), "/usr/bin", "/bin"]))
     assert cli_name.cli_command() == str(BESIDE)
 
 
 def test_full_path_when_another_clarateach_shadows_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_name.shutil, "which", lambda name: "/opt/other/bin/clarateach")
+    monkeypatch.setattr(
+        cli_name.shutil, "which", lambda name, path=None: "/opt/other/bin/clarateach"
+    )
     assert cli_name.cli_command() == str(BESIDE)
 
 
 def test_a_private_state_dir_is_named_in_the_hint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(cli_name.shutil, "which", lambda name: str(BESIDE))
+    monkeypatch.setattr(cli_name.shutil, "which", lambda name, path=None: str(BESIDE))
     monkeypatch.delenv("CLARATEACH_STATE_DIR", raising=False)
     private = tmp_path / "my state"
     assert cli_name.hint("workshop list", private) == (
@@ -78,7 +86,9 @@ def test_the_printed_cli_hint_runs_against_the_platform(
 
         assert shim_mod.install(BESIDE, bin_dir, str(bin_dir)) is shim_mod.Outcome.INSTALLED
     path = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
-    monkeypatch.setenv("PATH", path)  # the platform's own view of PATH decides the hint
+    # The platform sees its own venv first on PATH, as under nox (`./dev up`); the user's
+    # shell (``path``) does not. Only the shim may make the plain name work.
+    monkeypatch.setenv("PATH", os.pathsep.join([str(BESIDE.parent), path]))
     monkeypatch.delenv("CLARATEACH_STATE_DIR", raising=False)
     state_dir = tmp_path / "state"
     run = LocalUp(state_dir, "--port", "0")

@@ -126,6 +126,9 @@ def lint(session: nox.Session) -> None:
 def dev(session: nox.Session) -> None:
     install_project(session, ".")
     build_web(session)
+    # `clarateach` on the instructor's PATH: ~/.local/bin/clarateach -> this venv's CLI, only
+    # if ~/.local/bin is on PATH (else the platform's hints print the full path).
+    session.run("python", "-m", "clarateach.shim")
     # Ctrl-C reaches the platform directly; give its graceful stop (workshops, agents,
     # tmux servers) time before nox escalates to SIGTERM/SIGKILL.
     session.run(

@@ -38,6 +38,7 @@ from rich.text import Text
 
 from clarateach import host_logs, render, render_schedule
 from clarateach.api_client import ApiClient, ApiError, ApiUnreachable
+from clarateach.cli_name import hint
 from clarateach.credentials import (
     CredentialsError,
     is_local_url,
@@ -156,8 +157,8 @@ def _handled(json_output: bool) -> Iterator[None]:
     except ApiError as exc:
         _fail(EXIT_API_ERROR, str(exc), json_output, exc.as_json())
     except ApiUnreachable as exc:
-        hint = " Start it with `clarateach local up`." if is_local_url(exc.base_url) else ""
-        _fail(EXIT_UNREACHABLE, f"{exc}.{hint}", json_output, error_code="api_unreachable")
+        start = f" Start it with `{hint('local up')}`." if is_local_url(exc.base_url) else ""
+        _fail(EXIT_UNREACHABLE, f"{exc}.{start}", json_output, error_code="api_unreachable")
     except CredentialsError as exc:
         _fail(EXIT_NO_CREDENTIALS, str(exc), json_output, error_code="no_credentials")
     except KeyboardInterrupt:
@@ -345,7 +346,8 @@ def create(
             )
         _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
         if not json_output:
-            stdout.print(f"Next: [bold]clarateach workshop start {workshop.get('id')} --wait[/]")
+            next_step = escape(hint(f"workshop start {workshop.get('id')} --wait", state_dir))
+            stdout.print(f"Next: [bold]{next_step}[/]")
 
 
 @workshop_app.command("list")
@@ -365,7 +367,7 @@ def list_(
 
         def human() -> Any:
             if not page["workshops"]:
-                return "No workshops yet. Create one with `clarateach workshop create`."
+                return f"No workshops yet. Create one with `{hint('workshop create', state_dir)}`."
             if page["next_cursor"]:
                 stdout.print(render.workshops_table(page["workshops"]))
                 return f"More: --cursor {page['next_cursor']}"
@@ -452,7 +454,8 @@ def start(
             )
         else:
             stdout.print(render.progress_line(workshop))
-            stdout.print(f"Follow it with: clarateach workshop start {workshop_id} --wait")
+            follow = hint(f"workshop start {workshop_id} --wait", state_dir)
+            stdout.print(f"Follow it with: {escape(follow)}")
 
 
 def _confirm_estimate(workshop: dict[str, Any], *, ask: bool) -> None:

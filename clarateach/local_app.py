@@ -4,8 +4,9 @@
   Functions entry points call - in a thread pool, because the store and the services are
   synchronous. aiohttp only converts to ``ApiRequest`` and back.
 * ``/config.json`` tells the web client to call the API on its own origin.
-* everything else is the built web client (``web/dist``), with ``index.html`` for unknown
-  paths (client-side routes). If the client is not built, ``/`` explains how to build it.
+* everything else is the built web client (``web/dist``): ``/instructor`` is the cockpit's
+  page (``instructor.html``), other unknown paths get ``index.html`` (client-side routes).
+  If the client is not built, ``/`` explains how to build it.
 
 Long-lived resources (the thread pool, the periodic reconciler) are owned by ``cleanup_ctx``
 generators, so ``AppRunner.cleanup()`` ends them.
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 #: Where the web helper's Vite build lands in a checkout.
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 API_THREADS = 16
+#: The cockpit's page in the build, served at ``/instructor`` (docs/cockpit.md).
+COCKPIT_PAGE = "instructor.html"
 
 PLATFORM = web.AppKey("platform", Platform)
 WEB_DIR = web.AppKey("web_dir", Path)
@@ -159,7 +162,10 @@ async def web_handler(request: web.Request) -> web.StreamResponse:
         return web.Response(
             status=503, text=NOT_BUILT_PAGE, content_type="text/html", headers=_SECURITY_HEADERS
         )
-    target = resolve_static(root, request.match_info.get("tail", ""))
+    tail = request.match_info.get("tail", "")
+    target = resolve_static(root, tail)
+    if tail.rstrip("/") == "instructor" and (root / COCKPIT_PAGE).is_file():
+        target = root / COCKPIT_PAGE  # the cockpit is a page of its own (its own CSP)
     if target is None:
         # Not a file: a client-side route gets the app; a missing asset gets a real 404.
         if Path(request.path).suffix:

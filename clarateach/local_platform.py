@@ -44,10 +44,8 @@ import fcntl
 import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +64,7 @@ from clarateach.claude_code import (
     is_installed,
     pinned_version,
 )
+from clarateach.cli_name import hint
 from clarateach.credentials import (
     read_server_record,
     remove_server_record,
@@ -290,7 +289,8 @@ class LocalPlatform:
             soft_wrap=True,
         )
         c.print(
-            f"  CLI:              {cli_command()} workshop list   (finds this server and token)",
+            f"  CLI:              {hint('workshop list', self.options.state_dir)}"
+            "   (finds this server and token)",
             soft_wrap=True,
         )
         if not built:
@@ -307,7 +307,8 @@ class LocalPlatform:
             )
         if not self.options.demo:
             c.print(
-                f"  Create a workshop: {cli_command()} workshop create --name NAME --seats 10",
+                "  Create a workshop: "
+                + hint("workshop create --name NAME --seats 10", self.options.state_dir),
                 soft_wrap=True,
             )
         if self.options.stop_workshops:
@@ -341,10 +342,13 @@ class LocalPlatform:
         c.print()
         c.print(f"[bold]Join code:[/]  [bold magenta]{code}[/]", soft_wrap=True)
         c.print(f"[bold]Join link:[/]  {url}/?code={code}", soft_wrap=True)
-        cli = cli_command()
+        seats_hint = hint(f"workshop seats {workshop['id']}", self.options.state_dir)
+        create_hint = hint(
+            "workshop create --name NAME --seats 5 --api-key-file PATH", self.options.state_dir
+        )
         c.print(
             f"Open the link (or {url} and type the code) to get a terminal. "
-            f"{DEMO_SEATS} seats; `{cli} workshop seats {workshop['id']}` shows who joined.",
+            f"{DEMO_SEATS} seats; `{seats_hint}` shows who joined.",
             soft_wrap=True,
         )
         if not real:
@@ -352,8 +356,7 @@ class LocalPlatform:
                 "[yellow]Note:[/] the demo uses a placeholder API key, so Claude Code in its "
                 "seats cannot reach the model (ANTHROPIC_API_KEY is unset or not a key). Set it "
                 "before `local up --demo`, "
-                f"or create a workshop with a real key: {cli} workshop create --name NAME "
-                "--seats 5 --api-key-file PATH.",
+                f"or create a workshop with a real key: {create_hint}.",
                 soft_wrap=True,
             )
 
@@ -419,20 +422,6 @@ class LocalPlatform:
 
 
 # ------------------------------------------------------------------------- helpers
-def cli_command() -> str:
-    """How the user can run this CLI: ``clarateach`` if that is on PATH, else its full path.
-
-    Under ``./dev up`` (nox) the CLI lives in ``.nox/dev/bin``, which is not on the user's PATH.
-    """
-    beside = Path(sys.executable).with_name("clarateach")
-    on_path = shutil.which("clarateach")
-    if on_path is not None and (not beside.exists() or Path(on_path).resolve() == beside.resolve()):
-        return "clarateach"
-    if beside.exists():
-        return str(beside)
-    return f"{sys.executable} -m clarateach.cli"
-
-
 class DemoFailed(Exception):
     pass
 

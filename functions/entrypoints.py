@@ -61,3 +61,8 @@ def entry_point_of(operation: str) -> str:
         if operation in ops:
             return name
     raise KeyError(operation)
+
+
+def operation_table() -> dict[str, str]:
+    """Operation id -> the split entry point serving it (what the web client routes by)."""
+    return {op: name for name, (_, ops) in SPLIT.items() for op in sorted(ops)}

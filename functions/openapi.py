@@ -183,8 +183,10 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "reconnect_code": {**STR, "description": "shown once; rejoins this seat"},
             "workshop": _ref("WorkshopRef"),
             "schedule": _nullable(_ref("LearnerSchedule")),
+            "broadcast": _nullable(_ref("LearnerBroadcast")),
         }
     ),
+    "LearnerBroadcast": _object({"message": STR, "sent_at": STR}),
     "ShadowGrant": _object(
         {
             "token": STR,

@@ -96,7 +96,18 @@ def join_view(grant: JoinGrant) -> dict[str, Any]:
         "reconnect_code": grant.reconnect_code,
         "workshop": {"id": grant.workshop.id, "name": grant.workshop.name},
         "schedule": learner_schedule_view(grant.workshop),
+        "broadcast": learner_broadcast_view(grant.workshop),
     }
+
+
+def learner_broadcast_view(workshop: Workshop) -> dict[str, str] | None:
+    """The current broadcast for a learner: message and time, never who sent it. A learner
+    who joins a host that came up after the broadcast still sees it (the page shows the
+    newer of this and its host's copy)."""
+    record = workshop.broadcast
+    if not record:
+        return None
+    return {"message": str(record["message"]), "sent_at": str(record["sent_at"])}
 
 
 def learner_schedule_view(workshop: Workshop) -> dict[str, Any] | None:

@@ -94,6 +94,14 @@ class Settings:
             "CLARATEACH_INSTRUCTOR_AUDIENCE", "GCP: audience of instructors' Google ID tokens."
         ),
     )
+    instructor_web_client_id: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_WEB_CLIENT_ID",
+            "GCP: OAuth 2.0 web client ID of the cockpit's 'Sign in with Google' (Google"
+            " Identity Services); ID tokens with this audience are accepted as well ('' = none).",
+        ),
+    )
     instructors: tuple[str, ...] = field(
         default=(),
         metadata=_env(

@@ -52,6 +52,7 @@ locals {
     CLARATEACH_JWT_ISSUER            = var.jwt_issuer
     CLARATEACH_JWT_KEY_SECRET        = google_secret_manager_secret.jwt_signing_key.secret_id
     CLARATEACH_INSTRUCTOR_AUDIENCE   = var.instructor_token_audience
+    CLARATEACH_WEB_CLIENT_ID         = var.instructor_web_client_id
     CLARATEACH_INSTRUCTORS           = join(",", local.instructor_allowlist)
     CLARATEACH_ADMINS                = join(",", local.admin_emails)
     CLARATEACH_ALLOWED_ORIGINS       = join(",", local.allowed_origins)
@@ -171,4 +172,22 @@ resource "google_cloud_run_service_iam_member" "instructors" {
   service  = google_cloudfunctions2_function.fn[each.value.function].name
   role     = "roles/run.invoker"
   member   = each.value.member
+}
+
+# The browser cockpit (only with instructor_web_client_id): a browser's CORS preflight never
+# carries a token, and Cloud Run IAM refuses every request without one, so with IAM alone no
+# page could call the instructor functions. Google's pattern for end users signing in with
+# Google is a public service that verifies the ID token in code
+# (https://cloud.google.com/run/docs/authenticating/end-users); the app already verifies
+# every instructor request fully (signature, issuer, expiry, audience, email_verified,
+# allowlist: shared/auth/instructor.py), whatever the Cloud Run layer let through.
+resource "google_cloud_run_service_iam_member" "cockpit_browsers" {
+  # None without a web client ID ("" -> no functions), else every instructor function.
+  for_each = toset(lookup({ "" = [] }, var.instructor_web_client_id, local.instructor_functions))
+
+  project  = var.project
+  location = var.region
+  service  = google_cloudfunctions2_function.fn[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }

@@ -57,6 +57,17 @@ variable "instructor_token_audience" {
   default     = "32555940559.apps.googleusercontent.com"
 }
 
+variable "instructor_web_client_id" {
+  description = "OAuth 2.0 web client ID (….apps.googleusercontent.com) of the cockpit's \"Sign in with Google\" (docs/deployment.md, Cockpit sign-in). Empty: no Google button; instructors paste an ID token. Set: the web config names it, the API accepts ID tokens with this audience, and the instructor functions also admit unauthenticated callers at the Cloud Run layer (browsers' CORS preflights carry no token), the app verifying every token itself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^$|^[0-9A-Za-z.-]+\\.apps\\.googleusercontent\\.com$", var.instructor_web_client_id))
+    error_message = "instructor_web_client_id must be an OAuth client ID ending in .apps.googleusercontent.com (or empty)."
+  }
+}
+
 variable "workshop_domain" {
   description = "DNS domain for host endpoints (<host>.<domain>). Empty: trial mode with <ip>.sslip.io endpoints."
   type        = string

@@ -57,11 +57,17 @@ resource "google_storage_bucket_object" "web_files" {
   cache_control = startswith(each.value, "assets/") ? "public, max-age=31536000, immutable" : "no-cache"
 }
 
-# Runtime configuration read by web/src/config.ts: learners join through the public join URL.
+# Runtime configuration read by web/src/config.ts: learners join through the public join URL;
+# the cockpit calls each operation at its function (apiUrls, the same map as output api_urls;
+# web/src/routing.ts) and signs in with Google when googleClientId is set.
 resource "google_storage_bucket_object" "web_config" {
   bucket        = google_storage_bucket.web.name
   name          = "config.json"
   content_type  = "application/json"
   cache_control = "no-store"
-  content       = jsonencode({ apiBaseUrl = local.function_urls["join_workshop"] })
+  content = jsonencode({
+    apiBaseUrl     = local.function_urls["join_workshop"]
+    apiUrls        = { for name in concat(local.instructor_functions, local.public_functions) : name => local.function_urls[name] }
+    googleClientId = var.instructor_web_client_id
+  })
 }

@@ -10,6 +10,8 @@ export default defineConfig({
     sourcemap: true,
     // xterm + CodeMirror + language packs are one app; splitting them buys nothing here.
     chunkSizeWarningLimit: 1500,
+    // Two pages: the learner client and the cockpit (its own CSP allows Google sign-in).
+    rollupOptions: { input: { main: "index.html", instructor: "instructor.html" } },
   },
   test: {
     environment: "node",

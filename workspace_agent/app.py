@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
+from workspace_agent.activity import notices_store
 from workspace_agent.activity import routes as activity_routes
+from workspace_agent.activity.room import RoomNotices
 from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.context import CONTEXT, AgentContext
@@ -82,6 +84,7 @@ def create_app(
         readiness=Readiness(settings.seats),
         clock=now,
         shells=SeatShells(seat_runtime) if settings.terminal_backend == "buffered" else None,
+        notices=RoomNotices.stored_in(settings.state_dir / notices_store.FILE_NAME),
     )
     app = web.Application(
         middlewares=[cors_middleware(settings.allowed_origins), error_middleware],

@@ -31,6 +31,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from clarateach.api_client import ApiClient
+from clarateach.cli_name import hint
 from clarateach.credentials import is_local_url
 from clarateach.loadtest import report as report_mod
 from clarateach.loadtest.learner import LearnerResult
@@ -263,4 +264,4 @@ def _print(report: dict[str, Any], json_output: bool) -> None:
         base.stdout.print(report_mod.render(report))
         if report.get("cleanup", {}).get("kept"):
             workshop_id = escape(str(report["target"]["workshop_id"]))
-            base.stdout.print(f"Stop it with: clarateach workshop stop {workshop_id}")
+            base.stdout.print(f"Stop it with: {escape(hint(f'workshop stop {workshop_id}'))}")

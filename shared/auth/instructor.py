@@ -4,9 +4,11 @@
   ``<state_dir>/admin-token`` (mode 0600, created exclusively so two processes cannot both
   write it). A request presenting it (constant-time compare) is ``local-admin``, an admin.
 * GCP mode: ``google.oauth2.id_token.verify_oauth2_token`` checks signature, expiry, issuer
-  and the configured audience; the verified, ``email_verified`` address must match
-  ``settings.instructors`` (exact emails or ``@domain`` entries) or ``settings.admins``.
-  The owner is that email; admins see every workshop.
+  and the audience: ``settings.instructor_audience`` (the CLI's tokens: gcloud's OAuth client)
+  or ``settings.instructor_web_client_id`` (the cockpit's Google Identity Services button,
+  whose ID tokens carry the web client ID as ``aud``); the verified, ``email_verified``
+  address must match ``settings.instructors`` (exact emails or ``@domain`` entries) or
+  ``settings.admins``. The owner is that email; admins see every workshop.
 
 Behind Cloud Run IAM (the ``api``/``workshops`` functions): Cloud Run verifies the caller's ID
 token itself, then forwards the header it checked with the token's signature replaced by
@@ -23,8 +25,10 @@ Every refusal is ``Unauthorized`` with a message that never contains the token.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hmac
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +93,8 @@ def authenticate(
 
 
 def _authenticate_google(settings: Settings, token: str, verify: IdTokenVerifier) -> Instructor:
-    if not settings.instructor_audience:
+    audiences = accepted_audiences(settings)
+    if not audiences:
         raise Unauthorized("instructor authentication is not configured (no audience)")
     if token.rpartition(".")[2] == STRIPPED_SIGNATURE:
         raise Unauthorized(
@@ -97,7 +102,7 @@ def _authenticate_google(settings: Settings, token: str, verify: IdTokenVerifier
             "X-Serverless-Authorization as well (the clarateach CLI does)"
         )
     try:
-        claims = verify(token, settings.instructor_audience)
+        claims = verify(token, _audience_to_check(token, audiences))
     except ValueError as exc:  # google-auth raises ValueError subclasses for every bad token
         raise Unauthorized("invalid or expired ID token") from exc
     email = str(claims.get("email") or "").lower()
@@ -107,6 +112,38 @@ def _authenticate_google(settings: Settings, token: str, verify: IdTokenVerifier
     if not (is_admin or email_allowed(email, settings.instructors)):
         raise Unauthorized("this account is not an instructor")
     return Instructor(owner=email, is_admin=is_admin)
+
+
+def accepted_audiences(settings: Settings) -> tuple[str, ...]:
+    """The configured ID-token audiences: the CLI's, then the cockpit's web client."""
+    found = (settings.instructor_audience, settings.instructor_web_client_id)
+    return tuple(dict.fromkeys(a.strip() for a in found if a.strip()))
+
+
+def _audience_to_check(token: str, audiences: tuple[str, ...]) -> str:
+    """The accepted audience the token *claims* (read unverified, only to pick which one to
+    verify against: the verifier then checks it with the signature), else the first one
+    (so a token for any other audience fails verification)."""
+    try:
+        claimed = jwt_claims_unverified(token).get("aud")
+    except ValueError:
+        return audiences[0]
+    return claimed if isinstance(claimed, str) and claimed in audiences else audiences[0]
+
+
+def jwt_claims_unverified(token: str) -> dict[str, Any]:
+    """The payload of a JWT, NOT verified. ``ValueError`` if it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT")
+    padded = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a JWT") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("not a JWT")
+    return payload
 
 
 def email_allowed(email: str, allowlist: tuple[str, ...]) -> bool:

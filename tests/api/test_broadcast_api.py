@@ -30,6 +30,18 @@ def test_a_broadcast_is_stored_for_later_joiners(
     assert response.json()["hosts"] == {"0": False, "1": False}
 
 
+def test_a_learner_who_joins_later_gets_the_broadcast_without_its_sender(
+    api: Api, running: dict[str, Any]
+) -> None:
+    """Even on a host that never got the fan-out (one that came up later): the join response
+    carries it, and the page shows the newer of that and its host's copy."""
+    sent = api.call(
+        "POST", f"/api/workshops/{running['id']}/broadcast", {"message": "Break until 11"}
+    ).json()["broadcast"]
+    grant = api.join(running["code"]).json()
+    assert grant["broadcast"] == {"message": "Break until 11", "sent_at": sent["sent_at"]}
+
+
 def test_every_live_host_is_told_with_an_instructor_token(
     api: Api, platform: Platform, running: dict[str, Any]
 ) -> None:

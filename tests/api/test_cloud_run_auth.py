@@ -15,75 +15,18 @@ against certificates served the way ``https://www.googleapis.com/oauth2/v1/certs
 
 from __future__ import annotations
 
-import datetime
-import json
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import httpx
-import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from clarateach.api_client import ApiClient, ApiError
 from functions.http import handle
 from functions.wire import ApiRequest, ApiResponse
 from shared.auth.instructor import STRIPPED_SIGNATURE, google_id_token_verifier_with
 from shared.bootstrap import Platform
-
-AUDIENCE = "32555940559.apps.googleusercontent.com"  # gcloud's OAuth client: print-identity-token
-CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-KID = "test-key-1"
-
-
-@dataclass
-class _Response:
-    status: int
-    data: bytes
-    headers: dict[str, str]
-
-
-class GoogleCerts:
-    """A google-auth transport ``Request`` answering only Google's OAuth2 certs URL."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(1)
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .sign(self.key, hashes.SHA256())
-        )
-        self.pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    def __call__(self, url: str, method: str = "GET", **_: Any) -> _Response:
-        assert url == CERTS_URL and method == "GET", url
-        return _Response(200, json.dumps({KID: self.pem}).encode(), {})
-
-    def id_token(self, email: str, audience: str = AUDIENCE) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": "https://accounts.google.com",
-            "aud": audience,
-            "azp": audience,
-            "sub": "1234567890",
-            "email": email,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KID})
+from tests.support.google_tokens import AUDIENCE, GoogleCerts
 
 
 class CloudRunFront:

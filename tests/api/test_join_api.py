@@ -41,8 +41,10 @@ def test_join_gives_a_seat_a_token_for_it_and_its_hosts_endpoint(
     grant = response.json()
     assert set(grant) == {
         "token", "endpoint", "seat", "host", "reconnect_code", "workshop", "schedule",
+        "broadcast",
     }  # fmt: skip
     assert grant["workshop"] == {"id": running["id"], "name": running["name"]}
+    assert grant["broadcast"] is None
     assert grant["seat"] == 1 and grant["endpoint"] == "http://127.0.0.1:9100"
     claims = claims_of(platform, grant["token"], running["id"])
     assert (claims.role, claims.seat, claims.host) == ("learner", 1, 0)

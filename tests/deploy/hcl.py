@@ -178,7 +178,7 @@ class Config:
         if "Val" in node:
             return _literal(self.text(node["SrcRange"]))
         if "Exprs" in node:
-            return [self.evaluate(item) for item in node["Exprs"]]
+            return [self.evaluate(item) for item in node["Exprs"] or []]
         if "Items" in node:
             return {
                 self._object_key(item["KeyExpr"]): self.evaluate(item["ValueExpr"])

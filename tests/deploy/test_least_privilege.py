@@ -101,16 +101,36 @@ def test_no_authoritative_iam_resources(tf: Config) -> None:
     assert not tf.of_type(*AUTHORITATIVE_TYPES)
 
 
+#: With ``instructor_web_client_id`` only: browsers call the instructor functions (their CORS
+#: preflights carry no token), the app verifying every token (terraform/functions.tf).
+COCKPIT_BROWSERS = "google_cloud_run_service_iam_member.cockpit_browsers"
+
+
 def test_only_join_hosts_jwks_and_health_are_public(tf: Config, all_grants: list[Grant]) -> None:
     public_functions: set[str] = set()
     for grant in all_grants:
         if grant.member not in PUBLIC_MEMBERS or grant.scope not in RUN_INVOKER_TYPES:
             continue
+        if grant.address == COCKPIT_BROWSERS:
+            continue  # conditional: test_instructor_functions_are_public_only_for_the_cockpit
         resource = tf.resource(grant.address)
         assert grant.target == "google_cloudfunctions2_function.fn[each.key].name"
         public_functions |= set(resource.instance_keys())
     assert public_functions == {"join_workshop", "hosts", "jwks", "health"}
     assert tf.local("public_functions").value() == ["join_workshop", "hosts", "jwks", "health"]
+
+
+def test_instructor_functions_are_public_only_for_the_cockpit(tf: Config) -> None:
+    """No web client ID (the default): no instances; with one: the instructor functions only."""
+    grant = tf.resource(COCKPIT_BROWSERS)
+    assert grant.value("role") == "roles/run.invoker"
+    assert grant.value("member") == "allUsers"
+    assert grant.attr("service").source == "google_cloudfunctions2_function.fn[each.key].name"  # type: ignore[union-attr]
+    assert grant.for_each is not None
+    source = grant.for_each.source.replace(" ", "")
+    assert source == (
+        'toset(lookup({""=[]},var.instructor_web_client_id,local.instructor_functions))'
+    )
 
 
 def test_the_only_other_public_grant_is_the_web_bucket(all_grants: list[Grant]) -> None:

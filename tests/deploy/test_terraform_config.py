@@ -173,6 +173,18 @@ def test_web_client_config_points_learners_at_the_public_join_function(tf: Confi
     assert config.value("cache_control") == "no-store"
 
 
+def test_web_client_config_routes_the_cockpit_and_names_the_google_client(tf: Config) -> None:
+    """The cockpit's apiUrls are the api_urls output's map (web/src/routing.ts), and its
+    Google sign-in uses the client ID the API accepts (CLARATEACH_WEB_CLIENT_ID)."""
+    content = tf.resource("google_storage_bucket_object.web_config").attr("content").source  # type: ignore[union-attr]
+    (output,) = [o for name, o in tf.module["Outputs"].items() if name == "api_urls"]
+    api_urls = tf.text(output["Expr"]["SrcRange"])
+    assert f"apiUrls        = {api_urls}" in content
+    assert "googleClientId = var.instructor_web_client_id" in content
+    functions_tf = (TERRAFORM_DIR / "functions.tf").read_text()
+    assert re.search(r"CLARATEACH_WEB_CLIENT_ID\s+= var\.instructor_web_client_id\n", functions_tf)
+
+
 def test_jwt_key_secret_name_matches_the_settings_default(tf: Config) -> None:
     secret = tf.resource("google_secret_manager_secret.jwt_signing_key")
     assert secret.attr("secret_id").source == '"${var.name_prefix}-jwt-signing-key"'  # type: ignore[union-attr]

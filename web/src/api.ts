@@ -20,6 +20,20 @@ export interface JoinResult {
   seat: number;
   reconnectCode: string;
   workshop: { id: string; name: string };
+  /** The workshop's current broadcast when the learner joined (null: none). */
+  broadcast?: Broadcast | null;
+}
+
+export interface Broadcast {
+  message: string;
+  sent_at: string;
+}
+
+/** A `{message, sent_at}` object of strings, else null. */
+export function parseBroadcast(raw: unknown): Broadcast | null {
+  const b = raw as Record<string, unknown> | null;
+  if (!b || typeof b !== "object" || typeof b.message !== "string" || typeof b.sent_at !== "string") return null;
+  return { message: b.message, sent_at: b.sent_at };
 }
 
 export type JoinErrorKind =
@@ -137,5 +151,6 @@ export function parseJoinResult(raw: unknown): JoinResult {
     seat: r.seat,
     reconnectCode: r.reconnect_code,
     workshop: { id: workshop.id, name: typeof workshop.name === "string" ? workshop.name : workshop.id },
+    broadcast: parseBroadcast(r.broadcast),
   };
 }

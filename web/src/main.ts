@@ -12,11 +12,13 @@ import { h } from "./ui/dom";
 
 async function main(): Promise<void> {
   const root = document.getElementById("app")!;
-  const config = await loadConfig();
   if (isCockpitPath(window.location.pathname)) {
-    const { renderInstructor } = await import("./pages/instructor/page");
-    return renderInstructor(root, config.apiBaseUrl);
+    // Hosting that answers unknown paths with index.html: the cockpit is its own page (with
+    // its own CSP), next to this one; the fragment (#token=) goes along.
+    window.location.replace(new URL(`instructor.html${window.location.hash}`, window.location.href).toString());
+    return;
   }
+  const config = await loadConfig();
   const api = new ApiClient(config.apiBaseUrl);
   const store = new SessionStore(window.localStorage);
 
@@ -70,9 +72,9 @@ async function main(): Promise<void> {
   showWorkspace(seat.session, false);
 }
 
-/** `/instructor` (or `instructor.html` on static hosting). */
+/** `/instructor` served with index.html (instructor.html itself never runs this file). */
 function isCockpitPath(path: string): boolean {
-  return /\/instructor(\.html)?$/.test(path);
+  return /\/instructor\/?$/.test(path);
 }
 
 /** Loose comparison of two typed codes (the server is the authority on normalisation). */

@@ -4,7 +4,7 @@
  * Holds the workshop code and reconnect code (to re-join and refresh the token), and the
  * current token and agent endpoint. Nothing here is sent anywhere except the API and agent.
  */
-import type { JoinResult } from "./api";
+import { type Broadcast, type JoinResult, parseBroadcast } from "./api";
 import { tokenExpiry } from "./jwt";
 
 export interface SeatSession {
@@ -19,6 +19,8 @@ export interface SeatSession {
   endpoint: string;
   /** Token expiry, epoch milliseconds (0 if unreadable). */
   expiresAt: number;
+  /** The broadcast current at the last join (the page shows it if its host has none newer). */
+  broadcast?: Broadcast | null;
 }
 
 const STORAGE_KEY = "clarateach.session.v1";
@@ -34,6 +36,7 @@ export function sessionFromJoin(code: string, result: JoinResult): SeatSession {
     token: result.token,
     endpoint: result.endpoint,
     expiresAt: tokenExpiry(result.token),
+    broadcast: result.broadcast ?? null,
   };
 }
 
@@ -77,6 +80,7 @@ export class SessionStore {
           token: s.token,
           endpoint: s.endpoint,
           expiresAt: typeof s.expiresAt === "number" ? s.expiresAt : 0,
+          broadcast: parseBroadcast(s.broadcast),
         };
       }
     } catch {

@@ -30,6 +30,7 @@ describe("ApiClient.join", () => {
       seat: 3,
       reconnectCode: "RC-1",
       workshop: { id: "ws1", name: "Intro" },
+      broadcast: null,
     });
   });
 

@@ -135,8 +135,20 @@ describe("archiveFileName", () => {
 
 describe("parseConfig", () => {
   it("defaults to same origin and strips trailing slashes", () => {
-    expect(parseConfig({ apiBaseUrl: "https://api.example/ " })).toEqual({ apiBaseUrl: "https://api.example" });
-    expect(parseConfig(null)).toEqual({ apiBaseUrl: "" });
-    expect(parseConfig({ apiBaseUrl: 3 })).toEqual({ apiBaseUrl: "" });
+    const none = { apiUrls: null, googleClientId: null };
+    expect(parseConfig({ apiBaseUrl: "https://api.example/ " })).toEqual({ apiBaseUrl: "https://api.example", ...none });
+    expect(parseConfig(null)).toEqual({ apiBaseUrl: "", ...none });
+    expect(parseConfig({ apiBaseUrl: 3 })).toEqual({ apiBaseUrl: "", ...none });
+  });
+
+  it("keeps only http(s) function URLs and a client ID of Google's shape", () => {
+    const parsed = parseConfig({
+      apiBaseUrl: "",
+      apiUrls: { workshops: "https://ws.run.app/", control: "javascript:alert(1)", hosts: 7 },
+      googleClientId: " 123-abc.apps.googleusercontent.com ",
+    });
+    expect(parsed.apiUrls).toEqual({ workshops: "https://ws.run.app" });
+    expect(parsed.googleClientId).toBe("123-abc.apps.googleusercontent.com");
+    expect(parseConfig({ apiUrls: [], googleClientId: "<img>" })).toMatchObject({ apiUrls: null, googleClientId: null });
   });
 });

@@ -88,3 +88,21 @@ describe("displayCode", () => {
     expect(displayCode("claude-7kq2")).toBe("CLAUDE-7KQ2");
   });
 });
+
+describe("the broadcast a learner got at join", () => {
+  it("is kept with the session and shown unless the host has a newer one", async () => {
+    const { newest } = await import("../src/room/notices");
+    const { parseJoinResult } = await import("../src/api");
+    const joined = parseJoinResult({
+      token: "a.b.c", endpoint: "http://h/", seat: 2, reconnect_code: "ABCDEF",
+      workshop: { id: "w1", name: "W" },
+      broadcast: { message: "Break until 11", sent_at: "2026-12-02T10:00:00+00:00" },
+    });
+    expect(joined.broadcast).toEqual({ message: "Break until 11", sent_at: "2026-12-02T10:00:00+00:00" });
+    const older = { message: "old", sent_at: "2026-12-02T09:00:00+00:00" };
+    expect(newest(null, joined.broadcast!)).toBe(joined.broadcast);
+    expect(newest(older, joined.broadcast!)).toBe(joined.broadcast);
+    expect(newest(joined.broadcast!, older)).toBe(joined.broadcast);
+    expect(parseJoinResult({ token: "t", endpoint: "e", seat: 1, reconnect_code: "r", workshop: { id: "w" }, broadcast: { message: 3 } }).broadcast).toBeNull();
+  });
+});

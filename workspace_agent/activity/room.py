@@ -32,6 +32,7 @@ from aiohttp import web
 
 from shared.domain.cockpit import broadcast_message, hand_text
 from shared.domain.errors import ValidationError
+from workspace_agent.activity import notices_store
 from workspace_agent.errors import ApiError
 
 MAX_BODY = 4096
@@ -40,8 +41,34 @@ MAX_BODY = 4096
 @dataclass
 class RoomNotices:
     broadcast: dict[str, str] | None = None
-    #: seat -> (text, raised at, agent clock seconds)
+    #: seat -> (text, raised at, agent clock seconds since the epoch)
     hands: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: Where they are kept across agent restarts (``notices_store``); ``None``: memory only.
+    path: Path | None = None
+
+    @classmethod
+    def stored_in(cls, path: Path) -> RoomNotices:
+        broadcast, hands = notices_store.load(path)
+        return cls(broadcast=broadcast, hands=hands, path=path)
+
+    def save(self) -> None:
+        """Persist after every change (a handful of small writes per workshop)."""
+        if self.path is not None:
+            notices_store.save(self.path, self.broadcast, self.hands)
+
+    def set_broadcast(self, broadcast: dict[str, str]) -> None:
+        self.broadcast = broadcast
+        self.save()
+
+    def raise_hand(self, seat: int, text: str, now: float) -> None:
+        previous = self.hands.get(seat)
+        at = previous[1] if previous else now  # editing the text keeps the place in line
+        self.hands[seat] = (text, at)
+        self.save()
+
+    def lower_hand(self, seat: int) -> None:
+        if self.hands.pop(seat, None) is not None:
+            self.save()
 
     def hand_view(self, seat: int, now: float) -> dict[str, Any] | None:
         raised = self.hands.get(seat)
@@ -91,7 +118,7 @@ async def put_broadcast(request: web.Request) -> web.Response:
     sent_at = body.get("sent_at")
     if not isinstance(sent_at, str) or len(sent_at) > 64:
         raise ApiError(400, "invalid_request", "sent_at: must be an ISO time")
-    ctx.notices.broadcast = {"message": message, "sent_at": sent_at}
+    ctx.notices.set_broadcast({"message": message, "sent_at": sent_at})
     return web.json_response({"broadcast": ctx.notices.broadcast})
 
 
@@ -117,9 +144,7 @@ async def raise_hand(request: web.Request) -> web.Response:
     if principal.readonly:
         raise ApiError(403, "read_only", "only the learner raises their hand")
     text = _checked(hand_text, (await _json(request)).get("text"))
-    previous = ctx.notices.hands.get(principal.seat)
-    at = previous[1] if previous else ctx.clock()  # editing the text keeps the place in line
-    ctx.notices.hands[principal.seat] = (text, at)
+    ctx.notices.raise_hand(principal.seat, text, ctx.clock())
     return web.json_response({"hand": ctx.notices.hand_view(principal.seat, ctx.clock())})
 
 
@@ -131,7 +156,7 @@ async def lower_hand(request: web.Request) -> web.Response:
     principal = await ctx.auth.http_principal(request)
     if principal.readonly:
         raise ApiError(403, "read_only", "only the learner lowers their hand here")
-    ctx.notices.hands.pop(principal.seat, None)
+    ctx.notices.lower_hand(principal.seat)
     return web.Response(status=204)
 
 
@@ -150,7 +175,7 @@ async def release_seat(request: web.Request) -> web.Response:
     if not isinstance(issued_before, int) or isinstance(issued_before, bool) or issued_before < 0:
         raise ApiError(400, "invalid_request", "issued_before: must be a time in epoch seconds")
     ctx.auth.released_at[seat] = max(ctx.auth.released_at.get(seat, -1), issued_before)
-    ctx.notices.hands.pop(seat, None)
+    ctx.notices.lower_hand(seat)
     ctx.activity.last_input.pop(seat, None)
     learners = [v for v in ctx.registry.viewers() if v.seat == seat and not v.readonly]
     for viewer in learners:
@@ -191,7 +216,7 @@ async def reset_seat(request: web.Request) -> web.Response:
             await asyncio.wait_for(shell.hangup(grace=1.0), timeout=RESET_WAIT_SECONDS)
     removed = await asyncio.to_thread(empty_directory, ctx.settings.workspace(seat))
     ctx.activity.last_input.pop(seat, None)
-    ctx.notices.hands.pop(seat, None)
+    ctx.notices.lower_hand(seat)
     return web.json_response({"seat": seat, "removed": removed})
 
 
@@ -202,5 +227,5 @@ async def hand_done(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     await ctx.auth.instructor(request)
     seat = ctx.auth.seat_from_path(request)
-    ctx.notices.hands.pop(seat, None)
+    ctx.notices.lower_hand(seat)
     return web.Response(status=204)

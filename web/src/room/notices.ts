@@ -8,6 +8,7 @@
  * with `textContent` only: an instructor's `<script>` is shown, never run.
  */
 import "./notices.css";
+import type { Broadcast } from "../api";
 import { promptText } from "../ui/dialog";
 import { h } from "../ui/dom";
 import { toast } from "../ui/toast";
@@ -16,7 +17,7 @@ export const NOTICES_POLL_MS = 1500;
 export const HAND_TEXT_MAX = 140;
 
 export interface NoticeSeat {
-  readonly session: { endpoint: string; seat: number; workshopId: string };
+  readonly session: { endpoint: string; seat: number; workshopId: string; broadcast?: Broadcast | null };
   token(): Promise<string>;
 }
 
@@ -91,7 +92,8 @@ export class RoomNotices {
     if (!this.stopped) this.timer = setTimeout(() => void this.poll(), NOTICES_POLL_MS);
   }
 
-  private show(notices: Notices): void {
+  private show(fromHost: Notices): void {
+    const notices = { ...fromHost, broadcast: newest(fromHost.broadcast, this.seat.session.broadcast ?? null) };
     this.current = notices;
     const b = notices.broadcast;
     if (b) {
@@ -123,4 +125,12 @@ export class RoomNotices {
     this.show({ ...this.current, hand: { text, waited: 0 } });
     toast("Your instructor can see your raised hand.");
   }
+}
+
+/** The later of two broadcasts (ISO `sent_at` from the same API clock compare as text). A host
+ * that came up after a broadcast has none; the one the learner got at join then shows. */
+export function newest(a: Broadcast | null, b: Broadcast | null): Broadcast | null {
+  if (!a) return b;
+  if (!b) return a;
+  return b.sent_at > a.sent_at ? b : a;
 }

@@ -1,3 +1,5 @@
+import { ApiRoutes, type Operation } from "../../routing";
+
 /**
  * The instructor side of the ClaraTeach API (docs/protocol.md §1) and the agents' read-only
  * activity route. Every failure is an `InstructorError` carrying the server's message.
@@ -85,17 +87,27 @@ export interface CreateRequest {
 
 type FetchLike = typeof fetch;
 
+const ws = (id: string, tail = "") => `/api/workshops/${encodeURIComponent(id)}${tail}`;
+
+/**
+ * Every call names its API operation, so that on the split layout it goes to the function
+ * serving it (`ApiRoutes`, generated from functions/entrypoints.py).
+ */
 export class InstructorClient {
+  private readonly routes: ApiRoutes;
+
   constructor(
-    private readonly baseUrl: string,
+    routes: ApiRoutes | string,
     private readonly token: string,
     private readonly fetchImpl: FetchLike = (input, init) => fetch(input, init),
-  ) {}
+  ) {
+    this.routes = typeof routes === "string" ? new ApiRoutes(routes) : routes;
+  }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, operation: Operation, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    return request<T>(this.fetchImpl, `${this.baseUrl}${path}`, {
+    return request<T>(this.fetchImpl, this.routes.url(operation, path), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -105,27 +117,27 @@ export class InstructorClient {
   }
 
   async list(): Promise<Workshop[]> {
-    return (await this.call<{ workshops: Workshop[] }>("GET", "/api/workshops?limit=200")).workshops;
+    return (await this.call<{ workshops: Workshop[] }>("GET", "list_workshops", "/api/workshops?limit=200")).workshops;
   }
 
   async create(req: CreateRequest): Promise<Workshop> {
-    return (await this.call<{ workshop: Workshop }>("POST", "/api/workshops", req)).workshop;
+    return (await this.call<{ workshop: Workshop }>("POST", "create_workshop", "/api/workshops", req)).workshop;
   }
 
   async start(id: string): Promise<Workshop> {
-    return (await this.call<{ workshop: Workshop }>("POST", `/api/workshops/${encodeURIComponent(id)}/start`)).workshop;
+    return (await this.call<{ workshop: Workshop }>("POST", "start_workshop", ws(id, "/start"))).workshop;
   }
 
   async stop(id: string): Promise<Workshop> {
-    return (await this.call<{ workshop: Workshop }>("POST", `/api/workshops/${encodeURIComponent(id)}/stop`)).workshop;
+    return (await this.call<{ workshop: Workshop }>("POST", "stop_workshop", ws(id, "/stop"))).workshop;
   }
 
   room(id: string): Promise<Room> {
-    return this.call<Room>("GET", `/api/workshops/${encodeURIComponent(id)}/room`);
+    return this.call<Room>("GET", "get_room", ws(id, "/room"));
   }
 
   async broadcast(id: string, message: string): Promise<void> {
-    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/broadcast`, { message });
+    await this.call("POST", "broadcast", ws(id, "/broadcast"), { message });
   }
 
   /** Mark a raised hand done on its host (`DELETE /control/hands/{seat}`). */
@@ -141,15 +153,15 @@ export class InstructorClient {
   }
 
   async releaseSeat(id: string, seat: number): Promise<void> {
-    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/release-seat`, { seat });
+    await this.call("POST", "release_seat", ws(id, "/release-seat"), { seat });
   }
 
   async resetSeat(id: string, seat: number): Promise<void> {
-    await this.call("POST", `/api/workshops/${encodeURIComponent(id)}/reset-seat`, { seat });
+    await this.call("POST", "reset_seat", ws(id, "/reset-seat"), { seat });
   }
 
   shadowToken(id: string): Promise<ShadowGrant> {
-    return this.call<ShadowGrant>("POST", `/api/workshops/${encodeURIComponent(id)}/shadow-token`);
+    return this.call<ShadowGrant>("POST", "shadow_token", ws(id, "/shadow-token"));
   }
 
   /** One host's live terminal activity (`GET /control/activity`, instructor token). */

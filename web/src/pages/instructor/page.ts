@@ -11,7 +11,10 @@ import "./cockpit.css";
 import { confirmAction } from "../../ui/dialog";
 import { h } from "../../ui/dom";
 import { toast } from "../../ui/toast";
+import type { AppConfig } from "../../config";
+import { ApiRoutes } from "../../routing";
 import { forgetToken, saveToken, takeToken } from "./auth";
+import { forgetGoogleSession, mountGoogleButton, renewIn } from "./google";
 import { InstructorClient, InstructorError, type Room, type SeatActivity, type ShadowGrant, type Workshop } from "./client";
 import { SeatGrid } from "./grid";
 import { ShadowPane } from "./shadow";
@@ -30,35 +33,65 @@ declare global {
   }
 }
 
-export function renderInstructor(root: HTMLElement, apiBaseUrl: string): void {
+/** The pending "your Google sign-in is about to lapse" timer of the signed-in page. */
+let expiryTimer: ReturnType<typeof setTimeout> | null = null;
+const EXPIRED = "Your Google sign-in expired; sign in again.";
+
+export function renderInstructor(root: HTMLElement, config: AppConfig): void {
+  if (expiryTimer !== null) clearTimeout(expiryTimer);
+  expiryTimer = null;
   const token = takeToken(window.sessionStorage, window.location, window.history);
-  if (!token) return renderSignIn(root, apiBaseUrl);
-  const client = new InstructorClient(apiBaseUrl, token);
-  const signOut = () => {
+  if (!token) return renderSignIn(root, config);
+  const renew = renewIn(token);
+  if (renew !== null && renew <= 0) {
     forgetToken(window.sessionStorage);
-    renderSignIn(root, apiBaseUrl);
+    return renderSignIn(root, config, EXPIRED, true);
+  }
+  const client = new InstructorClient(new ApiRoutes(config.apiBaseUrl, config.apiUrls), token);
+  let cockpit: Cockpit | null = null;
+  const signOut = (notice?: string, reprompt = false) => {
+    if (expiryTimer !== null) clearTimeout(expiryTimer);
+    expiryTimer = null;
+    cockpit?.close();
+    forgetToken(window.sessionStorage);
+    if (!notice) forgetGoogleSession();
+    renderSignIn(root, config, notice, reprompt);
   };
-  new Cockpit(root, client, signOut).showList();
+  if (renew !== null) expiryTimer = setTimeout(() => signOut(EXPIRED, true), renew);
+  cockpit = new Cockpit(root, client, signOut);
+  cockpit.showList();
 }
 
-function renderSignIn(root: HTMLElement, apiBaseUrl: string, notice?: string): void {
+function renderSignIn(root: HTMLElement, config: AppConfig, notice?: string, reprompt = false): void {
   const input = h("input", { type: "password", id: "instructor-token", autocomplete: "off", required: true });
+  const signedIn = (token: string) => {
+    saveToken(window.sessionStorage, token);
+    renderInstructor(root, config);
+  };
+  const google = config.googleClientId ? h("div", { class: "cockpit-google", id: "google-signin" }) : null;
   const form = h(
     "form",
     { class: "cockpit-signin" },
     h("h1", {}, "ClaraTeach cockpit"),
     notice ? h("p", { class: "notice", role: "alert" }, notice) : null,
-    h("p", {}, "Open the Cockpit link printed by `clarateach local up`, or paste the instructor token."),
-    h("label", { for: "instructor-token" }, "Instructor token"),
+    google
+      ? h("p", {}, "Sign in with the Google account your deployment lists as an instructor, or paste an ID token.")
+      : h("p", {}, "Open the Cockpit link printed by `clarateach local up`, or paste the instructor token."),
+    google,
+    h("label", { for: "instructor-token" }, google ? "ID token" : "Instructor token"),
     input,
     h("button", { type: "submit" }, "Sign in"),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    saveToken(window.sessionStorage, input.value);
-    renderInstructor(root, apiBaseUrl);
+    signedIn(input.value);
   });
   root.replaceChildren(h("main", { class: "cockpit" }, form));
+  if (google && config.googleClientId) {
+    mountGoogleButton(google, config.googleClientId, signedIn, reprompt).catch((error: unknown) => {
+      google.textContent = error instanceof Error ? `${error.message}; paste an ID token instead.` : String(error);
+    });
+  }
 }
 
 class Cockpit {
@@ -68,8 +101,13 @@ class Cockpit {
   constructor(
     private readonly root: HTMLElement,
     private readonly client: InstructorClient,
-    private readonly signOut: () => void,
+    private readonly signOut: (notice?: string, reprompt?: boolean) => void,
   ) {}
+
+  /** Stop every timer of this cockpit (the page is being replaced). */
+  close(): void {
+    this.stopPolling();
+  }
 
   private stopPolling(): void {
     this.generation += 1;
@@ -80,7 +118,7 @@ class Cockpit {
   private fail(error: unknown): boolean {
     if (error instanceof InstructorError && error.status === 401) {
       this.stopPolling();
-      this.signOut();
+      this.signOut("The server refused the sign-in (expired or not an instructor); sign in again.", true);
       toast("The instructor token was refused; sign in again.", "error");
       return true;
     }

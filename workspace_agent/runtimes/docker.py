@@ -26,7 +26,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from workspace_agent.logs import log_event
@@ -242,6 +242,17 @@ class DockerRuntime(SeatRuntime):
             "-l",
         ]
         return Command(argv, self._cli_env())
+
+    def exec_command(
+        self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]
+    ) -> Command:
+        """``docker exec -i`` as the learner in the seat's container, cwd = the workspace;
+        the seat's environment by name only (values in the CLI's own environment)."""
+        values = {**self._seat_env.get(seat, {}), **extra_env}
+        args = [self._docker, "exec", "-i", "-u", LEARNER_UID, "-w", CONTAINER_WORK]
+        for name in sorted(values):
+            args += ["-e", name]
+        return Command([*args, self.container(seat), *argv], self._cli_env(values))
 
     def capture_command(self, seat: int, lines: int) -> Command:
         argv = [

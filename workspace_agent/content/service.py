@@ -43,6 +43,7 @@ class SeatContent:
         model_requests: Callable[[int], int],
     ) -> None:
         self.pack = pack
+        self._settings = settings
         self._runtime = runtime
         self._fs = fs
         self._model_requests = model_requests
@@ -70,12 +71,19 @@ class SeatContent:
         async def ensure_with_content(seat: int, env: Mapping[str, str]) -> None:
             fresh = not self._mark(seat).exists()
             if fresh:
-                await asyncio.to_thread(install_starter, self.pack, self._fs(seat))
+                await asyncio.to_thread(self._install, seat)
             await ensure(seat, env)
             if fresh:
                 await self._finish_starter(seat)
 
         return ensure_with_content
+
+    def _install(self, seat: int) -> None:
+        """The workspace (as the runtime would create it), then the starter files in it."""
+        self._settings.workspace(seat).mkdir(
+            mode=self._runtime.workspace_mode, parents=True, exist_ok=True
+        )
+        install_starter(self.pack, self._fs(seat))
 
     async def _finish_starter(self, seat: int) -> None:
         message = self.pack.manifest.starter.git_commit
@@ -97,7 +105,7 @@ class SeatContent:
     async def reset_seat(self, seat: int) -> None:
         """After a seat reset emptied the workspace: a fresh copy, back to the first step."""
         self._mark(seat).unlink(missing_ok=True)
-        await asyncio.to_thread(install_starter, self.pack, self._fs(seat))
+        await asyncio.to_thread(self._install, seat)
         await self._finish_starter(seat)
         await self.progress.reset(seat)
 

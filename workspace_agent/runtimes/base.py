@@ -40,6 +40,8 @@ class Command:
 
 class SeatRuntime(abc.ABC):
     name: str
+    #: Permission bits of a seat's workspace directory when the runtime creates it.
+    workspace_mode: int = 0o700
 
     @abc.abstractmethod
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None: ...

@@ -52,6 +52,7 @@ _CLI_PASSTHROUGH = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONT
 
 class DockerRuntime(SeatRuntime):
     name = "docker"
+    workspace_mode = 0o755
 
     def __init__(self, settings: AgentSettings) -> None:
         self._settings = settings
@@ -74,7 +75,7 @@ class DockerRuntime(SeatRuntime):
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self._settings.workspace(seat)
-        work.mkdir(mode=0o755, parents=True, exist_ok=True)
+        work.mkdir(mode=self.workspace_mode, parents=True, exist_ok=True)
         conf = self._settings.seats_dir / str(seat) / "tmux.conf"
         conf.write_text(
             tmux_conf(

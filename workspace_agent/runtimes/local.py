@@ -152,7 +152,7 @@ class LocalRuntime(SeatRuntime):
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self.workspace(seat)
-        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        work.mkdir(mode=self.workspace_mode, parents=True, exist_ok=True)
         if self._settings.claude_code_dir:
             self._write_profile(seat)
         if not self._uses_tmux:  # buffered backend: the agent spawns the shell on attach

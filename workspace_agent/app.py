@@ -187,7 +187,9 @@ async def _bring_up_and_announce(app: web.Application) -> None:
         except OSError as exc:  # terminals still work, as the agent's own children
             log_event(log, "holder_unavailable", level=logging.WARNING, error=str(exc))
     content = content_of(app)
-    ensure = ctx.runtime.ensure_seat if content is None else content.wrap_ensure(ctx.runtime.ensure_seat)
+    ensure = (
+        ctx.runtime.ensure_seat if content is None else content.wrap_ensure(ctx.runtime.ensure_seat)
+    )
     await bring_up_seats(ctx.readiness, ensure, _seat_env(app))
     bus = app[BUS] if app[BUS] is not None else _bus_from_settings(settings)
     app[BUS] = bus

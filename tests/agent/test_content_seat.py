@@ -47,10 +47,11 @@ async def check(agent: Client, tokens: Tokens, index: int, seat: int = 1) -> dic
 # -- starter files ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["buffered", "tmux"])
 async def test_starter_files_are_in_a_fresh_seat_before_its_first_shell(
-    make_agent: AgentFactory, content_settings: AgentSettings, tokens: Tokens
+    make_agent: AgentFactory, content_settings: AgentSettings, tokens: Tokens, backend: str
 ) -> None:
-    agent = await make_agent(content_settings)
+    agent = await make_agent(dataclasses.replace(content_settings, terminal_backend=backend))
     work = content_settings.workspace(1)
     assert (work / "hello.txt").read_text() == "hello from the pack\n"
     assert (work / "src" / "app.py").read_text() == "print('app')\n"
@@ -163,11 +164,16 @@ async def test_the_guide_and_its_pages_need_the_seats_token(
         other = await agent.get(path, headers=auth(tokens.learner(2)))
         assert other.status == 403
         assert (await other.json())["error"]["code"] == "wrong_seat"
-    for method, path in (("PUT", "/seats/1/guide/position"), ("POST", "/seats/1/guide/steps/0/check")):
+    for method, path in (
+        ("PUT", "/seats/1/guide/position"),
+        ("POST", "/seats/1/guide/steps/0/check"),
+    ):
         resp = await agent.request(method, path, json={"step": 1}, headers=auth(tokens.learner(2)))
         assert resp.status == 403
         # An instructor reads the guide but does not act for the learner.
-        resp = await agent.request(method, path, json={"step": 1}, headers=auth(tokens.instructor()))
+        resp = await agent.request(
+            method, path, json={"step": 1}, headers=auth(tokens.instructor())
+        )
         assert resp.status == 403
         assert (await resp.json())["error"]["code"] == "read_only"
     assert (await agent.get("/seats/1/guide", headers=auth(tokens.instructor()))).status == 200
@@ -317,7 +323,9 @@ async def test_checks_run_inside_the_seats_sandbox(
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed")
     guide_dir = content_settings.state_dir / "guide"  # the agent's: seat marks, progress
-    checks = {"where.sh": f"#!/bin/sh\n[ -e {guide_dir} ] && echo state-visible || echo state-hidden\n"}
+    checks = {
+        "where.sh": f"#!/bin/sh\n[ -e {guide_dir} ] && echo state-visible || echo state-hidden\n"
+    }
     steps: list[dict[str, object]] = [{"id": "w", "title": "W", "check": "checks/where.sh"}]
     write_pack(tmp_path / "sandboxpack", steps=steps, checks=checks)
     sandboxed = dataclasses.replace(
@@ -329,3 +337,56 @@ async def test_checks_run_inside_the_seats_sandbox(
     assert result["message"] == "state-hidden"
     assert agent.server.app[CONTEXT].settings.bwrap is True
     assert agent.server.app[CONTENT] is not None
+
+
+async def test_a_check_on_the_docker_runtime_runs_in_the_container_as_the_learner(
+    make_agent: AgentFactory,
+    docker_log: Path,
+    settings: AgentSettings,
+    tmp_path: Path,
+    tokens: Tokens,
+) -> None:
+    from tests.agent import fake_docker
+
+    write_pack(tmp_path / "pack")
+    docker = dataclasses.replace(
+        settings, runtime="docker", seats=(1,), seat_image="seat:test",
+        content_path=str(tmp_path / "pack"),
+    )  # fmt: skip
+    agent = await make_agent(docker)
+    result = await check(agent, tokens, 4)
+    assert result["message"].splitlines()[0] == "requests=0 step=env"
+    (call,) = [c for c in fake_docker.calls(docker_log) if "/dev/stdin" in c["argv"]]  # type: ignore[operator]
+    argv: list[str] = call["argv"]  # type: ignore[assignment]
+    assert argv[:7] == ["exec", "-i", "-u", "1000:1000", "-w", "/home/learner/work", "-e"]
+    tail = ["ct-ws-test-seat1", "timeout", "-s", "KILL", "30", "/bin/sh", "/dev/stdin"]
+    assert argv[-7:] == tail
+    assert "CLARATEACH_SEAT_MODEL_REQUESTS" in argv  # by name; the value is in the environment
+    assert not any(a.startswith("CLARATEACH_SEAT_MODEL_REQUESTS=") for a in argv)
+    assert call["env"]["CLARATEACH_SEAT_MODEL_REQUESTS"] == "0"  # type: ignore[index]
+
+
+async def test_a_check_that_cannot_start_is_a_failed_check_not_a_server_error(
+    make_agent: AgentFactory, content_settings: AgentSettings, tokens: Tokens
+) -> None:
+    agent = await make_agent(content_settings)
+    runtime = agent.server.app[CONTEXT].runtime
+    command = runtime.exec_command(1, ["/nonexistent/interpreter"], {})
+    runtime.exec_command = lambda *a: command  # type: ignore[method-assign]
+    result = await check(agent, tokens, 0)
+    assert result["passed"] is False
+    assert result["message"] == "The check could not start in this seat (FileNotFoundError)."
+
+
+def test_the_output_tail_never_holds_more_than_its_limit() -> None:
+    from workspace_agent.content.checks import OUTPUT_LIMIT, Tail
+
+    tail = Tail()
+    high = 0
+    for i in range(64):  # 4 MiB in 64 KiB reads
+        tail.add(bytes([65 + i % 26]) * 65536)
+        high = max(high, len(tail.data))
+    assert len(tail.data) == OUTPUT_LIMIT
+    assert high <= OUTPUT_LIMIT
+    assert tail.dropped == 64 * 65536 - OUTPUT_LIMIT
+    assert bytes(tail.data) == bytes([65 + 63 % 26]) * OUTPUT_LIMIT

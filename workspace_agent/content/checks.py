@@ -95,15 +95,19 @@ def clean_message(tail: Tail) -> str:
 
 async def run_check(command: Command, script: bytes, timeout_s: int) -> CheckResult:
     """Run ``command`` (from ``check_argv`` through the runtime) with ``script`` on stdin."""
-    proc = await asyncio.create_subprocess_exec(
-        *command.argv,
-        env=command.env,
-        cwd=command.cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: killed as one
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *command.argv,
+            env=command.env,
+            cwd=command.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed as one
+        )
+    except OSError as exc:  # e.g. the docker CLI is gone: a failed check, not a 500
+        message = f"The check could not start in this seat ({type(exc).__name__})."
+        return CheckResult(False, message, None, timed_out=False, truncated=False)
     loop = asyncio.get_running_loop()
     started = loop.time()
     tail = Tail()

@@ -55,9 +55,7 @@ class SeatRuntime(abc.ABC):
     def shell_command(self, seat: int) -> Command:
         raise NotImplementedError(f"the {self.name} runtime has no buffered terminal backend")
 
-    def exec_command(
-        self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]
-    ) -> Command:
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
         raise NotImplementedError(f"the {self.name} runtime cannot run commands in a seat")
 
     @abc.abstractmethod

@@ -244,9 +244,7 @@ class DockerRuntime(SeatRuntime):
         ]
         return Command(argv, self._cli_env())
 
-    def exec_command(
-        self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]
-    ) -> Command:
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
         """``docker exec -i`` as the learner in the seat's container, cwd = the workspace;
         the seat's environment by name only (values in the CLI's own environment)."""
         values = {**self._seat_env.get(seat, {}), **extra_env}

@@ -223,14 +223,10 @@ class LocalRuntime(SeatRuntime):
     def _bwrap_argv(self, seat: int, command: Sequence[str] | None = None) -> list[str]:
         assert self._bwrap is not None
         extra = [Path(self._settings.claude_code_dir)] if self._settings.claude_code_dir else []
-        argv = sandbox_argv(
-            self._bwrap, self.workspace(seat), self._settings.shell, extra, command
-        )
+        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra, command)
         return self._network.wrap(argv)
 
-    def exec_command(
-        self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]
-    ) -> Command:
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
         """``argv`` in the seat's sandbox (its network namespace too), or plainly as the
         agent's UID when seats are not sandboxed, with the seat's environment."""
         command = self._bwrap_argv(seat, argv) if self._bwrap else list(argv)

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.agent.conftest import AgentFactory, Tokens
 from tests.agent.terminal_client import Terminal
-from tests.support.content_packs import SLOW_MARKER, write_pack
+from tests.support.seat_packs import SLOW_MARKER, write_pack
 from tests.support.wait import async_wait_for
 from workspace_agent.app import CONTEXT, GATEWAY
 from workspace_agent.content.service import CONTENT

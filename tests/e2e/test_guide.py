@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.learner import LearnerPage
 from tests.e2e.stub_platform import StubPlatform, stub_platform
-from tests.support.content_packs import write_pack
+from tests.support.seat_packs import write_pack
 
 pytestmark = pytest.mark.e2e
 

@@ -378,12 +378,12 @@ def test_progress_newest_report_wins_even_going_back_and_a_replay_is_ignored(sto
     )
     # Seat 1 pressed Back: the newer report wins although its step is lower.
     store.put_seat_progress(workshop.id, {1: SeatProgress(2, ("explain",))}, at(60))
-    # An older report replayed later is ignored.
+    # A report older than seat 1's latest (but newer than seat 2's) arrives late.
     store.put_seat_progress(workshop.id, {1: SeatProgress(4), 2: SeatProgress(0)}, at(30))
 
     assert store.get_seat_progress(workshop.id) == {
         1: SeatProgress(2, ("explain",)),
-        2: SeatProgress(1),
+        2: SeatProgress(0),
     }
     assert store.get_seat_progress(created(store).id) == {}
 

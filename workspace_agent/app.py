@@ -24,6 +24,7 @@ from workspace_agent import files, health, terminal
 from workspace_agent.activity import routes as activity_routes
 from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
+from workspace_agent.content_fetch import fetch_content
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.cors import cors_middleware, cors_on_prepare
 from workspace_agent.errors import error_middleware
@@ -163,6 +164,7 @@ async def _bring_up_and_announce(app: web.Application) -> None:
             await ctx.shells.connect_holder(settings.state_dir)
         except OSError as exc:  # terminals still work, as the agent's own children
             log_event(log, "holder_unavailable", level=logging.WARNING, error=str(exc))
+    await fetch_content(settings)  # before any seat: starter files come from the pack
     await bring_up_seats(ctx.readiness, ctx.runtime.ensure_seat, _seat_env(app))
     bus = app[BUS] if app[BUS] is not None else _bus_from_settings(settings)
     app[BUS] = bus

@@ -19,13 +19,15 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.content import Pack
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
 from workspace_agent.activity import routes as activity_routes
 from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
 from workspace_agent.content.routes import routes as guide_routes
-from workspace_agent.content.service import CONTENT, SeatContent, content_of, load_content
+from workspace_agent.content.service import CONTENT, ContentSlot, SeatContent
+from workspace_agent.content_fetch import fetch_content
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.cors import cors_middleware, cors_on_prepare
 from workspace_agent.errors import error_middleware
@@ -104,7 +106,7 @@ def create_app(
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)
     app[GATEWAY] = gateway
-    app[CONTENT] = _setup_content(app, ctx)
+    app[CONTENT] = ContentSlot()  # filled once the pack is fetched, before the seats start
     app.add_routes(guide_routes)
     app.cleanup_ctx.append(_seats_ctx)
     app.cleanup_ctx.append(_viewers_ctx)
@@ -123,10 +125,9 @@ def _setup_gateway(app: web.Application, settings: AgentSettings, auth: Authenti
     return module.setup_gateway(app, settings, instructor_check=auth.instructor)
 
 
-def _setup_content(app: web.Application, ctx: AgentContext) -> SeatContent | None:
-    """The workshop's content pack for the seats (starter files, guide, checks), if any;
-    its progress rides along in the gateway's ``host.usage`` reports."""
-    pack = load_content(ctx.settings)
+def _seat_content(app: web.Application, ctx: AgentContext, pack: Pack | None) -> SeatContent | None:
+    """The seats' side of the workshop's content pack (starter files, guide, checks), if it
+    has one; its progress rides along in the gateway's ``host.usage`` reports."""
     if pack is None:
         return None
     gateway = app[GATEWAY]
@@ -186,7 +187,8 @@ async def _bring_up_and_announce(app: web.Application) -> None:
             await ctx.shells.connect_holder(settings.state_dir)
         except OSError as exc:  # terminals still work, as the agent's own children
             log_event(log, "holder_unavailable", level=logging.WARNING, error=str(exc))
-    content = content_of(app)
+    pack = await fetch_content(settings)  # before any seat: starter files come from the pack
+    content = app[CONTENT].content = _seat_content(app, ctx, pack)
     ensure = (
         ctx.runtime.ensure_seat if content is None else content.wrap_ensure(ctx.runtime.ensure_seat)
     )

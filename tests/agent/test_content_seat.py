@@ -336,7 +336,7 @@ async def test_checks_run_inside_the_seats_sandbox(
     result = await check(agent, tokens, 0)
     assert result["message"] == "state-hidden"
     assert agent.server.app[CONTEXT].settings.bwrap is True
-    assert agent.server.app[CONTENT] is not None
+    assert agent.server.app[CONTENT].content is not None
 
 
 async def test_a_check_on_the_docker_runtime_runs_in_the_container_as_the_learner(

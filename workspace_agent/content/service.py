@@ -1,7 +1,8 @@
 """``SeatContent``: the installed pack and what the agent does with it for every seat.
 
-Built by ``create_app`` when ``settings.content_dir`` holds a pack (``None`` otherwise, and
-the guide routes answer 404 ``no_content``). It owns the progress store, knows which seats
+Built at bring-up, once ``content_fetch`` has put the workshop's pack into
+``settings.content_dir`` (``None`` without a pack: the guide routes answer 404
+``no_content``). It owns the progress store, knows which seats
 got their starter files, and runs checks (one at a time per seat) through the seat runtime.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from shared.content import ContentPackError, Pack, Step, installed_pack
+from shared.content import Pack, Step
 from workspace_agent.content.checks import CheckResult, check_argv, run_check
 from workspace_agent.content.progress import ProgressStore
 from workspace_agent.content.starter import git_commit_argv, install_starter
@@ -135,19 +137,16 @@ class SeatContent:
         return result
 
 
-def load_content(settings: AgentSettings) -> Pack | None:
-    """The pack in ``settings.content_dir``; ``None`` if there is none or it is invalid
-    (logged: the seats still start, without content)."""
-    try:
-        return installed_pack(settings.content_dir)
-    except (ContentPackError, OSError) as exc:
-        log_event(log, "content_invalid", level=logging.ERROR, error=str(exc))
-        return None
+@dataclass
+class ContentSlot:
+    """Where the app keeps its ``SeatContent``: set at bring-up, after the pack is fetched."""
+
+    content: SeatContent | None = None
 
 
-CONTENT = web.AppKey("seat_content", object)  # SeatContent | None
+CONTENT = web.AppKey("seat_content", ContentSlot)
 
 
 def content_of(app: web.Application) -> SeatContent | None:
-    value = app.get(CONTENT)
-    return value if isinstance(value, SeatContent) else None
+    slot = app.get(CONTENT)
+    return slot.content if slot is not None else None

@@ -271,7 +271,7 @@ async def test_a_check_that_times_out_is_killed(
     assert (await busy.json())["error"]["code"] == "check_running"
     assert (await check(agent, tokens, 0, seat=2))["passed"] is True
     result = await asyncio.wait_for(task, timeout=20)
-    assert result["passed"] is False and result["timed_out"] is True
+    assert result["passed"] is False and result["timed_out"] is True, result
     assert result["message"].startswith("started")
     assert "timed out after 1 s" in result["message"]
     assert slow_processes() == []

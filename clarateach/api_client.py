@@ -194,6 +194,17 @@ class ApiClient:
             )
         )
 
+    def put_content(self, workshop_id: str, data: bytes) -> dict[str, Any]:
+        """Upload a validated content pack zip (before the workshop starts)."""
+        headers = {"Content-Type": "application/zip"}
+        path = _path(workshop_id, "content")
+        return dict(
+            self.request("PUT", path, operation="put_content", content=data, headers=headers)
+        )
+
+    def progress(self, workshop_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", _path(workshop_id, "progress"), operation="get_progress"))
+
     def seats(self, workshop_id: str) -> dict[str, Any]:
         return dict(self.request("GET", _path(workshop_id, "seats"), operation="list_seats"))
 

@@ -314,6 +314,14 @@ def create(
         Path | None,
         typer.Option("--claude-settings", help="JSON Claude Code settings for every seat."),
     ] = None,
+    content: Annotated[
+        Path | None,
+        typer.Option(
+            "--content",
+            help="Content pack (directory or .zip; docs/content-packs.md): starter files,"
+            " guide and checks for every seat. Validated here, uploaded after create.",
+        ),
+    ] = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     state_dir: StateDirOpt = None,
@@ -339,15 +347,42 @@ def create(
         policy = model_policy_from_options(
             model_policy_file, default_model, allow_model, claude_md, claude_settings, json_output
         )
+        pack_zip = _content_zip(content, json_output) if content is not None else None
         key = read_api_key(api_key_file, json_output)
         with conn.client() as client:
             workshop = client.create_workshop(
                 name, seats, key, seats_per_host, schedule=schedule, model_policy=policy
             )
+            if pack_zip is not None:
+                workshop["content"] = _upload_content(client, workshop, pack_zip, json_output)
         _emit({"workshop": workshop}, json_output, lambda: render.workshop_view(workshop))
         if not json_output:
             next_step = escape(hint(f"workshop start {workshop.get('id')} --wait", state_dir))
             stdout.print(f"Next: [bold]{next_step}[/]")
+
+
+def _content_zip(path: Path, json_output: bool) -> bytes:
+    """The pack at ``path`` zipped and validated, before anything is created."""
+    from clarateach.commands.content import describe, read_pack
+    from shared.content import ContentPackError
+
+    try:
+        return read_pack(path)[1]
+    except ContentPackError as exc:
+        error = {"code": exc.code, "message": exc.message, "file": exc.file, "field": exc.field}
+        _fail(EXIT_USAGE, describe(exc), json_output, {"error": error})
+    except OSError as exc:
+        _fail(EXIT_USAGE, f"cannot read --content {path}: {exc.strerror}", json_output)
+
+
+def _upload_content(
+    client: ApiClient, workshop: dict[str, Any], data: bytes, json_output: bool
+) -> dict[str, Any]:
+    try:
+        return dict(client.put_content(str(workshop.get("id")), data)["content"])
+    except ApiError as exc:
+        message = f"workshop {workshop.get('id')} was created, but its content upload failed: {exc}"
+        _fail(EXIT_API_ERROR, message, json_output, exc.as_json())
 
 
 @workshop_app.command("list")
@@ -819,9 +854,10 @@ def local_up(
 
 # --------------------------------------------------------------------------- command groups
 def _register_command_modules() -> None:
-    from clarateach.commands import loadtest
+    from clarateach.commands import content, loadtest
 
     loadtest.register(app, sys.modules[__name__])
+    content.register(app, workshop_app, sys.modules[__name__])
 
 
 _register_command_modules()

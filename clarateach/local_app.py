@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse
+from functions.wire import MAX_CONTENT_BYTES, ApiRequest, ApiResponse
 from shared.bootstrap import Platform
 from shared.http_body import read_capped
 
@@ -76,7 +76,7 @@ def create_app(
         from functions.http import handle
 
         router = handle
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+    app = web.Application(client_max_size=MAX_CONTENT_BYTES + 1)
     app[PLATFORM] = platform
     app[WEB_DIR] = web_dir.resolve()
     app[ROUTING] = _Routing(router)
@@ -124,7 +124,9 @@ async def _every(app: web.Application, job: Callable[[Platform], object], every:
 # ------------------------------------------------------------------------------ API
 async def api_handler(request: web.Request) -> web.StreamResponse:
     # One byte past the limit lets the router tell "too large" (413) from "at the limit".
-    body = await read_capped(request, MAX_BODY_BYTES)
+    from functions.http import body_limit
+
+    body = await read_capped(request, body_limit(request.method, request.path))
     api_request = ApiRequest(
         method=request.method,
         path=request.path,

@@ -81,6 +81,10 @@ RECONCILE_EVERY = 15.0
 DEMO_SEATS = 5
 DEMO_NAME = "Demo workshop"
 DEMO_READY_TIMEOUT = 120.0
+#: The demo workshop's content pack: the repository's example (docs/content-packs.md), or the
+#: packaged `content init` template where the repository is not at hand.
+DEMO_CONTENT = Path(__file__).resolve().parents[1] / "examples" / "claude-code-101"
+DEMO_CONTENT_FALLBACK = Path(__file__).resolve().parent / "content_template"
 #: How long graceful shutdown waits for workshops to reach ``stopped`` before killing hosts.
 GRACEFUL_STOP_TIMEOUT = 20.0
 _LIVE = ("provisioning", "running")
@@ -328,7 +332,12 @@ class LocalPlatform:
                     c.print(f"Demo workshop {running['id']} is still running (adopted).")
                 else:
                     workshop = client.create_workshop(DEMO_NAME, DEMO_SEATS, key)
-                    c.print(f"Demo workshop {workshop['id']} created; starting its host...")
+                    content = client.put_content(workshop["id"], demo_content_zip())["content"]
+                    c.print(
+                        f"Demo workshop {workshop['id']} created with the content pack"
+                        f" {content['title']!r}; starting its host...",
+                        soft_wrap=True,
+                    )
                     client.start_workshop(workshop["id"])
                     running = _wait_running(client, workshop["id"], self._stop)
         except (ApiError, ApiUnreachable, DemoFailed) as exc:
@@ -441,6 +450,13 @@ def _wait_running(
             raise DemoFailed(f"still {status} after {DEMO_READY_TIMEOUT:g}s")
         time.sleep(0.1)  # poll interval of a deadline-bounded wait
     return None
+
+
+def demo_content_zip() -> bytes:
+    """The demo's pack, zipped and validated (``examples/claude-code-101``)."""
+    from shared.content import pack_to_zip
+
+    return pack_to_zip(DEMO_CONTENT if DEMO_CONTENT.is_dir() else DEMO_CONTENT_FALLBACK)
 
 
 def _running_demo(client: ApiClient) -> dict[str, Any] | None:

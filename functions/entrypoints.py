@@ -16,14 +16,23 @@ ALL_IN_ONE = "api"
 
 #: Split entry point -> (the canonical path served at its bare URL, its operation ids).
 SPLIT: dict[str, tuple[str, frozenset[str]]] = {
-    "create_workshop": ("/api/workshops", frozenset({"create_workshop"})),
+    # Creating a workshop includes uploading its content pack (the one writer of the bucket).
+    "create_workshop": ("/api/workshops", frozenset({"create_workshop", "put_content"})),
     "start_workshop": ("/api/workshops", frozenset({"start_workshop"})),
     "stop_workshop": ("/api/workshops", frozenset({"stop_workshop"})),
     # Read-only: never writes state (its account holds roles/datastore.viewer).
     "workshops": (
         "/api/workshops",
         frozenset(
-            {"list_workshops", "get_workshop", "list_seats", "get_usage", "get_room", "openapi"}
+            {
+                "list_workshops",
+                "get_workshop",
+                "list_seats",
+                "get_usage",
+                "get_progress",
+                "get_room",
+                "openapi",
+            }
         ),
     ),
     # Instructor control actions on a running workshop (the cockpit's routes go here too).
@@ -45,7 +54,7 @@ SPLIT: dict[str, tuple[str, frozenset[str]]] = {
     "join_workshop": ("/api/join", frozenset({"join"})),
     # Host VMs (instance identity token): their workshop's API key and their events. Kept out
     # of join_workshop, so the public join function neither reads API keys nor publishes.
-    "hosts": ("/api/hosts", frozenset({"host_credentials", "host_events"})),
+    "hosts": ("/api/hosts", frozenset({"host_credentials", "host_events", "host_content"})),
     "jwks": ("/api/jwks.json", frozenset({"jwks"})),
     "health": ("/api/health", frozenset({"health"})),
 }

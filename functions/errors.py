@@ -60,7 +60,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[DomainError], int], ...] = (
 )
 
 #: Detail keys a domain error may expose to the client (never arbitrary ``details``).
-_PUBLIC_DETAILS = ("field", "status")
+_PUBLIC_DETAILS = ("field", "status", "file")
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:

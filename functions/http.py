@@ -35,7 +35,13 @@ from functions.schemas import (
     parse_time,
     schedule_fields,
 )
-from functions.wire import MAX_BODY_BYTES, ApiRequest, ApiResponse, json_response
+from functions.wire import (
+    MAX_BODY_BYTES,
+    MAX_CONTENT_BYTES,
+    ApiRequest,
+    ApiResponse,
+    json_response,
+)
 from shared.auth.instructor import IdTokenVerifier, Instructor, authenticate
 from shared.auth.signing import public_jwks
 from shared.bootstrap import Platform
@@ -44,6 +50,7 @@ from shared.domain.model import Workshop, WorkshopStatus, utcnow
 from shared.services import broadcast as broadcast_service
 from shared.services import (
     cockpit,
+    content,
     costs,
     host_credentials,
     host_events,
@@ -101,6 +108,8 @@ class Route:
     group: str
     instructor: bool
     handler: Handler
+    #: Largest request body this route takes (larger: 413 before anything is parsed).
+    max_body: int = MAX_BODY_BYTES
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -194,6 +203,35 @@ def _host_events(call: Call) -> ApiResponse:
         call.verify_id_token,
     )
     return json_response(202, {"message_id": message_id})
+
+
+def _host_content(call: Call) -> ApiResponse:
+    """The calling host's workshop content pack (the zip), 204 if the workshop has none."""
+    data = content.host_content(
+        call.platform,
+        call.request.header("Authorization"),
+        dict(call.request.query),
+        call.request.client_ip or "unknown",
+        call.verify_id_token,
+    )
+    if data is None:
+        return ApiResponse(204, b"", {"Cache-Control": "no-store"})
+    headers = {
+        "Content-Type": "application/zip",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return ApiResponse(200, data, headers)
+
+
+def _put_content(call: Call) -> ApiResponse:
+    pack = content.upload_content(call.platform, call.caller, call.workshop_id, call.request.body)
+    return json_response(200, {"content": views.content_view(pack)})
+
+
+def _progress(call: Call) -> ApiResponse:
+    found = content.progress(call.platform, call.caller, call.workshop_id)
+    return json_response(200, views.progress_view(found), {"Cache-Control": "no-store"})
 
 
 def _create(call: Call) -> ApiResponse:
@@ -354,6 +392,7 @@ ROUTES: tuple[Route, ...] = (
     # Public like join (their own check is a Google-signed instance identity token).
     Route("POST", "/api/hosts/credentials", "host_credentials", "hosts", False, _host_credentials),
     Route("POST", host_events.EVENTS_PATH, "host_events", "hosts", False, _host_events),
+    Route("GET", content.HOST_CONTENT_PATH, "host_content", "hosts", False, _host_content),
     Route("POST", "/api/workshops", "create_workshop", "workshops", True, _create),
     Route("GET", "/api/workshops", "list_workshops", "workshops", True, _list),
     Route("GET", W, "get_workshop", "workshops", True, _get),
@@ -362,6 +401,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", W + "/schedule", "change_schedule", "workshops", True, _change_schedule),
     Route("GET", W + "/seats", "list_seats", "workshops", True, _seats),
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
+    Route("GET", W + "/progress", "get_progress", "workshops", True, _progress),
+    Route(
+        "PUT", W + "/content", "put_content", "workshops", True, _put_content, MAX_CONTENT_BYTES
+    ),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
@@ -409,9 +452,23 @@ def handle(
     return response
 
 
+def body_limit(method: str, path: str) -> int:
+    """The body cap of the route ``method path`` would reach (entry points read at most this
+    plus one byte); ``MAX_BODY_BYTES`` for anything else."""
+    route = _route_for(method, path.rstrip("/") or "/")
+    return route.max_body if route is not None else MAX_BODY_BYTES
+
+
+def _route_for(method: str, path: str) -> Route | None:
+    return next(
+        (r for r in ROUTES if r.method == method.upper() and r.pattern.match(path)), None
+    )
+
+
 def _match(request: ApiRequest, operations: Collection[str] | None) -> tuple[Route, dict[str, str]]:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    limit = body_limit(request.method, request.path)
+    if len(request.body) > limit:
+        raise ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes")
     path = request.path.rstrip("/") or "/"
     method = request.method.upper()
     allowed_methods = []

@@ -79,14 +79,15 @@ def get_platform() -> Platform:
 
 
 def to_api_request(
-    request: flask.Request, settings: Settings, path: str | None = None
+    request: flask.Request, settings: Settings, path: str | None = None, limit: int = MAX_BODY_BYTES
 ) -> ApiRequest:
-    """Read at most ``MAX_BODY_BYTES + 1`` bytes, so a huge body is refused without buffering it."""
+    """Read at most ``limit + 1`` bytes (the route's cap, ``functions.http.body_limit``), so a
+    huge body is refused without buffering it."""
     declared = request.content_length
-    if declared is not None and declared > MAX_BODY_BYTES:
-        body = b"\0" * (MAX_BODY_BYTES + 1)  # the router answers 413 without reading the stream
+    if declared is not None and declared > limit:
+        body = b"\0" * (limit + 1)  # the router answers 413 without reading the stream
     else:
-        body = request.stream.read(MAX_BODY_BYTES + 1)
+        body = request.stream.read(limit + 1)
     return ApiRequest(
         method=request.method,
         path=path if path is not None else request.path,
@@ -114,13 +115,14 @@ def to_flask_response(response: ApiResponse) -> flask.Response:
 def _serve(
     request: flask.Request, operations: frozenset[str] | None, root: str | None
 ) -> flask.Response:
-    from functions.http import handle  # here, so the CloudEvent functions never import it
+    from functions.http import body_limit, handle  # here: CloudEvent functions never import it
 
     platform = get_platform()
     path = request.path
     if root is not None:
         path = _function_path(path, root)
-    api_request = to_api_request(request, platform.settings, path)
+    limit = body_limit(request.method, path)
+    api_request = to_api_request(request, platform.settings, path, limit)
     return to_flask_response(handle(platform, api_request, operations=operations))
 
 

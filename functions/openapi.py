@@ -267,6 +267,38 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Jwks": _object({"keys": {"type": "array", "items": {"type": "object"}}}),
     "Health": _object({"status": {"const": "ok"}}),
     "HostEventAccepted": _object({"message_id": {"type": "string"}}),
+    "Content": _object(
+        {
+            "title": STR,
+            "description": _nullable(STR),
+            "files": INT,
+            "bytes": INT,
+            "steps": {
+                "type": "array",
+                "items": _object({"id": STR, "title": STR, "check": {"type": "boolean"}}),
+            },
+        }
+    ),
+    "ContentStored": _object({"content": _ref("Content")}),
+    "Progress": _object(
+        {
+            "content": _nullable(_ref("Content")),
+            "seats": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "seat": INT,
+                        "step": INT,
+                        "checks_passed": {"type": "array", "items": STR},
+                    }
+                ),
+            },
+            "histogram": {
+                "type": "array",
+                "items": _object({"step": INT, "id": STR, "title": STR, "seats": INT}),
+            },
+        }
+    ),
     "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
 }
 
@@ -297,7 +329,29 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         "HostEventAccepted",
         (400, 401, 403, 429, 503),
     ),
+    "host_content": (
+        "The calling host's workshop content pack as a zip; 204 if it has none (hosts only)",
+        None,
+        200,
+        "ContentZip",
+        (400, 401, 403, 404, 429, 503),
+    ),
     "create_workshop": ("Create a workshop", CreateWorkshop, 201, "WorkshopEnvelope", (400, 503)),
+    "put_content": (
+        "Upload the workshop's content pack (a zip, docs/content-packs.md); before start only."
+        " An invalid pack is 400 invalid_content_pack naming the file and field",
+        None,
+        200,
+        "ContentStored",
+        (400, 404, 409, 503),
+    ),
+    "get_progress": (
+        "Learners' progress through the content pack: per seat and a per-step histogram",
+        None,
+        200,
+        "Progress",
+        (404,),
+    ),
     "list_workshops": (
         "List the caller's workshops (admins: all)",
         None,
@@ -396,6 +450,13 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def _success(schema: str) -> dict[str, Any]:
+    if schema == "ContentZip":
+        binary = {"type": "string", "format": "binary"}
+        return {"description": "Success", "content": {"application/zip": {"schema": binary}}}
+    return {"description": "Success", "content": {"application/json": {"schema": _ref(schema)}}}
+
+
 def _error_response(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": ERROR_DESCRIPTIONS[status],
@@ -418,17 +479,29 @@ def _operation(route: Route) -> dict[str, Any]:
         "summary": summary,
         "tags": ["instructor" if route.instructor else "public"],
         "responses": {
-            str(status): {
-                "description": "Success",
-                "content": {"application/json": {"schema": _ref(schema)}},
-            },
+            str(status): _success(schema),
             **{str(code): _error_response(code) for code in sorted(statuses)},
         },
     }
     if route.instructor:
         operation["security"] = [{"bearer": []}]
-    if route.name in ("host_credentials", "host_events"):
+    if route.name in ("host_credentials", "host_events", "host_content"):
         operation["security"] = [{"hostIdentity": []}]
+    if route.name == "host_content":
+        operation["responses"]["204"] = {"description": "The workshop has no content pack"}
+        operation["parameters"] = [
+            {"name": name, "in": "query", "required": True, "schema": schema_}
+            for name, schema_ in (
+                ("workshop_id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}),
+                ("host_index", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+                ("attempt", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+            )
+        ]
+    if route.name == "put_content":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
     if body_model is not None:
         operation["requestBody"] = {
             # host_credentials: an empty body asks for the API key (hosts of older images).

@@ -10,6 +10,8 @@ from typing import Any
 
 from shared.domain import schedule as rules
 from shared.domain.model import Host, Seat, Workshop, utcnow
+from shared.content import Pack
+from shared.services.content import Progress
 from shared.services.join import JoinGrant
 from shared.services.usage import Usage
 from shared.services.workshops import ShadowGrant
@@ -142,3 +144,31 @@ def shadow_view(grant: ShadowGrant) -> dict[str, Any]:
 
 def usage_view(usage: Usage) -> dict[str, Any]:
     return {"seats": usage.seats, "totals": usage.totals}
+
+
+def content_view(pack: Pack) -> dict[str, Any]:
+    """What a stored pack holds (no file contents)."""
+    manifest = pack.manifest
+    return {
+        "title": manifest.title,
+        "description": manifest.description,
+        "files": len(pack.files),
+        "bytes": pack.total_bytes,
+        "steps": [
+            {"id": s.id, "title": s.title, "check": s.check is not None} for s in manifest.steps
+        ],
+    }
+
+
+def progress_view(progress: Progress) -> dict[str, Any]:
+    steps = progress.pack.manifest.steps if progress.pack else []
+    return {
+        "content": content_view(progress.pack) if progress.pack else None,
+        "seats": [
+            {"seat": seat, **entry.to_json()} for seat, entry in sorted(progress.seats.items())
+        ],
+        "histogram": [
+            {"step": i, "id": step.id, "title": step.title, "seats": count}
+            for i, (step, count) in enumerate(zip(steps, progress.histogram, strict=True))
+        ],
+    }

@@ -13,6 +13,9 @@ from typing import Any
 
 #: Requests larger than this are refused with 413 before parsing (instructor/join bodies are tiny).
 MAX_BODY_BYTES = 64 * 1024
+#: The one larger body: a content pack upload (``PUT /api/workshops/{id}/content``), the
+#: pack's own archive limit (``shared.content.PackLimits.max_archive_bytes``).
+MAX_CONTENT_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)

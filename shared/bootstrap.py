@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from shared.adapters.no_dns import NoDns
 from shared.ports.compute import Compute
+from shared.ports.content import ContentStore
 from shared.ports.dns import HostRecords
 from shared.ports.event_bus import EventBus
 from shared.ports.secrets import Secrets
@@ -34,6 +35,14 @@ class Platform:
     secrets: Secrets
     #: Host A records (``<host>.<workshop domain>``); ``NoDns`` unless a DNS zone is configured.
     dns: HostRecords = field(default_factory=NoDns)
+    #: Workshop content packs; ``None`` only for hand-built test platforms (built on use).
+    content_store: ContentStore | None = None
+
+    @property
+    def content(self) -> ContentStore:
+        if self.content_store is None:
+            self.content_store = build_content(self.settings)
+        return self.content_store
 
     def close(self) -> None:
         for part in (self.bus, self.compute, self.store, self.dns):
@@ -48,6 +57,7 @@ def bootstrap(
     compute: Compute | None = None,
     secrets: Secrets | None = None,
     dns: HostRecords | None = None,
+    content: ContentStore | None = None,
 ) -> Platform:
     """Build a ``Platform``; any adapter passed in is used as is (tests, local platform)."""
     if settings.mode == "local":
@@ -60,6 +70,7 @@ def bootstrap(
         compute=compute or build_compute(settings, secrets),
         secrets=secrets,
         dns=dns or build_dns(settings),
+        content_store=content or build_content(settings),
     )
 
 
@@ -102,6 +113,18 @@ def build_secrets(settings: Settings) -> Secrets:
     from shared.adapters.local_secrets import LocalSecrets
 
     return LocalSecrets(settings.state_dir / "secrets")
+
+
+def build_content(settings: Settings) -> ContentStore:
+    if settings.mode == "gcp":
+        from shared.adapters.gcs_content import GcsContent
+
+        if not settings.content_bucket:
+            raise ValueError("CLARATEACH_CONTENT_BUCKET is required in gcp mode")
+        return GcsContent(settings.content_bucket, project=settings.gcp_project or None)
+    from shared.adapters.local_content import LocalContent
+
+    return LocalContent(settings.state_dir / "content")
 
 
 def build_dns(settings: Settings) -> HostRecords:

@@ -49,6 +49,14 @@ class Settings:
         default="(default)",
         metadata=_env("CLARATEACH_FIRESTORE_DATABASE", "Firestore database id (native mode)."),
     )
+    content_bucket: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_CONTENT_BUCKET",
+            "gcp mode: Cloud Storage bucket of workshop content packs (Terraform output"
+            " content_bucket). Embedded mode keeps packs under <state dir>/content.",
+        ),
+    )
     events_topic: str = field(
         default="workshop-events",
         metadata=_env(

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.content import Pack
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
 from workspace_agent.activity import notices_store
@@ -26,6 +27,9 @@ from workspace_agent.activity import routes as activity_routes
 from workspace_agent.activity.room import RoomNotices
 from workspace_agent.activity.room import routes as room_routes
 from workspace_agent.auth import Authenticator, KeyStore
+from workspace_agent.content.routes import routes as guide_routes
+from workspace_agent.content.service import CONTENT, ContentSlot, SeatContent
+from workspace_agent.content_fetch import fetch_content
 from workspace_agent.context import CONTEXT, AgentContext
 from workspace_agent.cors import cors_middleware, cors_on_prepare
 from workspace_agent.errors import error_middleware
@@ -105,6 +109,8 @@ def create_app(
     app.cleanup_ctx.append(_keys_ctx)
     gateway = _setup_gateway(app, settings, ctx.auth)
     app[GATEWAY] = gateway
+    app[CONTENT] = ContentSlot()  # filled once the pack is fetched, before the seats start
+    app.add_routes(guide_routes)
     app.cleanup_ctx.append(_seats_ctx)
     app.cleanup_ctx.append(_viewers_ctx)
     app.on_shutdown.append(close_terminals_on_shutdown)
@@ -120,6 +126,24 @@ def _setup_gateway(app: web.Application, settings: AgentSettings, auth: Authenti
         return None
     module = importlib.import_module(GATEWAY_MODULE)
     return module.setup_gateway(app, settings, instructor_check=auth.instructor)
+
+
+def _seat_content(app: web.Application, ctx: AgentContext, pack: Pack | None) -> SeatContent | None:
+    """The seats' side of the workshop's content pack (starter files, guide, checks), if it
+    has one; its progress rides along in the gateway's ``host.usage`` reports."""
+    if pack is None:
+        return None
+    gateway = app[GATEWAY]
+
+    def model_requests(seat: int) -> int:
+        if gateway is None:
+            return 0
+        return int(gateway.ledger.totals(seat).requests)  # type: ignore[attr-defined]
+
+    content = SeatContent(ctx.settings, pack, ctx.runtime, ctx.fs, model_requests)
+    if gateway is not None:
+        gateway.progress = content.progress  # type: ignore[attr-defined]
+    return content
 
 
 def _seat_env(app: web.Application) -> Callable[[int], Mapping[str, str]]:
@@ -166,7 +190,12 @@ async def _bring_up_and_announce(app: web.Application) -> None:
             await ctx.shells.connect_holder(settings.state_dir)
         except OSError as exc:  # terminals still work, as the agent's own children
             log_event(log, "holder_unavailable", level=logging.WARNING, error=str(exc))
-    await bring_up_seats(ctx.readiness, ctx.runtime.ensure_seat, _seat_env(app))
+    pack = await fetch_content(settings)  # before any seat: starter files come from the pack
+    content = app[CONTENT].content = _seat_content(app, ctx, pack)
+    ensure = (
+        ctx.runtime.ensure_seat if content is None else content.wrap_ensure(ctx.runtime.ensure_seat)
+    )
+    await bring_up_seats(ctx.readiness, ensure, _seat_env(app))
     bus = app[BUS] if app[BUS] is not None else _bus_from_settings(settings)
     app[BUS] = bus
     if ctx.readiness.ready:

@@ -78,6 +78,14 @@ class AgentSettings:
             "Agent state: seat workspaces, tmux sockets, gateway tokens.",
         ),
     )
+    content_path: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_CONTENT_DIR",
+            "Where the workshop's content pack is unpacked at boot (docs/content-packs.md);"
+            " '' = <state dir>/content. Read it through the ``content_dir`` property.",
+        ),
+    )
     runtime: Runtime = field(
         default="local",
         metadata=_env("CLARATEACH_AGENT_RUNTIME", "Seat runtime: 'local' or 'docker'."),
@@ -254,6 +262,12 @@ class AgentSettings:
     @property
     def seats_dir(self) -> Path:
         return self.state_dir / "seats"
+
+    @property
+    def content_dir(self) -> Path:
+        """The unpacked content pack: ``workshop.toml``, ``guide/``, ``starter/``, ``checks/``.
+        Holds a pack only if the workshop has one (``shared.content.installed_pack``)."""
+        return Path(self.content_path) if self.content_path else self.state_dir / "content"
 
     def workspace(self, seat: int) -> Path:
         """The learner's files (and HOME) for ``seat``."""

@@ -58,11 +58,13 @@ from shared.domain.errors import (
     WorkshopFull,
 )
 from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
+from shared.domain.progress import SeatProgress, parse_progress
 from shared.ports.store import Page, SeatRequest, WorkshopStore
 
 T = TypeVar("T")
 
 WORKSHOPS, SEATS, NONCES, USAGE = "workshops", "seats", "nonces", "usage"
+PROGRESS = "progress"
 CODES, EVENTS = "workshop_codes", "processed_events"
 
 #: Composite indexes ``list_workshops`` needs in production (the emulator needs none):
@@ -199,7 +201,7 @@ class FirestoreStore(WorkshopStore):
         snapshot = ref.get()
         # Subcollections first: Firestore never deletes them with their parent (which is why
         # retention is enforced here by the reconciler and not by a TTL policy alone).
-        for name in (SEATS, NONCES, USAGE):
+        for name in (SEATS, NONCES, USAGE, PROGRESS):
             batch, pending = self._client.batch(), 0
             for child in ref.collection(name).select([]).stream():
                 batch.delete(child.reference)
@@ -338,6 +340,45 @@ class FirestoreStore(WorkshopStore):
             int(snapshot.get("seat")): dict(snapshot.get("totals"))
             for snapshot in collection.stream()
         }
+
+    # ----------------------------------------------------------------- progress
+    def put_seat_progress(
+        self, workshop_id: str, progress: dict[int, SeatProgress], reported_at: datetime
+    ) -> None:
+        if not progress:
+            return
+        if not _is_document_id(workshop_id):
+            raise ValueError(f"{workshop_id!r} cannot be a workshop id")
+        collection = self._workshop_ref(workshop_id).collection(PROGRESS)
+        refs = {int(seat): collection.document(str(int(seat))) for seat in progress}
+        when = as_utc(reported_at)
+
+        def attempt() -> None:
+            stored = {int(s.id): s for s in self._client.get_all(list(refs.values()))}
+            batch = self._client.batch()
+            for seat, entry in progress.items():
+                doc = {"seat": int(seat), "reported_at": when, **entry.to_json()}
+                snapshot = stored.get(int(seat))
+                if snapshot is None or not snapshot.exists:
+                    batch.create(refs[int(seat)], doc)
+                elif when >= snapshot.get("reported_at"):
+                    batch.update(refs[int(seat)], doc, option=self._write_if_unchanged(snapshot))
+                # else: an older report replayed; the stored progress is newer
+            batch.commit()
+
+        _retry_conflicts(attempt, f"progress report of {workshop_id}")
+
+    def get_seat_progress(self, workshop_id: str) -> dict[int, SeatProgress]:
+        if not _is_document_id(workshop_id):
+            return {}
+        collection = self._workshop_ref(workshop_id).collection(PROGRESS)
+        out: dict[int, SeatProgress] = {}
+        for snapshot in collection.stream():
+            doc = snapshot.to_dict() or {}
+            out[int(doc["seat"])] = parse_progress(
+                {"step": doc.get("step"), "checks_passed": list(doc.get("checks_passed") or [])}
+            )
+        return dict(sorted(out.items()))
 
     # ------------------------------------------------------------------- events
     def record_event(self, event_id: str) -> bool:

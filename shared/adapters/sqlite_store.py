@@ -47,6 +47,7 @@ from shared.adapters.store_common import (
 )
 from shared.domain.errors import CodeSpaceExhausted, NotFound, WorkshopFull
 from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
+from shared.domain.progress import SeatProgress, parse_progress
 from shared.ports.store import Page, SeatRequest, WorkshopStore
 
 BUSY_TIMEOUT_S = 10.0
@@ -84,6 +85,14 @@ CREATE TABLE IF NOT EXISTS usage (
     seat        INTEGER NOT NULL,
     requests    REAL NOT NULL,
     totals      TEXT NOT NULL,          -- JSON object of counters
+    PRIMARY KEY (workshop_id, seat)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS progress (
+    workshop_id TEXT NOT NULL,
+    seat        INTEGER NOT NULL,
+    reported_at TEXT NOT NULL,          -- ISO 8601 UTC, fixed width: orders as text
+    progress    TEXT NOT NULL,          -- JSON {"step", "checks_passed"}
     PRIMARY KEY (workshop_id, seat)
 ) WITHOUT ROWID;
 
@@ -278,6 +287,7 @@ class SqliteStore(WorkshopStore):
         with self._write() as conn:
             conn.execute("DELETE FROM seats WHERE workshop_id = ?", (workshop_id,))
             conn.execute("DELETE FROM usage WHERE workshop_id = ?", (workshop_id,))
+            conn.execute("DELETE FROM progress WHERE workshop_id = ?", (workshop_id,))
             cur = conn.execute("DELETE FROM workshops WHERE id = ?", (workshop_id,))
             return cur.rowcount > 0
 
@@ -356,6 +366,31 @@ class SqliteStore(WorkshopStore):
                 (workshop_id,),
             ).fetchall()
         return {int(row["seat"]): json.loads(row["totals"]) for row in rows}
+
+    # ----------------------------------------------------------------- progress
+    def put_seat_progress(
+        self, workshop_id: str, progress: dict[int, SeatProgress], reported_at: datetime
+    ) -> None:
+        when = iso(reported_at)
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO progress (workshop_id, seat, reported_at, progress)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, seat) DO UPDATE"
+                " SET reported_at = excluded.reported_at, progress = excluded.progress"
+                " WHERE excluded.reported_at >= progress.reported_at",
+                [
+                    (workshop_id, int(seat), when, json.dumps(entry.to_json()))
+                    for seat, entry in progress.items()
+                ],
+            )
+
+    def get_seat_progress(self, workshop_id: str) -> dict[int, SeatProgress]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seat, progress FROM progress WHERE workshop_id = ? ORDER BY seat",
+                (workshop_id,),
+            ).fetchall()
+        return {int(row["seat"]): parse_progress(json.loads(row["progress"])) for row in rows}
 
     # ------------------------------------------------------------------- events
     def record_event(self, event_id: str) -> bool:

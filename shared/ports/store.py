@@ -18,6 +18,7 @@ from datetime import datetime
 
 from shared.domain.errors import StaleState
 from shared.domain.model import Seat, Workshop, WorkshopStatus, check_transition
+from shared.domain.progress import SeatProgress
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class WorkshopStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_workshop(self, workshop_id: str) -> bool:
-        """Delete the workshop with its seats, nonce claims, usage and code reservation.
+        """Delete the workshop with its seats, nonce claims, usage, progress and code reservation.
 
         Used by the reconciler when a stopped workshop's retention is over. Returns ``True``
         if it existed. Idempotent: deleting a missing workshop returns ``False``. Afterwards
@@ -150,6 +151,22 @@ class WorkshopStore(abc.ABC):
     @abc.abstractmethod
     def get_seat_usage(self, workshop_id: str) -> dict[int, dict[str, float]]:
         """Stored usage totals by seat number (empty if none)."""
+
+    # ----------------------------------------------------------------- progress
+    @abc.abstractmethod
+    def put_seat_progress(
+        self, workshop_id: str, progress: dict[int, SeatProgress], reported_at: datetime
+    ) -> None:
+        """Store each given seat's content-pack progress as of ``reported_at``.
+
+        Progress can go back (a learner presses Back), so the newest report wins, not the
+        largest step: a report older than the stored one (a replayed event) is ignored; one
+        with the same time replaces it. Seats not given keep what they have.
+        """
+
+    @abc.abstractmethod
+    def get_seat_progress(self, workshop_id: str) -> dict[int, SeatProgress]:
+        """Stored progress by seat number (empty if none)."""
 
     # ------------------------------------------------------------------- events
     @abc.abstractmethod

@@ -37,8 +37,9 @@ from shared.auth.host import HostIdentity, authenticate_host_caller
 from shared.auth.instructor import IdTokenVerifier, bearer_token
 from shared.bootstrap import Platform
 from shared.domain.errors import DomainError, Forbidden, ValidationError
-from shared.domain.events import HOST_EVENT_TYPES, Event, MalformedEvent
+from shared.domain.events import HOST_EVENT_TYPES, HOST_USAGE, Event, MalformedEvent
 from shared.domain.model import utcnow
+from shared.domain.progress import parse_progress
 from shared.services.errors import Unavailable
 from shared.services.host_credentials import HostCredentialLimiter
 from shared.services.ratelimit import LimiterRegistry
@@ -139,4 +140,18 @@ def _parse(body: bytes) -> Event:
         value = event.data.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1_000_000:
             raise ValidationError(f"data.{name}", "must be a non-negative integer")
+    if event.type == HOST_USAGE:
+        _check_usage_progress(event.data.get("seats"))
     return event
+
+
+def _check_usage_progress(seats: object) -> None:
+    """Each seat's optional ``progress`` (docs/content-packs.md) is well formed and bounded."""
+    if not isinstance(seats, dict):
+        raise ValidationError("data.seats", "must be an object of seat -> totals")
+    for seat, totals in seats.items():
+        if isinstance(totals, dict) and "progress" in totals:
+            try:
+                parse_progress(totals["progress"])
+            except ValueError as exc:
+                raise ValidationError(f"data.seats.{str(seat)[:10]}.progress", str(exc)) from None

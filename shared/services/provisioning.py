@@ -44,6 +44,7 @@ from shared.domain.events import (
     Event,
     MalformedEvent,
 )
+from shared.domain.progress import SeatProgress, parse_progress
 from shared.domain.model import (
     Host,
     HostStatus,
@@ -375,15 +376,37 @@ def _on_host_usage(platform: Platform, event: Event, now: datetime) -> Outcome:
     if not isinstance(seats, dict):
         raise MalformedEvent("host.usage needs a seats object")
     usage: dict[int, dict[str, float]] = {}
+    progress: dict[int, SeatProgress] = {}
     try:
         for seat, totals in seats.items():
             if not isinstance(totals, dict):
                 raise MalformedEvent(f"seat {seat!r}: totals must be an object")
-            usage[int(seat)] = {str(k): float(v) for k, v in totals.items()}
+            counters = dict(totals)
+            if "progress" in counters:
+                entry = _seat_progress(event, seat, counters.pop("progress"))
+                if entry is not None:
+                    progress[int(seat)] = entry
+            usage[int(seat)] = {str(k): float(v) for k, v in counters.items()}
     except (TypeError, ValueError) as exc:
         raise MalformedEvent(f"host.usage has a non-numeric value: {exc}") from exc
     platform.store.put_seat_usage(event.workshop_id, usage)
+    if progress:
+        platform.store.put_seat_progress(event.workshop_id, progress, event.occurred_at)
     return Outcome.HANDLED
+
+
+def _seat_progress(event: Event, seat: object, value: object) -> SeatProgress | None:
+    """A seat's content progress; a malformed one is dropped (the usage still counts).
+    ``POST /api/hosts/events`` already refuses malformed progress; this guards replays."""
+    try:
+        return parse_progress(value)
+    except ValueError as exc:
+        log.warning(
+            "host.usage progress ignored: %s",
+            exc,
+            extra={"workshop_id": event.workshop_id, "seat": str(seat)[:10]},
+        )
+        return None
 
 
 _HANDLERS: dict[str, Callable[[Platform, Event, datetime], Outcome]] = {

@@ -2,7 +2,9 @@
 
 ``install(bin_dir, log)`` writes an executable ``docker`` script; every call appends
 ``{"argv": [...], "env": {...}}`` to ``log`` (JSON lines). ``exec -it`` runs ``cat`` so a
-terminal attached through it echoes what is typed.
+terminal attached through it echoes what is typed. ``exec -i`` (no TTY) runs the command
+for real, on this machine, in the host directory bind-mounted at the container's
+``/home/learner/work`` (stdin/stdout/exit status relayed, like ``docker exec -i``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ with open(LOG, "a") as f:
 try:
     state = json.load(open(STATE))
 except FileNotFoundError:
-    state = {{"networks": [], "containers": [], "sessions": []}}
+    state = {{"networks": [], "containers": [], "sessions": [], "mounts": {{}}}}
 def save():
     json.dump(state, open(STATE, "w"))
 cmd = args[0] if args else ""
@@ -37,7 +39,12 @@ if cmd == "inspect":
         print("true"); sys.exit(0)
     print("Error: No such object: " + name, file=sys.stderr); sys.exit(1)
 if cmd == "run":
-    state["containers"].append(args[args.index("--name") + 1]); save()
+    name = args[args.index("--name") + 1]
+    state["containers"].append(name)
+    for i, a in enumerate(args):
+        if a == "-v" and args[i + 1].endswith(":/home/learner/work"):
+            state.setdefault("mounts", {{}})[name] = args[i + 1].rsplit(":", 1)[0]
+    save()
     print("f" * 64); sys.exit(0)
 if cmd == "start":
     sys.exit(0)
@@ -46,6 +53,11 @@ if cmd == "exec":
     if "-it" in args:
         lock.close()
         os.execvp("cat", ["cat"])
+    if "-i" in args:
+        lock.close()
+        command = args[args.index(container) + 1:]
+        os.chdir(state.get("mounts", {{}})[container])
+        os.execvp(command[0], command)
     if "has-session" in args:
         sys.exit(0 if container in state["sessions"] else 1)
     if "new-session" in args:

@@ -58,6 +58,7 @@ def test_every_instructor_route_is_covered() -> None:
         "create_workshop", "list_workshops", "get_workshop", "start_workshop", "stop_workshop",
         "list_seats", "get_usage", "set_model_access", "shadow_token", "change_schedule",
         "get_room", "broadcast", "release_seat", "reset_seat", "delete_workshop",
+        "put_content", "get_progress",
     }  # fmt: skip
 
 

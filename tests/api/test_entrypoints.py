@@ -200,7 +200,7 @@ class _ReadOnlyStore:
 
     READS = frozenset(
         {"get_workshop", "get_workshop_by_code", "list_workshops", "list_seats"}
-        | {"find_seat_by_reconnect", "get_seat_usage", "close"}
+        | {"find_seat_by_reconnect", "get_seat_usage", "get_seat_progress", "close"}
     )
 
     def __init__(self, inner: object) -> None:

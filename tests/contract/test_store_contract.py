@@ -30,6 +30,7 @@ from shared.domain.model import (
     host_index_for_seat,
     plan_hosts,
 )
+from shared.domain.progress import SeatProgress
 from shared.ports.store import SeatRequest, WorkshopStore
 from tests.contract.store_helpers import at, make_workshop, run_together
 
@@ -364,6 +365,34 @@ def test_usage_totals_replace_per_seat_and_an_older_report_is_ignored(store):
         2: {"requests": 4, "cost_usd": 0.25},
     }
     assert store.get_seat_usage(created(store).id) == {}
+
+
+# --------------------------------------------------------------------------- progress
+def test_progress_newest_report_wins_even_going_back_and_a_replay_is_ignored(store):
+    workshop = created(store)
+    t0 = at(0)
+    store.put_seat_progress(
+        workshop.id,
+        {1: SeatProgress(3, ("explain", "claude-md")), 2: SeatProgress(1)},
+        t0,
+    )
+    # Seat 1 pressed Back: the newer report wins although its step is lower.
+    store.put_seat_progress(workshop.id, {1: SeatProgress(2, ("explain",))}, at(60))
+    # A report older than seat 1's latest (but newer than seat 2's) arrives late.
+    store.put_seat_progress(workshop.id, {1: SeatProgress(4), 2: SeatProgress(0)}, at(30))
+
+    assert store.get_seat_progress(workshop.id) == {
+        1: SeatProgress(2, ("explain",)),
+        2: SeatProgress(0),
+    }
+    assert store.get_seat_progress(created(store).id) == {}
+
+
+def test_delete_removes_progress(store):
+    workshop = created(store)
+    store.put_seat_progress(workshop.id, {1: SeatProgress(1)}, at(0))
+    assert store.delete_workshop(workshop.id) is True
+    assert store.get_seat_progress(workshop.id) == {}
 
 
 # ----------------------------------------------------------------------------- events

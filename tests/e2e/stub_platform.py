@@ -130,8 +130,11 @@ class StubPlatform:
 
 
 @contextmanager
-def stub_platform(state_dir: Path, web_dist: Path, seats: int = 30) -> Iterator[StubPlatform]:
-    """Serve the stub on a free port with a real agent for ``seats`` seats."""
+def stub_platform(
+    state_dir: Path, web_dist: Path, seats: int = 30, content_dir: Path | None = None
+) -> Iterator[StubPlatform]:
+    """Serve the stub on a free port with a real agent for ``seats`` seats (with the content
+    pack in ``content_dir``, if given)."""
     import asyncio
 
     port = free_port()
@@ -141,10 +144,16 @@ def stub_platform(state_dir: Path, web_dist: Path, seats: int = 30) -> Iterator[
     app = create_stub_app(web_dist, key, _Seats(seats), agent_url)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+
+    async def serve() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    # Set up on the stub's own thread: the caller's thread may already run a loop
+    # (Playwright's sync API does, once a browser fixture is up).
     thread = threading.Thread(target=loop.run_forever, name="stub-platform", daemon=True)
     thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=30)
 
     agent_state = state_dir / "agent"
     env = {
@@ -161,6 +170,8 @@ def stub_platform(state_dir: Path, web_dist: Path, seats: int = 30) -> Iterator[
         "CLARATEACH_AGENT_EVENTS": f"local:{url}/events",
         "CLARATEACH_AGENT_GATEWAY": "false",
     }
+    if content_dir is not None:
+        env["CLARATEACH_AGENT_CONTENT_DIR"] = str(content_dir)
     log_path = state_dir / "agent.out"
     with log_path.open("wb") as log:
         agent = subprocess.Popen(
@@ -181,9 +192,9 @@ def stub_platform(state_dir: Path, web_dist: Path, seats: int = 30) -> Iterator[
         except subprocess.TimeoutExpired:
             agent.kill()
             agent.wait(timeout=5)
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=15)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
-        loop.run_until_complete(runner.cleanup())
         loop.close()
 
 

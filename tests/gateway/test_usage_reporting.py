@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+from pathlib import Path
 
 import aiohttp
 
@@ -15,6 +16,7 @@ from tests.gateway.conftest import WORKSHOP, GatewayFactory, instructor_token
 from tests.gateway.fake_upstream import FAKE_KEY, FakeAnthropic
 from tests.gateway.test_proxy import post_messages
 from tests.support.wait import async_wait_for
+from workspace_agent.content.progress import ProgressStore
 
 
 async def test_control_usage_reports_per_seat_totals(
@@ -140,3 +142,31 @@ async def test_concurrent_streams_on_many_seats_are_counted_exactly(
     for seat in ("1", "2", "3"):
         assert snapshot[seat]["requests"] == 5
         assert snapshot[seat]["output_tokens"] == 5 * fake.usage["output_tokens"]
+
+
+async def test_guide_progress_rides_along_in_host_usage(
+    gateway_factory: GatewayFactory, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A content pack's per-seat progress (docs/content-packs.md) is sent with the usage,
+    also when only the progress changed."""
+    published: list[Event] = []
+    gateway = await gateway_factory(publish=published.append, flush_interval=0.05)
+    progress = ProgressStore(tmp_path / "guide", [1, 2, 3], ["a", "b", "c"])
+    gateway.handle.progress = progress
+    await progress.set_step(2, 1)
+    await progress.record_pass(2, "b")
+    await progress.record_pass(2, "a")
+
+    def reported() -> dict[str, object] | None:
+        seats = published[-1].data["seats"] if published else {}
+        return seats.get("2", {}).get("progress")  # type: ignore[no-any-return]
+
+    await async_wait_for(
+        lambda: reported() == {"step": 1, "checks_passed": ["a", "b"]}, message="progress"
+    )
+    assert published[-1].data["seats"]["2"]["requests"] == 0
+    assert published[-1].data["seats"]["1"]["progress"] == {"step": 0, "checks_passed": []}
+    Event.from_message(published[-1].to_message()[0])
+    count = len(published)
+    await gateway.handle.flush()
+    assert len(published) == count  # unchanged: nothing more

@@ -12,7 +12,8 @@
   after it freed the seat): learner tokens of that seat issued until then are refused (401
   ``seat_released``) and its learner terminals are closed.
 * ``PUT /control/seats/{seat}/reset``: the seat's shell is hung up (pages reconnect to a
-  fresh one) and its workspace emptied (buffered backend; 501 with ``tmux``).
+  fresh one) and its workspace emptied (buffered backend; 501 with ``tmux``); with a content
+  pack the starter files are copied afresh and the guide starts over.
 
 Messages are plain text (``shared.domain.cockpit``); pages render them with ``textContent``.
 """
@@ -200,6 +201,7 @@ def empty_directory(path: Path) -> int:
 async def reset_seat(request: web.Request) -> web.Response:
     """A fresh start for the seat: hang up its shell (the learner's page reconnects to a new
     one) and empty its workspace. Buffered terminal backend only."""
+    from workspace_agent.content.service import content_of
     from workspace_agent.context import CONTEXT
 
     ctx = request.app[CONTEXT]
@@ -215,6 +217,9 @@ async def reset_seat(request: web.Request) -> web.Response:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(shell.hangup(grace=1.0), timeout=RESET_WAIT_SECONDS)
     removed = await asyncio.to_thread(empty_directory, ctx.settings.workspace(seat))
+    content = content_of(request.app)
+    if content is not None:  # a fresh copy of the starter files, back to the guide's start
+        await content.reset_seat(seat)
     ctx.activity.last_input.pop(seat, None)
     ctx.notices.lower_hand(seat)
     return web.json_response({"seat": seat, "removed": removed})

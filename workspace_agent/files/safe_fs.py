@@ -429,6 +429,13 @@ class AtomicWriter:
         except OSError as exc:
             raise os_error(exc) from None
 
+    def chmod(self, mode: int) -> None:
+        """Set the new file's permission bits (applied before it replaces the target)."""
+        try:
+            os.fchmod(self._fd, mode)
+        except OSError as exc:
+            raise os_error(exc) from None
+
     def commit(self) -> Stat:
         loc = self._loc
         assert loc is not None and loc.name is not None

@@ -55,8 +55,11 @@ class GatewayHandle:
     api_key: ApiKey | None = field(default=None, repr=False)
     session: aiohttp.ClientSession | None = field(default=None, repr=False)
     agent_port: int = 0
+    #: Each seat's guide progress (``workspace_agent.content.progress.ProgressStore``), sent
+    #: beside its usage as ``seats[<n>].progress``; ``None`` without a content pack.
+    progress: Any = None
     _saved_version: int = 0
-    _published_version: int = 0
+    _published_version: tuple[int, int] = (0, 0)
 
     # ------------------------------------------------------------------ seats
     def set_agent_port(self, port: int) -> None:
@@ -117,14 +120,19 @@ class GatewayHandle:
             path = self.config.gateway_dir / USAGE_FILE
             await asyncio.to_thread(write_private_json, path, snapshot)
             self._saved_version = version
-        if self.publish is not None and version != self._published_version:
+        published = (version, self.progress.version if self.progress is not None else 0)
+        if self.publish is not None and published != self._published_version:
+            seats: dict[str, dict[str, Any]] = {k: dict(v) for k, v in snapshot.items()}
+            if self.progress is not None:
+                for seat, progress in self.progress.report().items():
+                    seats.setdefault(seat, {})["progress"] = progress
             event = Event(
                 HOST_USAGE,
                 self.config.workshop_id,
                 {
                     "host_index": self.config.host_index,
                     "attempt": self.config.attempt,
-                    "seats": snapshot,
+                    "seats": seats,
                 },
             )
             try:
@@ -138,7 +146,7 @@ class GatewayHandle:
                 error = type(exc).__name__
                 log_event(log, "usage_publish_failed", level=logging.WARNING, error=error)
                 return
-            self._published_version = version
+            self._published_version = published
 
     async def _flush_forever(self) -> None:
         while True:

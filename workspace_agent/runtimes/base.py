@@ -12,6 +12,10 @@ Contract for implementations:
 * ``shell_command`` (``buffered`` terminal backend only) is the argv + environment + cwd of
   the seat's login shell, run directly on a PTY the agent owns (no tmux). Runtimes that do not
   support the buffered backend raise ``NotImplementedError``.
+* ``exec_command`` is the argv + environment + cwd of a one-off process run in the seat as
+  the learner, confined like the learner's shell (sandbox or container), with cwd = the
+  workspace and stdin/stdout usable as pipes (content checks, ``workspace_agent/content``).
+  ``extra_env`` is added to the seat's environment, through process environments only.
 * ``stop`` releases what the runtime runs on this host for its seats; after it returns no
   seat process started by this runtime remains (local). Called once, at agent shutdown.
 """
@@ -19,7 +23,7 @@ Contract for implementations:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 SESSION = "seat"  # fixed server-side name: nothing a client sends ever becomes a tmux target
@@ -36,6 +40,8 @@ class Command:
 
 class SeatRuntime(abc.ABC):
     name: str
+    #: Permission bits of a seat's workspace directory when the runtime creates it.
+    workspace_mode: int = 0o700
 
     @abc.abstractmethod
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None: ...
@@ -48,6 +54,9 @@ class SeatRuntime(abc.ABC):
 
     def shell_command(self, seat: int) -> Command:
         raise NotImplementedError(f"the {self.name} runtime has no buffered terminal backend")
+
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
+        raise NotImplementedError(f"the {self.name} runtime cannot run commands in a seat")
 
     @abc.abstractmethod
     async def stop(self) -> None: ...

@@ -26,7 +26,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from workspace_agent.logs import log_event
@@ -52,6 +52,7 @@ _CLI_PASSTHROUGH = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONT
 
 class DockerRuntime(SeatRuntime):
     name = "docker"
+    workspace_mode = 0o755
 
     def __init__(self, settings: AgentSettings) -> None:
         self._settings = settings
@@ -74,7 +75,7 @@ class DockerRuntime(SeatRuntime):
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self._settings.workspace(seat)
-        work.mkdir(mode=0o755, parents=True, exist_ok=True)
+        work.mkdir(mode=self.workspace_mode, parents=True, exist_ok=True)
         conf = self._settings.seats_dir / str(seat) / "tmux.conf"
         conf.write_text(
             tmux_conf(
@@ -242,6 +243,15 @@ class DockerRuntime(SeatRuntime):
             "-l",
         ]
         return Command(argv, self._cli_env())
+
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
+        """``docker exec -i`` as the learner in the seat's container, cwd = the workspace;
+        the seat's environment by name only (values in the CLI's own environment)."""
+        values = {**self._seat_env.get(seat, {}), **extra_env}
+        args = [self._docker, "exec", "-i", "-u", LEARNER_UID, "-w", CONTAINER_WORK]
+        for name in sorted(values):
+            args += ["-e", name]
+        return Command([*args, self.container(seat), *argv], self._cli_env(values))
 
     def capture_command(self, seat: int, lines: int) -> Command:
         argv = [

@@ -31,7 +31,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from workspace_agent.files.safe_fs import FsError, SeatFS
@@ -152,7 +152,7 @@ class LocalRuntime(SeatRuntime):
 
     async def ensure_seat(self, seat: int, extra_env: Mapping[str, str]) -> None:
         work = self.workspace(seat)
-        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        work.mkdir(mode=self.workspace_mode, parents=True, exist_ok=True)
         if self._settings.claude_code_dir:
             self._write_profile(seat)
         if not self._uses_tmux:  # buffered backend: the agent spawns the shell on attach
@@ -220,11 +220,18 @@ class LocalRuntime(SeatRuntime):
         tmp.write_text(conf)
         tmp.replace(path)
 
-    def _bwrap_argv(self, seat: int) -> list[str]:
+    def _bwrap_argv(self, seat: int, command: Sequence[str] | None = None) -> list[str]:
         assert self._bwrap is not None
         extra = [Path(self._settings.claude_code_dir)] if self._settings.claude_code_dir else []
-        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra)
+        argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra, command)
         return self._network.wrap(argv)
+
+    def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
+        """``argv`` in the seat's sandbox (its network namespace too), or plainly as the
+        agent's UID when seats are not sandboxed, with the seat's environment."""
+        command = self._bwrap_argv(seat, argv) if self._bwrap else list(argv)
+        env = {**self._env_of(seat), **extra_env}
+        return Command(command, env, cwd=str(self.workspace(seat).resolve()))
 
     def attach_command(self, seat: int, *, readonly: bool) -> Command:
         cwd = str(self.workspace(seat).resolve())

@@ -27,10 +27,15 @@ MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
 def sandbox_argv(
-    bwrap: str, workspace: Path, shell: str, read_only: Sequence[Path] = ()
+    bwrap: str,
+    workspace: Path,
+    shell: str,
+    read_only: Sequence[Path] = (),
+    command: Sequence[str] | None = None,
 ) -> list[str]:
-    """argv running ``shell -l`` in bubblewrap with only ``workspace`` writable; each of
-    ``read_only`` (e.g. the Claude Code prefix) is bound read-only at its own path."""
+    """argv running ``shell -l`` (or ``command``, e.g. a content check) in bubblewrap with
+    only ``workspace`` writable; each of ``read_only`` (e.g. the Claude Code prefix) is bound
+    read-only at its own path."""
     work = str(workspace.resolve())
     argv = [bwrap]
     for tree in READ_ONLY_TREES:
@@ -56,9 +61,8 @@ def sandbox_argv(
         "--unshare-uts",
         "--cap-drop", "ALL",
         "--die-with-parent",
-        shell, "-l",
     ]  # fmt: skip
-    return argv
+    return [*argv, *(command if command is not None else (shell, "-l"))]
 
 
 def sandbox_works(bwrap: str) -> bool:

@@ -176,7 +176,8 @@ export class FilesClient {
   }
 }
 
-async function errorFrom(response: Response): Promise<FilesError> {
+/** The agent's `{"error": {code, message}}` answer as a `FilesError` (shared with the guide). */
+export async function errorFrom(response: Response): Promise<FilesError> {
   const body = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
   const code = body?.error?.code ?? `http_${response.status}`;
   const fallback =

@@ -7,6 +7,8 @@ import { showChanges } from "../editor/changes";
 import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
+import { GuideClient } from "../guide/client";
+import { GuidePane } from "../guide/pane";
 import { WatchConnection } from "../files/watch";
 import { RoomNotices } from "../room/notices";
 import { ScheduleView } from "../schedule/view";
@@ -46,6 +48,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const download = h("button", { type: "button", class: "btn primary", id: "download-button" }, "Download my work");
   const codeButton = h("button", { type: "button", class: "btn ghost", "aria-expanded": "false" }, "Reconnect code");
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
+  const guideSlot = h("span", { class: "guide-slot" });
   const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
   const notices = new RoomNotices(seat);
   const header = h(
@@ -59,6 +62,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     status,
     notices.helpButton,
     reconnectNow,
+    guideSlot,
     codeButton,
     changesButton,
     download,
@@ -110,6 +114,30 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     right,
   );
   root.replaceChildren(h("div", { class: "app" }, header, notices.banner, schedule.banner, banner, layout));
+
+  // The guide pane, only when the workshop has a content pack (the agent says 404 otherwise).
+  const guide = new GuidePane(
+    new GuideClient(seat),
+    terminal,
+    (collapsed) => {
+      layout.classList.toggle("guide-collapsed", collapsed);
+      terminal.refit();
+    },
+    `clarateach.guide.${session.workshopId}.${session.seat}`,
+  );
+  void guide
+    .start()
+    .then((present) => {
+      if (!present) return;
+      guideSlot.append(guide.expandButton);
+      layout.classList.add("with-guide");
+      layout.append(
+        splitter({ layout, property: "--guide-width", orientation: "vertical", label: "Resize guide", min: 0.18, max: 0.6, initial: 0.3, fromEnd: true, onResize: () => terminal.refit() }),
+        guide.element,
+      );
+      terminal.refit();
+    })
+    .catch((error: Error) => toast(`The guide could not be loaded: ${error.message}`, "error"));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   let ended = "";

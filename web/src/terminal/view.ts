@@ -96,6 +96,17 @@ export class TerminalView {
     this.terminal.focus();
   }
 
+  /**
+   * Type `text` into the shell as one bracketed paste (ESC[200~ … ESC[201~), so the shell
+   * takes it as pasted text and runs none of it on its own; Enter follows only if `enter`.
+   * ESC characters are dropped from the text: it cannot end the paste early.
+   */
+  pasteCommand(text: string, enter: boolean): void {
+    const clean = text.replace(/\x1b/g, "").replace(/\r\n?/g, "\n");
+    this.connection.sendInput(encoder.encode(`\x1b[200~${clean}\x1b[201~${enter ? "\r" : ""}`));
+    this.terminal.focus();
+  }
+
   reader(): TerminalReader {
     return {
       text: () => {

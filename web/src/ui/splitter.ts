@@ -13,6 +13,8 @@ export interface SplitterOptions {
   min: number;
   max: number;
   initial: number;
+  /** The property sizes the pane after the bar (e.g. a right-hand pane), not before it. */
+  fromEnd?: boolean;
   onResize?: () => void;
 }
 
@@ -39,8 +41,10 @@ export function splitter(options: SplitterOptions): HTMLElement {
     down.preventDefault();
     bar.setPointerCapture(down.pointerId);
     const rect = layout.getBoundingClientRect();
-    const move = (event: PointerEvent) =>
-      apply(orientation === "vertical" ? (event.clientX - rect.left) / rect.width : (event.clientY - rect.top) / rect.height);
+    const move = (event: PointerEvent) => {
+      const at = orientation === "vertical" ? (event.clientX - rect.left) / rect.width : (event.clientY - rect.top) / rect.height;
+      apply(options.fromEnd ? 1 - at : at);
+    };
     const up = () => {
       bar.removeEventListener("pointermove", move);
       bar.removeEventListener("pointerup", up);
@@ -51,8 +55,9 @@ export function splitter(options: SplitterOptions): HTMLElement {
   bar.addEventListener("keydown", (event) => {
     const back = orientation === "vertical" ? "ArrowLeft" : "ArrowUp";
     const forward = orientation === "vertical" ? "ArrowRight" : "ArrowDown";
-    if (event.key === back) apply(fraction - 0.05);
-    else if (event.key === forward) apply(fraction + 0.05);
+    const step = options.fromEnd ? -0.05 : 0.05;
+    if (event.key === back) apply(fraction - step);
+    else if (event.key === forward) apply(fraction + step);
     else return;
     event.preventDefault();
   });

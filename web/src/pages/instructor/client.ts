@@ -53,6 +53,26 @@ export interface RoomSeat {
   budget_share: number | null;
 }
 
+/** `GET …/progress` (docs/content-packs.md): the content pack's steps and where seats are. */
+export interface ProgressStep {
+  step: number;
+  id: string;
+  title: string;
+  seats: number;
+}
+
+export interface SeatProgress {
+  seat: number;
+  step: number;
+  checks_passed: string[];
+}
+
+export interface Progress {
+  content: { title: string; steps: { id: string; title: string; check: boolean }[] } | null;
+  seats: SeatProgress[];
+  histogram: ProgressStep[];
+}
+
 export interface Room {
   workshop: Workshop;
   seats: RoomSeat[];
@@ -118,6 +138,10 @@ export class InstructorClient {
 
   async stop(id: string): Promise<Workshop> {
     return (await this.call<{ workshop: Workshop }>("POST", `/api/workshops/${encodeURIComponent(id)}/stop`)).workshop;
+  }
+
+  progress(id: string): Promise<Progress> {
+    return this.call<Progress>("GET", `/api/workshops/${encodeURIComponent(id)}/progress`);
   }
 
   room(id: string): Promise<Room> {

@@ -213,7 +213,6 @@ MUTATIONS += [
 ]
 
 
-
 def _content_grant(role: str, member: str) -> str:
     return (
         'resource "google_storage_bucket_iam_member" "oops" {\n'
@@ -312,7 +311,9 @@ def test_account_check_fails_when_two_functions_share_an_account(tmp_path: Path)
         ('type = "Delete"', 'type = "SetStorageClass"'),
     ],
 )
-def test_bucket_check_fails_on_a_weakened_content_bucket(tmp_path: Path, old: str, new: str) -> None:
+def test_bucket_check_fails_on_a_weakened_content_bucket(
+    tmp_path: Path, old: str, new: str
+) -> None:
     target = tmp_path / "terraform"
     shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
     content_tf = target / "content.tf"

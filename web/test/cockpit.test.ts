@@ -113,5 +113,9 @@ describe("content pack progress", () => {
       { label: "3. <b>Commit</b>", seats: 2, width: 50 },
     ]);
     expect(histogramRows(null)).toEqual([]);
+    // An answer of another shape (an older API) shows nothing rather than breaking the grid.
+    const odd = { workshops: [] } as unknown as Progress;
+    expect(histogramRows(odd)).toEqual([]);
+    expect(tileFor(seat(), active, odd).step).toBeNull();
   });
 });

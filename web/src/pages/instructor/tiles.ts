@@ -63,8 +63,9 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined, prog
 /** The tile's step line: 1-based step of the pack and how many checks passed. */
 export function stepOf(seat: number, progress: Progress | null): { step: string | null; stepTitle: string | null } {
   const steps = progress?.content?.steps ?? [];
-  const entry: SeatProgress | undefined = progress?.seats.find((s) => s.seat === seat);
-  if (!steps.length || !entry) return { step: null, stepTitle: null };
+  if (!Array.isArray(steps) || !steps.length || !Array.isArray(progress?.seats)) return { step: null, stepTitle: null };
+  const entry: SeatProgress | undefined = progress.seats.find((s) => s.seat === seat);
+  if (!entry) return { step: null, stepTitle: null };
   const index = Math.min(entry.step, steps.length - 1);
   const passed = entry.checks_passed.length;
   return {
@@ -75,7 +76,7 @@ export function stepOf(seat: number, progress: Progress | null): { step: string 
 
 /** Histogram rows: label, seat count and bar width (percent of the busiest step). */
 export function histogramRows(progress: Progress | null): { label: string; seats: number; width: number }[] {
-  const rows = progress?.histogram ?? [];
+  const rows = Array.isArray(progress?.histogram) ? progress.histogram : [];
   const most = Math.max(1, ...rows.map((r) => r.seats));
   return rows.map((r) => ({ label: `${r.step + 1}. ${r.title}`, seats: r.seats, width: Math.round((100 * r.seats) / most) }));
 }

@@ -402,9 +402,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/seats", "list_seats", "workshops", True, _seats),
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
     Route("GET", W + "/progress", "get_progress", "workshops", True, _progress),
-    Route(
-        "PUT", W + "/content", "put_content", "workshops", True, _put_content, MAX_CONTENT_BYTES
-    ),
+    Route("PUT", W + "/content", "put_content", "workshops", True, _put_content, MAX_CONTENT_BYTES),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
@@ -460,9 +458,7 @@ def body_limit(method: str, path: str) -> int:
 
 
 def _route_for(method: str, path: str) -> Route | None:
-    return next(
-        (r for r in ROUTES if r.method == method.upper() and r.pattern.match(path)), None
-    )
+    return next((r for r in ROUTES if r.method == method.upper() and r.pattern.match(path)), None)
 
 
 def _match(request: ApiRequest, operations: Collection[str] | None) -> tuple[Route, dict[str, str]]:

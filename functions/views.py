@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.content import Pack
 from shared.domain import schedule as rules
 from shared.domain.model import Host, Seat, Workshop, utcnow
-from shared.content import Pack
 from shared.services.content import Progress
 from shared.services.join import JoinGrant
 from shared.services.usage import Usage

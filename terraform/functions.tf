@@ -47,6 +47,7 @@ locals {
     CLARATEACH_GCP_PROJECT           = var.project
     CLARATEACH_FIRESTORE_DATABASE    = google_firestore_database.main.name
     CLARATEACH_EVENTS_TOPIC          = google_pubsub_topic.workshop_events.name
+    CLARATEACH_CONTENT_BUCKET        = google_storage_bucket.content.name
     CLARATEACH_API_URL               = local.function_urls["jwks"]
     CLARATEACH_HOST_CREDENTIALS_URL  = local.function_urls["hosts"]
     CLARATEACH_JWT_ISSUER            = var.jwt_issuer

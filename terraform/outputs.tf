@@ -37,3 +37,8 @@ output "function_service_urls" {
   description = "URLs reported by Cloud Functions for each function (the same services as api_urls)."
   value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.service_config[0].uri }
 }
+
+output "content_bucket" {
+  description = "Cloud Storage bucket of workshop content packs (CLARATEACH_CONTENT_BUCKET of the functions; private: functions only)."
+  value       = google_storage_bucket.content.name
+}

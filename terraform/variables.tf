@@ -268,3 +268,14 @@ variable "retention_days" {
     error_message = "retention_days must be a whole number of days, at least 1."
   }
 }
+
+variable "content_retention_days" {
+  description = "Days after its upload a workshop's content pack is deleted from the content bucket (lifecycle rule). Upload packs less than this before the workshop runs."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", tostring(var.content_retention_days)))
+    error_message = "content_retention_days must be a whole number of days, at least 1."
+  }
+}

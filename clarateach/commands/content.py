@@ -52,10 +52,7 @@ def register(app: typer.Typer, workshop_app: typer.Typer, cli_module: ModuleType
 def read_pack(path: Path) -> tuple[Pack, bytes]:
     """The pack at ``path`` (a directory or a .zip) and the zip to upload; raises
     ``ContentPackError`` or ``OSError``."""
-    if path.is_dir():
-        data = pack_to_zip(path)
-    else:
-        data = path.read_bytes()
+    data = pack_to_zip(path) if path.is_dir() else path.read_bytes()
     return load_pack_zip(data), data
 
 
@@ -70,13 +67,16 @@ def init(
     """Write a small example pack (3 steps: explore, CLAUDE.md, fix a test) to DIRECTORY."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         base._fail(base.EXIT_USAGE, f"{directory} exists and is not an empty directory", False)
-    shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        TEMPLATE, directory, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
     for script in (directory / "checks").iterdir():
         script.chmod(0o755)
     pack = load_pack_dir(directory)  # the template itself must stay valid
+    shown = escape(str(directory))
     base.stdout.print(
         f"Wrote [bold]{escape(pack.manifest.title)}[/] ({len(pack.manifest.steps)} steps) to"
-        f" {escape(str(directory))}. Edit it, then: clarateach content check {escape(str(directory))}"
+        f" {shown}. Edit it, then: clarateach content check {shown}"
     )
 
 
@@ -107,9 +107,8 @@ def check(
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(
-        title=f"{summary['title']}: valid ({summary['files']} files, {summary['zip_bytes']} bytes zipped)"
-    )
+    size = f"{summary['files']} files, {summary['zip_bytes']} bytes zipped"
+    table = Table(title=f"{summary['title']}: valid ({size})")
     for column in ("#", "step", "title", "check"):
         table.add_column(column)
     for i, step in enumerate(summary["steps"]):

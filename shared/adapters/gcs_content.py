@@ -25,7 +25,7 @@ def object_name(workshop_id: str) -> str:
 class GcsContent(ContentStore):
     def __init__(self, bucket: str, *, project: str | None = None, client: Any = None) -> None:
         if client is None:
-            from google.cloud import storage
+            from google.cloud import storage  # type: ignore[attr-defined]
 
             client = storage.Client(project=project)
         self._bucket = client.bucket(bucket)

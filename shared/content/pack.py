@@ -195,7 +195,9 @@ def _dir_files(root: Path, limits: PackLimits) -> Iterator[PackFile]:
                 continue
             check_path(rel, limits)
             if not stat.S_ISREG(st.st_mode):
-                raise ContentPackError(rel, "type", "only regular files and directories are allowed")
+                raise ContentPackError(
+                    rel, "type", "only regular files and directories are allowed"
+                )
             if st.st_nlink > 1:
                 raise ContentPackError(rel, "type", "hard links are not allowed")
             seen.add(rel)

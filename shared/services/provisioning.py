@@ -44,7 +44,6 @@ from shared.domain.events import (
     Event,
     MalformedEvent,
 )
-from shared.domain.progress import SeatProgress, parse_progress
 from shared.domain.model import (
     Host,
     HostStatus,
@@ -54,6 +53,7 @@ from shared.domain.model import (
     plan_hosts,
     utcnow,
 )
+from shared.domain.progress import SeatProgress, parse_progress
 from shared.ports.compute import HostSpec
 from shared.services import costs
 from shared.services.agent_config import agent_config

@@ -32,7 +32,9 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
 
 
 def running_workshop(api: ApiServer, *, content: bool) -> str:
-    workshop = workshops.create_workshop(api.platform, ADMIN, name="Fetch", seats=2, api_key=API_KEY)
+    workshop = workshops.create_workshop(
+        api.platform, ADMIN, name="Fetch", seats=2, api_key=API_KEY
+    )
     if content:
         api.platform.content.put(workshop.id, pack_to_zip(EXAMPLE))
     force_running(api.platform, workshop.id)

@@ -145,7 +145,9 @@ def test_a_host_of_the_workshop_gets_its_pack(
 
 
 def test_a_workshop_without_content_is_204(platform: Platform, running: dict[str, Any]) -> None:
-    response = host_get(platform, running["id"], host_token(platform, running["id"], 1), query={"host_index": "1"})
+    response = host_get(
+        platform, running["id"], host_token(platform, running["id"], 1), query={"host_index": "1"}
+    )
     assert response.status == 204 and response.body == b""
 
 
@@ -160,7 +162,12 @@ def test_another_workshops_host_or_a_learner_gets_nothing(
     # ... or for its own: it has none.
     assert host_get(platform, other["id"], theirs).status == 204
     # A token for another start attempt, or for a host outside the plan.
-    assert host_get(platform, with_content["id"], host_token(platform, with_content["id"], 0, 1)).status == 401
+    assert (
+        host_get(
+            platform, with_content["id"], host_token(platform, with_content["id"], 0, 1)
+        ).status
+        == 401
+    )
     nine = host_token(platform, with_content["id"], 9)
     assert host_get(platform, with_content["id"], nine, query={"host_index": "9"}).status == 404
     # A learner's token.
@@ -173,7 +180,10 @@ def test_another_workshops_host_or_a_learner_gets_nothing(
 
 def test_a_stopped_workshops_host_is_404(platform: Platform, with_content: dict[str, Any]) -> None:
     set_status(platform, with_content["id"], WorkshopStatus.STOPPED)
-    assert host_get(platform, with_content["id"], host_token(platform, with_content["id"])).status == 404
+    assert (
+        host_get(platform, with_content["id"], host_token(platform, with_content["id"])).status
+        == 404
+    )
 
 
 def test_on_gcp_a_vm_of_another_workshop_is_403(

@@ -22,6 +22,7 @@ import functions_framework
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from functions import runtime
 from functions.http import ROUTES
@@ -29,11 +30,13 @@ from functions.openapi import openapi_document
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import admin_token_path, ensure_admin_token
 from shared.bootstrap import Platform, bootstrap
+from shared.content import pack_to_zip
 from shared.domain.model import WorkshopStatus
 from shared.ports.store import SeatRequest
 from shared.services import workshops
 from shared.settings import Settings
 from tests.api.conftest import API_KEY, force_running
+from tests.support.content_packs import EXAMPLE
 from tests.support.fakes import MemorySecrets, NullCompute, RecordingBus
 from tests.support.net import free_port
 
@@ -42,6 +45,11 @@ EXAMPLES_PER_OPERATION = 80
 CASES: Counter[str] = Counter()
 #: (operation, status class) of every response, to show success paths were exercised.
 OUTCOMES: Counter[tuple[str, str]] = Counter()
+# Content pack uploads are raw zips: random bytes (refused, 400) and real packs (accepted).
+schemathesis.openapi.media_type(
+    "application/zip",
+    st.one_of(st.binary(max_size=512), st.just(pack_to_zip(EXAMPLE))),
+)
 EXCLUDED_CHECKS = [
     # A schema-valid body may still be refused by a rule JSON Schema cannot express (a name of
     # blanks, seats above this deployment's cap, an id that does not exist): 4xx is correct.

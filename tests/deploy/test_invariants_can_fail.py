@@ -266,6 +266,48 @@ MUTATIONS += [
 ]
 
 
+def _content_grant(role: str, member: str) -> str:
+    return (
+        'resource "google_storage_bucket_iam_member" "oops" {\n'
+        "  bucket = google_storage_bucket.content.name\n"
+        f'  role   = "{role}"\n  member = "{member}"\n}}\n'
+    )
+
+
+MUTATIONS += [
+    (
+        "host VMs read the content bucket",
+        _content_grant("roles/storage.objectViewer", HOST),
+        checks.test_the_host_account_has_no_storage_access_anywhere,
+    ),
+    (
+        "host VMs read the content bucket (bucket check)",
+        _content_grant("roles/storage.objectViewer", HOST),
+        checks.test_only_the_uploading_functions_write_content_and_the_serving_ones_read_it,
+    ),
+    (
+        "host VMs read every bucket",
+        _project_grant('"roles/storage.objectViewer"', "host"),
+        checks.test_the_host_account_has_no_storage_access_anywhere,
+    ),
+    (
+        "the content bucket is made public",
+        _content_grant("roles/storage.objectViewer", "allUsers"),
+        checks.test_the_only_other_public_grant_is_the_web_bucket,
+    ),
+    (
+        "join writes content",
+        _content_grant("roles/storage.objectUser", _sa("join_workshop")),
+        checks.test_only_the_uploading_functions_write_content_and_the_serving_ones_read_it,
+    ),
+    (
+        "the read-only function writes content",
+        _content_grant("roles/storage.objectUser", _sa("workshops")),
+        checks.test_the_read_only_function_cannot_write_state,
+    ),
+]
+
+
 def mutated_copy(tmp_path: Path, extra: str) -> Config:
     target = tmp_path / "terraform"
     shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
@@ -310,5 +352,28 @@ def test_account_check_fails_when_two_functions_share_an_account(tmp_path: Path)
     )
     with pytest.raises(AssertionError):
         checks.test_each_api_function_has_an_account_of_its_own(
+            Config(target, {"api_layout": DEFAULT_LAYOUT})
+        )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('public_access_prevention    = "enforced"', 'public_access_prevention    = "inherited"'),
+        ("uniform_bucket_level_access = true", "uniform_bucket_level_access = false"),
+        ('type = "Delete"', 'type = "SetStorageClass"'),
+    ],
+)
+def test_bucket_check_fails_on_a_weakened_content_bucket(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    target = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
+    content_tf = target / "content.tf"
+    text = content_tf.read_text()
+    assert old in text
+    content_tf.write_text(text.replace(old, new))
+    with pytest.raises(AssertionError):
+        checks.test_the_content_bucket_is_private_uniform_and_expires_objects(
             Config(target, {"api_layout": DEFAULT_LAYOUT})
         )

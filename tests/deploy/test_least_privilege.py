@@ -524,6 +524,10 @@ PUBLISH |= {"pubsub.topics.publish"}
 SECRET_READ = {"roles/secretmanager.secretAccessor", "secretmanager.versions.access"}
 SECRET_CREATE = {"secretmanager.secrets.create", "secretmanager.versions.add"}
 SIGNING_KEY = "google_secret_manager_secret.jwt_signing_key.secret_id"
+CONTENT_BUCKET = "google_storage_bucket.content.name"
+CONTENT_WRITE = {"roles/storage.objectUser", "roles/storage.objectAdmin", "roles/storage.admin"}
+CONTENT_WRITE |= {"roles/storage.objectCreator", "storage.objects.create", "storage.objects.delete"}
+CONTENT_READ = {"roles/storage.objectViewer", "storage.objects.get"}
 
 
 def capabilities(tf: Config, all_grants: list[Grant], account: str) -> set[str]:
@@ -539,12 +543,18 @@ def capabilities(tf: Config, all_grants: list[Grant], account: str) -> set[str]:
             found.add(_capability(grant, item))
     if "state.write" in found:
         found.discard("state.read")  # writing includes reading
+    if "content.write" in found:
+        found.discard("content.read")
     return found
 
 
 def _capability(grant: Grant, item: str) -> str:
     if grant.target == SIGNING_KEY:
         return "signing_key"
+    if grant.target == CONTENT_BUCKET and item in CONTENT_WRITE:
+        return "content.write"
+    if grant.target == CONTENT_BUCKET and item in CONTENT_READ:
+        return "content.read"
     if item in STATE_WRITE:
         return "state.write"
     if item in STATE_READ:
@@ -583,6 +593,7 @@ def test_create_may_create_a_workshop_secret_but_not_read_it(
         "secret.create",
         "secret.delete",
         "secret.metadata",
+        "content.write",  # PUT /api/workshops/{id}/content: the content bucket only
     }
 
 
@@ -604,7 +615,7 @@ def test_join_reads_state_and_the_signing_key_and_never_publishes(
 
 
 def test_the_read_only_function_cannot_write_state(tf: Config, all_grants: list[Grant]) -> None:
-    assert capabilities(tf, all_grants, "workshops") == {"state.read"}
+    assert capabilities(tf, all_grants, "workshops") == {"state.read", "content.read"}
 
 
 def test_control_signs_tokens_but_never_publishes_or_touches_workshop_secrets(
@@ -618,7 +629,12 @@ def test_hosts_reads_state_and_workshop_keys_and_publishes_host_events(
 ) -> None:
     """The one documented exception to "API functions never read workshop keys": hosts
     (POST /api/hosts/credentials, /api/hosts/events) for a VM that proved which it is."""
-    assert capabilities(tf, all_grants, "hosts") == {"state.read", "secret.read", "publish"}
+    assert capabilities(tf, all_grants, "hosts") == {
+        "state.read",
+        "secret.read",
+        "publish",
+        "content.read",  # GET /api/hosts/content, for a VM that proved which it is
+    }
 
 
 def test_jwks_only_reads_the_signing_key_and_health_holds_nothing(
@@ -637,6 +653,44 @@ def test_the_all_in_one_api_holds_only_the_instructor_functions_rights(
     for name in tf.local("instructor_layouts").value()["split"]:
         union |= capabilities(tf, all_grants, name)
     union.discard("state.read")  # the others write
+    union.discard("content.read")  # create_workshop writes content
     assert "state.write" in union
     assert capabilities(tf, all_grants, "api") == union
     assert "secret.read" not in union
+
+
+# ------------------------------------------------------------------------ content packs
+def test_the_content_bucket_is_private_uniform_and_expires_objects(tf: Config) -> None:
+    bucket = tf.resource("google_storage_bucket.content")
+    assert bucket.attr("uniform_bucket_level_access").value() is True
+    assert bucket.attr("public_access_prevention").value() == "enforced"
+    [rule] = bucket.body.blocks("lifecycle_rule")
+    [action] = rule.blocks("action")
+    [condition] = rule.blocks("condition")
+    assert action.attr("type").value() == "Delete"
+    assert condition.attr("age").source == "var.content_retention_days"
+
+
+def test_only_the_uploading_functions_write_content_and_the_serving_ones_read_it(
+    all_grants: list[Grant],
+) -> None:
+    """Writers: create_workshop (and api, single_url), which validate every pack. Readers:
+    hosts and workshops. Nobody else, above all not the host VMs' account: a VM gets its own
+    workshop's pack through the hosts function only."""
+    on_bucket = [g for g in all_grants if g.target == CONTENT_BUCKET]
+    writers = {g.member for g in on_bucket if g.role in CONTENT_WRITE}
+    readers = {g.member for g in on_bucket if g.role in CONTENT_READ}
+    assert writers == {"sa:create_workshop", "sa:api"}
+    assert readers == {"sa:hosts", "sa:workshops"}
+    assert {g.role for g in on_bucket} <= CONTENT_WRITE | CONTENT_READ
+    assert all(g.scope == "google_storage_bucket_iam_member" for g in on_bucket)
+
+
+def test_the_host_account_has_no_storage_access_anywhere(all_grants: list[Grant]) -> None:
+    for grant in grants_to(all_grants, "sa:host"):
+        assert "storage" not in grant.role, grant
+        assert grant.scope != "google_storage_bucket_iam_member", grant
+    for grant in all_grants:  # project-wide storage roles only with a condition naming
+        if grant.project_wide and grant.role.startswith("roles/storage."):  # other buckets
+            assert grant.condition and "content" not in grant.condition, grant
+            assert grant.member != "sa:host", grant

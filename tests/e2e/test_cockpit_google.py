@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from functions.entrypoints import SPLIT
 from functions.http import handle
 from functions.wire import ApiRequest
+from shared.adapters.local_content import LocalContent
 from shared.adapters.sqlite_store import SqliteStore
 from shared.auth.instructor import google_id_token_verifier_with
 from shared.bootstrap import Platform, bootstrap
@@ -143,7 +144,12 @@ def gcp_cockpit(tmp_path: Path, web_dist: Path) -> Iterator[tuple[str, SplitApi]
     )
     store = SqliteStore(tmp_path / "state.db")
     platform = bootstrap(
-        settings, store=store, bus=RecordingBus(), compute=NullCompute(), secrets=MemorySecrets()
+        settings,
+        store=store,
+        bus=RecordingBus(),
+        compute=NullCompute(),
+        secrets=MemorySecrets(),
+        content=LocalContent(tmp_path / "content"),
     )
     api = SplitApi(platform, GoogleCerts())
     with ExitStack() as stack:

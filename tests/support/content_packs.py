@@ -45,7 +45,9 @@ def minimal_files(manifest: bytes = MANIFEST) -> dict[str, bytes]:
 Entry = tuple[str, bytes] | tuple[str, bytes, int]
 
 
-def make_zip(entries: list[Entry] | dict[str, bytes], *, compress: int = zipfile.ZIP_DEFLATED) -> bytes:
+def make_zip(
+    entries: list[Entry] | dict[str, bytes], *, compress: int = zipfile.ZIP_DEFLATED
+) -> bytes:
     """A zip of ``entries`` (``(name, data[, unix mode])``), names written verbatim."""
     items = list(entries.items()) if isinstance(entries, dict) else entries
     buffer = io.BytesIO()

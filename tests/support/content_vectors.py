@@ -82,11 +82,11 @@ VECTORS: tuple[Vector, ...] = (
     Vector("fifo", _with([("starter/pipe", b"", stat.S_IFIFO | 0o644)]), "starter/pipe", "type"),
     Vector("duplicate", _with([("starter/hello.txt", b"again")]), "starter/hello.txt", "path"),
     Vector("case-only", _with([("starter/HELLO.txt", b"x")]), "starter/HELLO.txt", "path"),
-    Vector(
-        "file-and-dir", _with([("starter/hello.txt/x", b"x")]), "starter/hello.txt/x", "path"
-    ),
+    Vector("file-and-dir", _with([("starter/hello.txt/x", b"x")]), "starter/hello.txt/x", "path"),
     Vector("top-level-file", _with([("evil.sh", b"x")]), "evil.sh", "path"),
-    Vector("deep", _with([("starter/" + "d/" * 12 + "x", b"x")]), "starter/" + "d/" * 12 + "x", "path"),
+    Vector(
+        "deep", _with([("starter/" + "d/" * 12 + "x", b"x")]), "starter/" + "d/" * 12 + "x", "path"
+    ),
     Vector(
         "oversize-file",
         _with([("starter/big.bin", os.urandom(5 * MiB + 1))]),
@@ -94,7 +94,9 @@ VECTORS: tuple[Vector, ...] = (
         "size",
     ),
     Vector("too-many-files", _too_many, "archive", "files"),
-    Vector("zip-bomb-ratio", _with([("starter/zeros", b"\0" * (2 * MiB))]), "starter/zeros", "size"),
+    Vector(
+        "zip-bomb-ratio", _with([("starter/zeros", b"\0" * (2 * MiB))]), "starter/zeros", "size"
+    ),
     Vector("declared-vs-actual", _lying_size, "starter/big.txt", "data"),
     Vector("not-a-zip", lambda: b"this is not a zip", "archive", "format"),
     Vector("no-manifest", _with([], drop=("workshop.toml",)), "workshop.toml", "(file)"),
@@ -126,7 +128,11 @@ VECTORS: tuple[Vector, ...] = (
     ),
     Vector(
         "timeout-too-long",
-        _manifest(MANIFEST.replace(b'check = "checks/one.sh"', b'check = "checks/one.sh"\ncheck_timeout_s = 121')),
+        _manifest(
+            MANIFEST.replace(
+                b'check = "checks/one.sh"', b'check = "checks/one.sh"\ncheck_timeout_s = 121'
+            )
+        ),
         "workshop.toml",
         "steps[0].check_timeout_s",
     ),
@@ -136,12 +142,17 @@ VECTORS: tuple[Vector, ...] = (
         "workshop.toml",
         "steps[1].id",
     ),
-    Vector("unreferenced-guide", _with([("guide/03-extra.md", b"# x")]), "guide/03-extra.md", "path"),
+    Vector(
+        "unreferenced-guide", _with([("guide/03-extra.md", b"# x")]), "guide/03-extra.md", "path"
+    ),
     Vector("guide-not-utf8", _guide_not_utf8, "guide/01-one.md", "encoding"),
     Vector(
         "stored-lying",
         lambda: patch_sizes(
-            make_zip([*minimal_files().items(), ("starter/s.txt", b"B" * 100)], compress=zipfile.ZIP_STORED),
+            make_zip(
+                [*minimal_files().items(), ("starter/s.txt", b"B" * 100)],
+                compress=zipfile.ZIP_STORED,
+            ),
             "starter/s.txt",
             4,
         ),
@@ -149,4 +160,3 @@ VECTORS: tuple[Vector, ...] = (
         "data",
     ),
 )
-

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import base64
 import email.parser
-import hashlib
 import email.policy
+import hashlib
 import json
 import re
 import threading
@@ -122,7 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
             session = uuid.uuid4().hex
             content_type = self.headers.get("X-Upload-Content-Type") or "application/octet-stream"
             self.fake.sessions[session] = {"name": name, "data": bytearray(), "type": content_type}
-            location = f"{self.base}/upload/storage/v1/b/{self.fake.bucket}/o?uploadType=resumable&upload_id={session}"
+            location = (
+                f"{self.base}/upload/storage/v1/b/{self.fake.bucket}/o"
+                f"?uploadType=resumable&upload_id={session}"
+            )
             return self._send(200, b"", {"Location": location})
         return self._send(400, _error(400, f"unsupported uploadType {kind!r}"))
 
@@ -151,10 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
             session["data"] += body
             if total != "*" and len(session["data"]) == int(total):
                 del self.fake.sessions[session_id]
-                return self._json(200, self.fake.store(session["name"], bytes(session["data"]), session["type"]))
+                return self._json(
+                    200, self.fake.store(session["name"], bytes(session["data"]), session["type"])
+                )
         elif total_match and int(total_match[1]) == len(session["data"]):
             del self.fake.sessions[session_id]
-            return self._json(200, self.fake.store(session["name"], bytes(session["data"]), session["type"]))
+            return self._json(
+                200, self.fake.store(session["name"], bytes(session["data"]), session["type"])
+            )
         received = len(session["data"])
         headers = {"Range": f"bytes=0-{received - 1}"} if received else {}
         return self._send(308, b"", headers or {"Content-Type": "text/plain"})

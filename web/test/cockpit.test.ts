@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { takeToken } from "../src/pages/instructor/auth";
-import type { RoomSeat, SeatActivity } from "../src/pages/instructor/client";
-import { handQueue, keep, moneyLine, NO_FILTERS, shortAge, tileFor } from "../src/pages/instructor/tiles";
+import type { Progress, RoomSeat, SeatActivity } from "../src/pages/instructor/client";
+import {
+  handQueue,
+  histogramRows,
+  keep,
+  moneyLine,
+  NO_FILTERS,
+  shortAge,
+  stepOf,
+  tileFor,
+} from "../src/pages/instructor/tiles";
 
 const seat = (over: Partial<RoomSeat> = {}): RoomSeat => ({
   seat: 1,
@@ -65,5 +74,48 @@ describe("instructor sign-in", () => {
     expect(replaced).toEqual(["/instructor"]);
     const later = { hash: "", pathname: "/instructor", search: "" } as Location;
     expect(takeToken(storage, later, history)).toBe("s3cret");
+  });
+});
+
+describe("content pack progress", () => {
+  const progress: Progress = {
+    content: {
+      title: "Claude Code 101",
+      steps: [
+        { id: "explore", title: "Explore", check: false },
+        { id: "explain", title: "Explain", check: true },
+        { id: "commit", title: "<b>Commit</b>", check: true },
+      ],
+    },
+    seats: [
+      { seat: 1, step: 1, checks_passed: ["explain"] },
+      { seat: 2, step: 7, checks_passed: [] },
+    ],
+    histogram: [
+      { step: 0, id: "explore", title: "Explore", seats: 0 },
+      { step: 1, id: "explain", title: "Explain", seats: 4 },
+      { step: 2, id: "commit", title: "<b>Commit</b>", seats: 2 },
+    ],
+  };
+
+  it("shows the step reached and the checks passed on the tile", () => {
+    expect(tileFor(seat({ seat: 1 }), active, progress).step).toBe("step 2/3 · 1✓");
+    expect(tileFor(seat({ seat: 1 }), active, progress).stepTitle).toBe("Explain; checks passed: explain");
+    expect(stepOf(2, progress).step).toBe("step 3/3"); // past the end counts as the last
+    expect(stepOf(3, progress).step).toBeNull();
+    expect(tileFor(seat(), active).step).toBeNull();
+  });
+
+  it("scales the histogram to the busiest step and keeps titles as text", () => {
+    expect(histogramRows(progress)).toEqual([
+      { label: "1. Explore", seats: 0, width: 0 },
+      { label: "2. Explain", seats: 4, width: 100 },
+      { label: "3. <b>Commit</b>", seats: 2, width: 50 },
+    ]);
+    expect(histogramRows(null)).toEqual([]);
+    // An answer of another shape (an older API) shows nothing rather than breaking the grid.
+    const odd = { workshops: [] } as unknown as Progress;
+    expect(histogramRows(odd)).toEqual([]);
+    expect(tileFor(seat(), active, odd).step).toBeNull();
   });
 });

@@ -55,6 +55,26 @@ export interface RoomSeat {
   budget_share: number | null;
 }
 
+/** `GET …/progress` (docs/content-packs.md): the content pack's steps and where seats are. */
+export interface ProgressStep {
+  step: number;
+  id: string;
+  title: string;
+  seats: number;
+}
+
+export interface SeatProgress {
+  seat: number;
+  step: number;
+  checks_passed: string[];
+}
+
+export interface Progress {
+  content: { title: string; steps: { id: string; title: string; check: boolean }[] } | null;
+  seats: SeatProgress[];
+  histogram: ProgressStep[];
+}
+
 export interface Room {
   workshop: Workshop;
   seats: RoomSeat[];
@@ -130,6 +150,10 @@ export class InstructorClient {
 
   async stop(id: string): Promise<Workshop> {
     return (await this.call<{ workshop: Workshop }>("POST", "stop_workshop", ws(id, "/stop"))).workshop;
+  }
+
+  progress(id: string): Promise<Progress> {
+    return this.call<Progress>("GET", "get_progress", `/api/workshops/${encodeURIComponent(id)}/progress`);
   }
 
   room(id: string): Promise<Room> {

@@ -3,7 +3,7 @@
  * tiles whose text changed are touched, so a 500-seat update is a few hundred text writes.
  */
 import { h } from "../../ui/dom";
-import type { RoomSeat, SeatActivity } from "./client";
+import type { Progress, RoomSeat, SeatActivity } from "./client";
 import { BUDGET_WARNING, type Filters, keep, NO_FILTERS, shortAge, type Tile, tileFor, usd } from "./tiles";
 
 interface TileElements {
@@ -11,6 +11,7 @@ interface TileElements {
   idle: HTMLElement;
   detail: HTMLElement;
   bar: HTMLElement;
+  step: HTMLElement;
   key: string;
 }
 
@@ -33,8 +34,8 @@ export class SeatGrid {
     return this.last;
   }
 
-  update(seats: RoomSeat[], activity: Map<number, SeatActivity>): void {
-    this.last = seats.map((s) => tileFor(s, activity.get(s.seat)));
+  update(seats: RoomSeat[], activity: Map<number, SeatActivity>, progress: Progress | null = null): void {
+    this.last = seats.map((s) => tileFor(s, activity.get(s.seat), progress));
     for (const tile of this.last) this.render(tile);
     this.applyFilters();
   }
@@ -52,17 +53,18 @@ export class SeatGrid {
       const idle = h("span", { class: "tile-idle" });
       const detail = h("span", { class: "tile-detail" });
       const bar = h("span", { class: "tile-bar" });
+      const step = h("span", { class: "tile-step" });
       const root = h("button", { type: "button", class: "tile", "data-seat": tile.seat },
-        h("span", { class: "tile-seat" }, String(tile.seat)), idle, detail, h("span", { class: "tile-budget" }, bar));
+        h("span", { class: "tile-seat" }, String(tile.seat)), idle, detail, step, h("span", { class: "tile-budget" }, bar));
       root.addEventListener("click", () => this.onOpen(tile.seat));
-      el = { root, idle, detail, bar, key: "" };
+      el = { root, idle, detail, bar, step, key: "" };
       this.tiles.set(tile.seat, el);
       this.element.append(root);
     }
     const idle = tile.state === "free" ? "" : shortAge(tile.idleSeconds);
     const detail = (tile.hand ? "✋ " : "") + (tile.foreground ?? (tile.requests ? `${tile.requests} req` : ""));
     const share = tile.budgetShare ?? 0;
-    const key = [tile.state, idle, detail, share, tile.costUsd, tile.tokens, tile.host, tile.shadows, tile.hand?.text].join("|");
+    const key = [tile.state, idle, detail, share, tile.costUsd, tile.tokens, tile.host, tile.shadows, tile.hand?.text, tile.step, tile.stepTitle].join("|");
     if (key === el.key) return;
     el.key = key;
     el.root.dataset.state = tile.state;
@@ -70,6 +72,7 @@ export class SeatGrid {
     el.root.classList.toggle("over-budget", tile.budgetShare !== null && tile.budgetShare >= BUDGET_WARNING);
     el.idle.textContent = idle;
     el.detail.textContent = detail;
+    el.step.textContent = tile.step ?? "";
     el.bar.style.width = `${Math.min(100, Math.round(share * 100))}%`;
     el.root.title = [
       `Seat ${tile.seat}: ${tile.state}`,
@@ -80,6 +83,7 @@ export class SeatGrid {
         (tile.budgetUsd === null ? "" : ` of ${usd(tile.budgetUsd)}`),
       tile.shadows ? `${tile.shadows} shadow(s) open` : null,
       tile.hand ? `needs help: ${tile.hand.text || "(no text)"}` : null,
+      tile.step ? `${tile.step}: ${tile.stepTitle}` : null,
     ]
       .filter(Boolean)
       .join("\n");

@@ -15,15 +15,25 @@ import type { AppConfig } from "../../config";
 import { ApiRoutes } from "../../routing";
 import { forgetToken, saveToken, takeToken } from "./auth";
 import { forgetGoogleSession, mountGoogleButton, renewIn } from "./google";
-import { InstructorClient, InstructorError, type Room, type SeatActivity, type ShadowGrant, type Workshop } from "./client";
+import {
+  InstructorClient,
+  InstructorError,
+  type Progress,
+  type Room,
+  type SeatActivity,
+  type ShadowGrant,
+  type Workshop,
+} from "./client";
 import { SeatGrid } from "./grid";
 import { ShadowPane } from "./shadow";
-import { type Filters, handQueue, moneyLine, NO_FILTERS, shortAge } from "./tiles";
+import { type Filters, handQueue, histogramRows, moneyLine, NO_FILTERS, shortAge } from "./tiles";
 
 export const POLL_MS = 2000;
 /** Agents' activity is polled faster than the API, so a keystroke shows within ~1 s. */
 export const ACTIVITY_POLL_MS = 1000;
 const LIST_POLL_MS = 5000;
+/** Content pack progress (`GET …/progress`): a second, slower poll (docs/content-packs.md). */
+export const PROGRESS_POLL_MS = 5000;
 /** Fetch a new shadow token this long before the current one expires. */
 const SHADOW_RENEW_MARGIN_S = 120;
 
@@ -277,6 +287,7 @@ class Cockpit {
     const money = h("p", { class: "money-line", role: "status" });
     const actions = h("span", { class: "room-actions" });
     const hosts = h("ol", { class: "host-progress", "aria-label": "Hosts" });
+    const histogram = h("ol", { class: "step-histogram", id: "step-histogram", "aria-label": "Seats per step" });
     const grid = new SeatGrid((seat) => void openShadow(seat));
     const filters = this.filterBar((f) => grid.setFilters(f));
     const shadowBox = h("section", { class: "shadows", "aria-label": "Shadows" });
@@ -288,7 +299,7 @@ class Cockpit {
     window.__claraShadows = shadows;
     this.root.replaceChildren(
       h("main", { class: "cockpit cockpit-room" }, this.topBar(back), title, money, actions, hosts,
-        filters, grid.element, h("div", { class: "room-side" }, broadcastBox, handsBox), shadowBox),
+        histogram, filters, grid.element, h("div", { class: "room-side" }, broadcastBox, handsBox), shadowBox),
     );
 
     let room: Room | null = null;
@@ -368,9 +379,22 @@ class Cockpit {
     };
 
     let live = new Map<number, SeatActivity>();
+    let progress: Progress | null = null;
+    const renderHistogram = () => {
+      // Step titles come from the pack: text nodes only (h() never parses HTML).
+      histogram.replaceChildren(
+        ...histogramRows(progress).map((row) => {
+          const bar = h("span", { class: "step-bar" });
+          bar.style.width = `${row.width}%`; // CSSOM, not a style attribute (CSP)
+          return h("li", { class: "step-row" },
+            h("span", { class: "step-label" }, row.label), h("span", { class: "step-track" }, bar),
+            h("span", { class: "step-count" }, `${row.seats} seat${row.seats === 1 ? "" : "s"}`));
+        }),
+      );
+    };
     const renderRoom = () => {
       if (!room) return;
-      grid.update(room.seats, live);
+      grid.update(room.seats, live, progress);
       current.textContent = room.broadcast ? `Showing: ${room.broadcast.message}` : "No message is showing.";
       hands.replaceChildren(
         ...handQueue(grid.tilesNow).map((t) => {
@@ -438,8 +462,21 @@ class Cockpit {
       }
       setTimeout(pollActivity, Math.max(0, ACTIVITY_POLL_MS - (Date.now() - started)));
     };
+    const pollProgress = async () => {
+      if (generation !== this.generation) return;
+      try {
+        progress = await this.client.progress(workshopId);
+        if (generation !== this.generation) return;
+        renderHistogram();
+        renderRoom();
+      } catch {
+        // The room poll reports API trouble; progress is best effort.
+      }
+      setTimeout(pollProgress, PROGRESS_POLL_MS);
+    };
     void poll();
     void pollActivity();
+    void pollProgress();
   }
 
   /** Every ready host's activity, merged by seat; a host that cannot be asked is skipped. */

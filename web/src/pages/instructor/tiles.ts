@@ -2,7 +2,7 @@
  * Pure seat-tile rules: what one tile says, and which tiles a filter keeps. No DOM here, so
  * the rules are unit-tested (web/test/cockpit.test.ts).
  */
-import type { RoomSeat, SeatActivity } from "./client";
+import type { Progress, RoomSeat, SeatActivity, SeatProgress } from "./client";
 
 export type SeatState = "free" | "joined" | "connected" | "disconnected";
 
@@ -20,6 +20,9 @@ export interface Tile {
   budgetUsd: number | null;
   budgetShare: number | null;
   hand: { text: string; waited: number } | null;
+  /** Content pack progress: "step 3/5 · 2✓" (null: no pack, or nothing reported). */
+  step: string | null;
+  stepTitle: string | null;
 }
 
 export interface Filters {
@@ -34,7 +37,7 @@ export const NO_FILTERS: Filters = { disconnected: false, idleMinutes: null, ove
 export const BUDGET_WARNING = 0.8;
 
 /** `activity` is undefined when the seat's host could not be asked (then "joined"). */
-export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Tile {
+export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined, progress?: Progress | null): Tile {
   let state: SeatState = "free";
   if (seat.claimed) {
     if (activity === undefined) state = "joined";
@@ -53,7 +56,29 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Til
     budgetUsd: seat.budget_usd,
     budgetShare: seat.budget_share,
     hand: activity?.hand ?? null,
+    ...stepOf(seat.seat, progress ?? null),
   };
+}
+
+/** The tile's step line: 1-based step of the pack and how many checks passed. */
+export function stepOf(seat: number, progress: Progress | null): { step: string | null; stepTitle: string | null } {
+  const steps = progress?.content?.steps ?? [];
+  if (!Array.isArray(steps) || !steps.length || !Array.isArray(progress?.seats)) return { step: null, stepTitle: null };
+  const entry: SeatProgress | undefined = progress.seats.find((s) => s.seat === seat);
+  if (!entry) return { step: null, stepTitle: null };
+  const index = Math.min(entry.step, steps.length - 1);
+  const passed = entry.checks_passed.length;
+  return {
+    step: `step ${index + 1}/${steps.length}` + (passed ? ` · ${passed}✓` : ""),
+    stepTitle: `${steps[index].title}; checks passed: ${entry.checks_passed.join(", ") || "none"}`,
+  };
+}
+
+/** Histogram rows: label, seat count and bar width (percent of the busiest step). */
+export function histogramRows(progress: Progress | null): { label: string; seats: number; width: number }[] {
+  const rows = Array.isArray(progress?.histogram) ? progress.histogram : [];
+  const most = Math.max(1, ...rows.map((r) => r.seats));
+  return rows.map((r) => ({ label: `${r.step + 1}. ${r.title}`, seats: r.seats, width: Math.round((100 * r.seats) / most) }));
 }
 
 export function keep(tile: Tile, filters: Filters): boolean {

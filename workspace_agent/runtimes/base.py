@@ -12,6 +12,9 @@ Contract for implementations:
 * ``shell_command`` (``buffered`` terminal backend only) is the argv + environment + cwd of
   the seat's login shell, run directly on a PTY the agent owns (no tmux). Runtimes that do not
   support the buffered backend raise ``NotImplementedError``.
+* ``network_pid`` (app preview) is the PID of a process inside the seat's network namespace
+  (the agent connects to the seat's loopback from there), or None when the seat shares the
+  agent's network. Raises ``LookupError`` when the seat has no network right now (no shell).
 * ``stop`` releases what the runtime runs on this host for its seats; after it returns no
   seat process started by this runtime remains (local). Called once, at agent shutdown.
 """
@@ -48,6 +51,9 @@ class SeatRuntime(abc.ABC):
 
     def shell_command(self, seat: int) -> Command:
         raise NotImplementedError(f"the {self.name} runtime has no buffered terminal backend")
+
+    async def network_pid(self, seat: int) -> int | None:
+        return None
 
     @abc.abstractmethod
     async def stop(self) -> None: ...

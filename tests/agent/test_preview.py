@@ -34,13 +34,16 @@ def _require_isolation() -> None:
             pytest.skip(f"{tool} is not installed")
 
 
-@pytest.fixture(params=["isolated", "none"])
-async def agent(request: pytest.FixtureRequest, signing_key: SigningKey) -> AsyncIterator[PreviewAgent]:
-    """``isolated``: sandboxed seats in their own network namespaces; ``none``: unsandboxed
-    seats on the machine's network (the preview connects directly)."""
-    if request.param == "isolated":
+@pytest.fixture(params=["isolated", "isolated-tmux", "none"])
+async def agent(
+    request: pytest.FixtureRequest, signing_key: SigningKey
+) -> AsyncIterator[PreviewAgent]:
+    """``isolated``: sandboxed seats in their own network namespaces (buffered shells, or
+    tmux's); ``none``: unsandboxed seats on the machine's network (a direct connection)."""
+    network, _, backend = request.param.partition("-")
+    if network == "isolated":
         _require_isolation()
-    async for running in start_preview_agent(signing_key, request.param):
+    async for running in start_preview_agent(signing_key, network, backend or "buffered"):
         yield running
 
 

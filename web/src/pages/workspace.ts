@@ -8,6 +8,7 @@ import { EditorPane } from "../editor/pane";
 import { FilesClient } from "../files/client";
 import { FileTree } from "../files/tree";
 import { WatchConnection } from "../files/watch";
+import { PortsPanel } from "../preview/ports";
 import { RoomNotices } from "../room/notices";
 import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
@@ -48,6 +49,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const leave = h("button", { type: "button", class: "btn ghost" }, "Leave seat");
   const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
   const notices = new RoomNotices(seat);
+  const ports = new PortsPanel(seat);
   const header = h(
     "header",
     { class: "topbar" },
@@ -60,6 +62,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     notices.helpButton,
     reconnectNow,
     codeButton,
+    ports.button,
     changesButton,
     download,
     leave,
@@ -109,7 +112,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     splitter({ layout, property: "--sidebar-width", orientation: "vertical", label: "Resize file list", min: 0.12, max: 0.45, initial: 0.2, onResize: () => terminal.refit() }),
     right,
   );
-  root.replaceChildren(h("div", { class: "app" }, header, notices.banner, schedule.banner, banner, layout));
+  root.replaceChildren(h("div", { class: "app" }, header, ports.panel, notices.banner, schedule.banner, banner, layout));
   document.title = `Seat ${session.seat} · ${session.workshopName} — ClaraTeach`;
 
   let ended = "";
@@ -206,6 +209,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     terminal.dispose();
     schedule.dispose();
     notices.stop();
+    ports.stop();
     delete window.__claraTerm;
   }
   return dispose;

@@ -110,6 +110,20 @@ async def test_a_learner_opens_their_server_through_the_preview(agent: PreviewAg
     assert page.status == 200 and "learner app" in await page.text()
 
 
+async def test_python_http_server_through_the_preview(agent: PreviewAgent) -> None:
+    """The stock ``python3 -m http.server`` (HTTP/1.0: the body ends with the connection)."""
+    port = free_port()
+    work = agent.settings.workspace(1)
+    (work / "hello.html").write_text("<h1>static hello</h1>")
+    term = await agent.terminal(1)
+    await term.type(f"python3 -m http.server {port} --bind 127.0.0.1 &\r")
+    await wait_listed(agent, 1, port)
+    cookie = await agent.login(1, port)
+    for path, expected in (("/", "Directory listing for /"), ("/hello.html", "static hello")):
+        resp = await asyncio.wait_for(agent.preview_get(agent.host(1, port), path, cookie), 10)
+        assert resp.status == 200 and expected in await resp.text(), path
+
+
 async def test_the_preview_refuses_other_seats_other_ports_and_strangers(
     isolated: PreviewAgent,
 ) -> None:

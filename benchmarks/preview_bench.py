@@ -132,7 +132,10 @@ async def run(args: argparse.Namespace) -> None:
         agent, ag = _child("--agent", state, str(up["port"]))
         try:
             direct = (f"http://127.0.0.1:{up['port']}", {})
-            proxied = (f"http://127.0.0.1:{ag['port']}", {"Host": ag["host"], "Cookie": ag["cookie"]})
+            proxied = (
+                f"http://127.0.0.1:{ag['port']}",
+                {"Host": ag["host"], "Cookie": ag["cookie"]},
+            )
             connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
             async with aiohttp.ClientSession(connector=connector) as session:
                 for base, headers in (direct, proxied):  # warm-up (connections, caches)
@@ -147,8 +150,12 @@ async def run(args: argparse.Namespace) -> None:
                         mbs = await _large(session, f"{base}/large?mb={args.mb}", headers)
                         results[name] = (len(lat) / wall, percentile(lat, 99), mbs)
                         rows.append(
-                            summarize(f"{name} #{r + 1}", lat, wall, **{"req/s": len(lat) / wall,
-                                      "large MB/s": mbs})  # fmt: skip
+                            summarize(
+                                f"{name} #{r + 1}",
+                                lat,
+                                wall,
+                                **{"req/s": len(lat) / wall, "large MB/s": mbs},
+                            )
                         )
                     d, p = results["direct"], results["preview"]
                     ratios["req/s"].append(p[0] / d[0])

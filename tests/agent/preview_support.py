@@ -73,9 +73,7 @@ class PreviewAgent:
         headers = {"Host": host, **kw.pop("headers", {})}
         if cookie:
             headers["Cookie"] = cookie
-        resp = await self.session.get(
-            self.url + path, headers=headers, allow_redirects=False, **kw
-        )
+        resp = await self.session.get(self.url + path, headers=headers, allow_redirects=False, **kw)
         await resp.read()
         return resp
 
@@ -101,8 +99,8 @@ async def start_preview_agent(
     settings = AgentSettings(
         workshop_id=WORKSHOP, host_index=0, seats=(1, 2), issuer=ISSUER, state_dir=state_dir,
         port=port, public_url=f"http://127.0.0.1:{port}", gateway=False,
-        bwrap=seat_network != "none", seat_network="host" if seat_network == "none" else seat_network,
-        terminal_backend=backend, **overrides,
+        bwrap=seat_network != "none", terminal_backend=backend, **overrides,
+        seat_network="host" if seat_network == "none" else seat_network,
     )  # fmt: skip
     app = create_app(settings, keys={key.kid: key.public_key})
     runner = web.AppRunner(app)

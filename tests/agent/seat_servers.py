@@ -25,10 +25,12 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PAGE = """<!doctype html><html><head><title>learner app</title></head><body>
 <h1 id="title">learner app</h1><pre id="out"></pre><script>
 const out = {origin: location.origin, storage: Object.keys(localStorage), cookie: document.cookie};
-const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+const show = () => { document.getElementById("out").textContent = JSON.stringify(out); };
+const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+const ws = new WebSocket(scheme + location.host + "/ws");
 ws.onopen = () => ws.send("ping-" + 42);
-ws.onmessage = (e) => { out.echo = e.data; document.getElementById("out").textContent = JSON.stringify(out); };
-ws.onerror = () => { out.echo = "error"; document.getElementById("out").textContent = JSON.stringify(out); };
+ws.onmessage = (e) => { out.echo = e.data; show(); };
+ws.onerror = () => { out.echo = "error"; show(); };
 </script></body></html>"""
 
 
@@ -78,7 +80,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _websocket(self) -> None:
         key = self.headers["Sec-WebSocket-Key"]
-        accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+        digest = hashlib.sha1((key + GUID).encode()).digest()  # noqa: S324 - RFC 6455's
+        accept = base64.b64encode(digest).decode()
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")

@@ -159,7 +159,9 @@ async def test_a_learner_token_in_the_url_is_refused(isolated: PreviewAgent) -> 
         assert resp.status == 400, path
         assert resp.headers["X-ClaraTeach-Preview-Error"] == "token_in_url"
         assert token not in await resp.text()
-    assert (await agent.preview_get(agent.host(1, port), "/headers?token=abc", cookie)).status == 200
+    assert (
+        await agent.preview_get(agent.host(1, port), "/headers?token=abc", cookie)
+    ).status == 200
 
 
 async def test_the_instructor_opens_a_port_once_the_learner_shares_it(
@@ -179,9 +181,11 @@ async def test_the_instructor_opens_a_port_once_the_learner_shares_it(
     cookie = await agent.login(1, port, instructor)
     assert (await agent.preview_get(agent.host(1, port), "/headers", cookie)).status == 200
     status, body = await agent.api("GET", "/seats/1/preview/ports", instructor)
-    assert status == 200 and {"port": port, "shared": True} .items() <= next(
-        p for p in body["ports"] if p["port"] == port
-    ).items()
+    assert (
+        status == 200
+        and {"port": port, "shared": True}.items()
+        <= next(p for p in body["ports"] if p["port"] == port).items()
+    )
 
     status, _ = await agent.api("PUT", share, agent.learner(1), json={"shared": False})
     assert status == 200
@@ -213,7 +217,7 @@ async def test_a_port_with_no_listener_shows_the_explanatory_page(agent: Preview
 async def test_agent_routes_and_preview_origins_never_mix(isolated: PreviewAgent) -> None:
     agent = isolated
     port = await start_server(agent, 1)
-    status, body = await agent.open_url(1, port, agent.learner(1))
+    _, body = await agent.open_url(1, port, agent.learner(1))
     code_path = body["url"][len(body["origin"]) :]
     # On the agent's own origin the preview does not exist (and the code is not spent).
     async with agent.session.get(agent.url + code_path, allow_redirects=False) as resp:

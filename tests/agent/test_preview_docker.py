@@ -49,8 +49,11 @@ def container(tmp_path: Path) -> Iterator[tuple[int, int]]:
     try:
         wait_for(lambda: (cwd / f"server-{port}.ready").exists(), timeout=20, message="server")
         server = wait_for(
-            lambda: [c for c in psutil.Process(proc.pid).children(recursive=True)
-                     if "seat_servers.py" in " ".join(c.cmdline())],  # fmt: skip
+            lambda: [
+                c
+                for c in psutil.Process(proc.pid).children(recursive=True)
+                if "seat_servers.py" in " ".join(c.cmdline())
+            ],
             timeout=10,
             message="the server process",
         )[0]

@@ -34,7 +34,8 @@ def test_a_learner_opens_their_dev_server_in_a_preview_of_its_own_origin(
     (tmp_path / "hello.html").write_text("<h1 id=hello>static hello</h1>")
     page.locator("input[type=file]").set_input_files([str(script), str(tmp_path / "hello.html")])
     expect(page.locator('[role=treeitem][data-path="hello.html"]')).to_be_visible()
-    learner.run(f"python3 servers.py {app_port} 0.0.0.0 & python3 -m http.server {static_port} --bind 127.0.0.1 &")
+    learner.run(f"python3 servers.py {app_port} 0.0.0.0 &")
+    learner.run(f"python3 -m http.server {static_port} --bind 127.0.0.1 &")
 
     page.locator("#ports-button").click()
     row = page.locator(f'#ports-panel .port-row[data-port="{app_port}"]')
@@ -66,7 +67,9 @@ def test_a_learner_opens_their_dev_server_in_a_preview_of_its_own_origin(
     workspace_origin = page.evaluate("location.origin")
     workspace_storage = page.evaluate("Object.keys(localStorage)")
     assert seen["echo"] == "ping-42", seen
-    assert seen["origin"] != workspace_origin and seen["origin"] == preview.evaluate("location.origin")
+    assert seen["origin"] != workspace_origin and seen["origin"] == preview.evaluate(
+        "location.origin"
+    )
     assert workspace_storage, "the workspace page keeps its session in localStorage"
     assert seen["storage"] == [] and seen["cookie"] == "", seen  # HttpOnly; other origin
 

@@ -107,9 +107,7 @@ class PreviewGrants:
         if entry.expires <= now:
             del self._sessions[key]
             return None
-        if (entry.viewer.seat, entry.viewer.port) != (seat, port) or not self.allowed(
-            entry.viewer
-        ):
+        if (entry.viewer.seat, entry.viewer.port) != (seat, port) or not self.allowed(entry.viewer):
             return None
         self._sessions[key] = replace(entry, expires=min(now + SESSION_IDLE, entry.hard_expiry))
         return entry.viewer

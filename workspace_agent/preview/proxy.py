@@ -289,9 +289,7 @@ class PreviewProxy:
         return response
 
     async def _websocket(self, request: web.Request, seat: int, port: int) -> web.StreamResponse:
-        offered = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-        ]
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         offered = [p for p in offered if p]
         max_msg = min(self._settings.preview_max_request_bytes, 64 * 1024 * 1024)
         try:

@@ -12,6 +12,8 @@ from workspace_agent.preview.origins import PreviewOrigins
 from workspace_agent.preview.proxy import PreviewProxy
 from workspace_agent.preview.reach import SeatReach
 
+LOGGER = "workspace_agent.preview"
+
 
 @dataclass
 class Preview:
@@ -19,7 +21,9 @@ class Preview:
     grants: PreviewGrants
     reach: SeatReach
     proxy: PreviewProxy
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("workspace_agent.preview"))
+    log: logging.Logger = field(
+        default_factory=lambda: logging.getLogger("workspace_agent.preview")
+    )
 
 
 PREVIEW = web.AppKey("preview", Preview)

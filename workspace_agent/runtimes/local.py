@@ -235,6 +235,9 @@ class LocalRuntime(SeatRuntime):
         against its start time so a reused PID is never taken for it."""
         if not self._network.isolated:
             return None
+        return self._announced_pid(seat)
+
+    def _announced_pid(self, seat: int) -> int:
         try:
             pid_text, started = self.netns_file(seat).read_text().split()
             pid = int(pid_text)

@@ -252,6 +252,24 @@ async def test_websocket_echo_through_the_preview(agent: PreviewAgent) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await agent.session.ws_connect(agent.url + "/ws", headers={"Host": agent.host(1, port)})
     assert refused.value.status == 401
+    # Another preview's page (same site on GCP, so SameSite=Lax would send the cookie) cannot
+    # open the WebSocket or post: the Origin must be the preview's own.
+    for origin in (f"http://{agent.host(2, port)}", "null", agent.url):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as foreign:
+            await agent.session.ws_connect(
+                agent.url + "/ws",
+                headers={"Host": agent.host(1, port), "Cookie": cookie, "Origin": origin},
+            )
+        assert foreign.value.status == 403, origin
+    own = {"Host": agent.host(1, port), "Cookie": cookie, "Origin": f"http://{agent.host(1, port)}"}
+    async with agent.session.ws_connect(agent.url + "/ws", headers=own) as ws:
+        await ws.send_str("same origin")
+        assert (await ws.receive(timeout=10)).data == "same origin"
+    async with agent.session.post(agent.url + "/upload", data=b"x", headers=own) as resp:
+        assert resp.status == 200
+    foreign_post = {**own, "Origin": f"http://{agent.host(2, port)}"}
+    async with agent.session.post(agent.url + "/upload", data=b"x", headers=foreign_post) as resp:
+        assert resp.status == 403
 
 
 async def test_a_1_gib_streamed_response_keeps_the_agent_within_memory_bounds(

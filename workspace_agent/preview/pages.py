@@ -77,6 +77,15 @@ def token_in_url() -> web.Response:
     )
 
 
+def cross_origin() -> web.Response:
+    return page(
+        403,
+        "cross_origin",
+        "Refused: another page's request",
+        "WebSockets and form posts to a preview are accepted only from the preview's own pages.",
+    )
+
+
 def not_found() -> web.Response:
     return page(404, "not_found", "No such preview", "this host serves no such seat or port.")
 

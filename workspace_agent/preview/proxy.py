@@ -144,6 +144,9 @@ class PreviewProxy:
         viewer = self._viewer(request, seat, port)
         if viewer is None:
             return pages.unauthorized()
+        if not self._same_origin_or_safe(request):
+            log_event(log, "preview_cross_origin", level=logging.WARNING, seat=seat, port=port)
+            return pages.cross_origin()
         if self._in_flight.get(seat, 0) >= self._settings.preview_max_concurrency:
             return pages.busy()
         self._in_flight[seat] = self._in_flight.get(seat, 0) + 1
@@ -168,6 +171,21 @@ class PreviewProxy:
             if isinstance(header, dict) and header.get("kid") in keys:
                 return True
         return False
+
+    def _same_origin_or_safe(self, request: web.Request) -> bool:
+        """WebSocket handshakes and state-changing methods from another page are refused.
+
+        On GCP every preview of a host is *same-site* with the others (one registrable
+        domain), so ``SameSite=Lax`` alone would let seat 2's preview page drive seat 1's
+        server with seat 1's cookie (cross-site WebSocket hijacking, CSRF). A present
+        ``Origin`` must be this preview's own; requests without one are not from a page's
+        script (browsers always send it on these)."""
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if not websocket and request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        origin = request.headers.get("Origin")
+        scheme = "https" if self._origins.secure else "http"
+        return origin is None or origin.lower() == f"{scheme}://{request.host.lower()}"
 
     def _exchange(self, request: web.Request, seat: int, port: int) -> web.StreamResponse:
         viewer = self._grants.redeem(request.query.get("code", ""), seat, port)

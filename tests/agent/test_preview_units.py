@@ -125,3 +125,50 @@ def test_the_launcher_announces_and_withdraws_the_sandbox(tmp_path: Path) -> Non
 @pytest.mark.parametrize("raw", ["", "abc", "3000", "p3000", "012"])
 def test_garbage_hosts_are_not_previews(raw: str) -> None:
     assert origins("http://127.0.0.1:1").parse(raw) is None
+
+
+def test_the_namespace_helper_joins_a_sandbox_user_namespace_when_not_root() -> None:
+    """A non-root agent's path (``--userns``): run as ``nobody`` against an unprivileged
+    bubblewrap sandbox; the helper's socket reaches the server on the sandbox's loopback."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.support.net import free_port, port_open
+
+    setpriv, bwrap = shutil.which("setpriv"), shutil.which("bwrap")
+    if (
+        os.geteuid() != 0
+        or setpriv is None
+        or bwrap is None
+        or not Path("/usr/bin/python3").exists()
+    ):
+        pytest.skip("needs root (to become nobody), setpriv and bwrap")
+    here = Path(__file__).parent
+    helper = here.parent.parent / "workspace_agent" / "preview" / "netns_connect.py"
+    scratch = Path(tempfile.mkdtemp(prefix="ct-pv-userns-"))  # pytest's tmp is root-only
+    scratch.chmod(0o777)
+    port = free_port()
+    try:
+        done = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "/usr/bin/python3",
+                str(here / "netns_helper_probe.py"),
+                str(helper),
+                str(here / "seat_servers.py"),
+                str(port),
+                str(scratch),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert done.stdout.strip() == "HTTP/1.1 200 OK", (done.stdout, done.stderr)
+    assert not port_open("127.0.0.1", port)

@@ -36,7 +36,8 @@ OK, REFUSED, TIMEOUT, FAILED = b"\x00", b"\x01", b"\x02", b"\x03"
 def _setns(libc: ctypes.CDLL, fd: int, nstype: int) -> None:
     if libc.setns(fd, nstype) != 0:
         errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+        kind = "user" if nstype == CLONE_NEWUSER else "network"
+        raise OSError(errno, f"{kind} namespace: {os.strerror(errno)}")
 
 
 def connect(port: int) -> tuple[bytes, socket.socket | None]:

@@ -36,6 +36,7 @@ from workspace_agent.errors import error_middleware
 from workspace_agent.files.routes import routes as file_routes
 from workspace_agent.health import routes as health_routes
 from workspace_agent.logs import log_event
+from workspace_agent.preview import PREVIEW, setup_preview
 from workspace_agent.readiness import (
     Readiness,
     bring_up_seats,
@@ -90,13 +91,17 @@ def create_app(
         shells=SeatShells(seat_runtime) if settings.terminal_backend == "buffered" else None,
         notices=RoomNotices.stored_in(settings.state_dir / notices_store.FILE_NAME),
     )
-    app = web.Application(
-        middlewares=[cors_middleware(settings.allowed_origins), error_middleware],
-        client_max_size=MAX_REQUEST_BODY,
+    app = web.Application(client_max_size=MAX_REQUEST_BODY)
+    # The app preview's Host dispatch runs first: a preview origin never reaches a route below.
+    app.middlewares.extend(
+        [setup_preview(app, ctx), cors_middleware(settings.allowed_origins), error_middleware]
     )
     app[CONTEXT] = ctx
     app[BUS] = bus
-    app.on_response_prepare.append(cors_on_prepare(settings.allowed_origins))
+    previews = app[PREVIEW].origins
+    app.on_response_prepare.append(
+        cors_on_prepare(settings.allowed_origins, lambda r: previews.is_preview_host(r.host))
+    )
     app.add_routes(health_routes)
     app.add_routes(terminal_routes)
     app.add_routes(file_routes)

@@ -6,6 +6,8 @@ A foreign origin gets no ``Access-Control-Allow-Origin`` (and preflights are ref
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
@@ -43,11 +45,16 @@ def cors_middleware(allowed: tuple[str, ...]) -> Middleware:
     return middleware
 
 
-def cors_on_prepare(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """``on_response_prepare`` hook: also covers streamed responses prepared by handlers."""
+def cors_on_prepare(  # type: ignore[no-untyped-def]
+    allowed: tuple[str, ...], exempt: Callable[[web.Request], bool] | None = None
+):
+    """``on_response_prepare`` hook: also covers streamed responses prepared by handlers.
+    ``exempt`` requests (the app preview's origins) get no CORS headers from the agent."""
     allowed_set = frozenset(allowed)
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        if exempt is not None and exempt(request):
+            return
         origin = request.headers.get("Origin")
         if origin in allowed_set and "Access-Control-Allow-Origin" not in response.headers:
             response.headers["Access-Control-Allow-Origin"] = origin

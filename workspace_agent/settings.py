@@ -249,6 +249,41 @@ class AgentSettings:
             "CLARATEACH_AGENT_SCROLLBACK_LINES", "History lines replayed on (re)connect."
         ),
     )
+    preview_max_concurrency: int = field(
+        default=32,
+        metadata=_env(
+            "CLARATEACH_AGENT_PREVIEW_MAX_CONCURRENCY",
+            "App preview: requests and WebSockets in flight per seat (more get 503).",
+        ),
+    )
+    preview_max_request_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata=_env(
+            "CLARATEACH_AGENT_PREVIEW_MAX_REQUEST_BYTES",
+            "App preview: largest request body sent to a seat's server (413).",
+        ),
+    )
+    preview_max_response_bytes: int = field(
+        default=4 * 1024 * 1024 * 1024,
+        metadata=_env(
+            "CLARATEACH_AGENT_PREVIEW_MAX_RESPONSE_BYTES",
+            "App preview: a response body longer than this is cut off (streamed, not held).",
+        ),
+    )
+    preview_idle_timeout: int = field(
+        default=60,
+        metadata=_env(
+            "CLARATEACH_AGENT_PREVIEW_IDLE_TIMEOUT",
+            "App preview: seconds a seat's server may stay silent mid-response (504).",
+        ),
+    )
+    preview_ws_idle_timeout: int = field(
+        default=900,
+        metadata=_env(
+            "CLARATEACH_AGENT_PREVIEW_WS_IDLE_TIMEOUT",
+            "App preview: seconds without a message either way before a WebSocket is closed.",
+        ),
+    )
     seat_memory: str = field(
         default="2g", metadata=_env("CLARATEACH_AGENT_SEAT_MEMORY", "Docker: --memory per seat.")
     )
@@ -316,6 +351,11 @@ _INT_FIELDS = {
     "max_viewers_per_host",
     "scrollback_lines",
     "seat_pids",
+    "preview_max_concurrency",
+    "preview_max_request_bytes",
+    "preview_max_response_bytes",
+    "preview_idle_timeout",
+    "preview_ws_idle_timeout",
 }
 _BOOL_FIELDS = {"model_paused", "gateway", "bwrap", "shell_holder"}
 

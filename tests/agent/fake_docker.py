@@ -1,6 +1,7 @@
 """A fake ``docker`` CLI for tests: records argv and environment, keeps plausible state.
 
-``install(bin_dir, log)`` writes an executable ``docker`` script; every call appends
+``install(bin_dir, log)`` writes an executable ``docker`` script (``set_pid`` sets what
+``inspect -f {{.State.Pid}}`` prints for a container); every call appends
 ``{"argv": [...], "env": {...}}`` to ``log`` (JSON lines). ``exec -it`` runs ``cat`` so a
 terminal attached through it echoes what is typed. ``exec -i`` (no TTY) runs the command
 for real, on this machine, in the host directory bind-mounted at the container's
@@ -35,6 +36,8 @@ if cmd == "network" and args[1] == "create":
     state["networks"].append(args[-1]); save(); sys.exit(0)
 if cmd == "inspect":
     name = args[-1]
+    if "{{{{.State.Pid}}}}" in args and name in state["containers"]:
+        print(state.get("pids", {{}}).get(name, 0)); sys.exit(0)
     if name in state["containers"]:
         print("true"); sys.exit(0)
     print("Error: No such object: " + name, file=sys.stderr); sys.exit(1)
@@ -76,6 +79,13 @@ def install(bin_dir: Path, log: Path) -> Path:
     path.write_text(SCRIPT.format(python=sys.executable, log=str(log), state=str(state)))
     path.chmod(0o755)
     return path
+
+
+def set_pid(bin_dir: Path, container: str, pid: int) -> None:
+    path = bin_dir / "docker-state.json"
+    state = json.loads(path.read_text())
+    state.setdefault("pids", {})[container] = pid
+    path.write_text(json.dumps(state))
 
 
 def calls(log: Path) -> list[dict[str, object]]:

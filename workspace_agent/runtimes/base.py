@@ -16,6 +16,9 @@ Contract for implementations:
   the learner, confined like the learner's shell (sandbox or container), with cwd = the
   workspace and stdin/stdout usable as pipes (content checks, ``workspace_agent/content``).
   ``extra_env`` is added to the seat's environment, through process environments only.
+* ``network_pid`` (app preview) is the PID of a process inside the seat's network namespace
+  (the agent connects to the seat's loopback from there), or None when the seat shares the
+  agent's network. Raises ``LookupError`` when the seat has no network right now (no shell).
 * ``stop`` releases what the runtime runs on this host for its seats; after it returns no
   seat process started by this runtime remains (local). Called once, at agent shutdown.
 """
@@ -57,6 +60,9 @@ class SeatRuntime(abc.ABC):
 
     def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
         raise NotImplementedError(f"the {self.name} runtime cannot run commands in a seat")
+
+    async def network_pid(self, seat: int) -> int | None:
+        return None
 
     @abc.abstractmethod
     async def stop(self) -> None: ...

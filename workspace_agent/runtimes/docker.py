@@ -281,6 +281,17 @@ class DockerRuntime(SeatRuntime):
             stderr=subprocess.PIPE,
         )
 
+    async def network_pid(self, seat: int) -> int | None:
+        """The container's init process: the preview connects from inside its network."""
+        out = await self._docker_out(["inspect", "-f", "{{.State.Pid}}", self.container(seat)])
+        try:
+            pid = int((out or "").strip())
+        except ValueError:
+            pid = 0
+        if pid <= 0:
+            raise LookupError(f"seat {seat}'s container is not running")
+        return pid
+
     async def _docker_rc(self, args: list[str]) -> int:
         proc = await self._spawn(args, None)
         await proc.communicate()

@@ -224,7 +224,32 @@ class LocalRuntime(SeatRuntime):
         assert self._bwrap is not None
         extra = [Path(self._settings.claude_code_dir)] if self._settings.claude_code_dir else []
         argv = sandbox_argv(self._bwrap, self.workspace(seat), self._settings.shell, extra, command)
-        return self._network.wrap(argv)
+        # Only the seat's shell names its sandbox for the app preview; a one-off command
+        # (a content check) must not take that place.
+        announce = self.netns_file(seat) if command is None else None
+        return self._network.wrap(argv, announce=announce)
+
+    def netns_file(self, seat: int) -> Path:
+        """Where the seat's launcher names its sandbox (``netns_launch.py --announce``)."""
+        return self.seat_dir(seat).resolve() / "netns.pid"
+
+    async def network_pid(self, seat: int) -> int | None:
+        """The seat's most recent sandboxed shell (the one its launcher announced), checked
+        against its start time so a reused PID is never taken for it."""
+        if not self._network.isolated:
+            return None
+        return self._announced_pid(seat)
+
+    def _announced_pid(self, seat: int) -> int:
+        try:
+            pid_text, started = self.netns_file(seat).read_text().split()
+            pid = int(pid_text)
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError) as exc:
+            raise LookupError(f"seat {seat} has no running shell") from exc
+        if stat[stat.rindex(")") + 2 :].split()[19] != started:
+            raise LookupError(f"seat {seat} has no running shell")
+        return pid
 
     def exec_command(self, seat: int, argv: Sequence[str], extra_env: Mapping[str, str]) -> Command:
         """``argv`` in the seat's sandbox (its network namespace too), or plainly as the

@@ -1,6 +1,6 @@
 """Start a bubblewrap seat in its own network namespace, wired up by ``pasta`` (passt).
 
-``python -I netns_launch.py --pasta PATH [--forward PORT]... -- BWRAP [BWRAP ARGS...]``
+``python -I netns_launch.py --pasta PATH [--forward PORT]... [--announce FILE] -- BWRAP [ARGS...]``
 
 Run as the seat's login command (the buffered backend's PTY child, or tmux's
 default-command), so it imports only the standard library. In order:
@@ -16,7 +16,9 @@ default-command), so it imports only the standard library. In order:
    no other host loopback port, and ``--no-map-gw`` (pasta would otherwise map the gateway
    address to the host's loopback, every port of it);
 3. once pasta has written its PID file (its "initialised" signal) bubblewrap is released and
-   the shell starts with the network already up.
+   the shell starts with the network already up; with ``--announce FILE`` the sandbox's PID
+   and start time are written to ``FILE`` (atomically; removed again when the sandbox ends):
+   how the app preview (``workspace_agent/preview/reach.py``) finds the seat's namespace.
 
 pasta runs in the foreground as this process's child and is killed when the sandbox ends or,
 through ``PR_SET_PDEATHSIG``, when this process dies; bubblewrap has ``--die-with-parent``.
@@ -89,7 +91,30 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def launch(pasta: str, forward: list[int], bwrap_argv: list[str]) -> int:
+def _start_time(pid: int) -> str:
+    """Field 22 of ``/proc/PID/stat`` (after the parenthesised command name): with the PID,
+    it names one process for good (a PID alone may be reused)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+def _announce(path: str, pid: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as out:
+        out.write(f"{pid} {_start_time(pid)}\n")
+    os.replace(tmp, path)
+
+
+def _withdraw(path: str, pid: int) -> None:
+    """Remove ``path`` if it still names this sandbox (a newer shell may have replaced it)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        if int(Path(path).read_text().split()[0]) == pid:
+            os.unlink(path)
+
+
+def launch(
+    pasta: str, forward: list[int], bwrap_argv: list[str], announce: str | None = None
+) -> int:
     info_r, info_w = os.pipe()
     block_r, block_w = os.pipe()
     argv = [bwrap_argv[0], "--unshare-net", "--info-fd", str(info_w), "--block-fd", str(block_r)]
@@ -138,10 +163,15 @@ def launch(pasta: str, forward: list[int], bwrap_argv: list[str]) -> int:
                 sandbox.wait()
                 os.close(block_w)
                 return 1
+            if announce:
+                with contextlib.suppress(OSError):
+                    _announce(announce, pid)
             os.write(block_w, b"1")
             os.close(block_w)
             return _exit_code(sandbox.wait())
         finally:
+            if announce:
+                _withdraw(announce, pid)
             net.terminate()
             try:
                 net.wait(timeout=5)
@@ -157,20 +187,22 @@ def main(args: list[str]) -> int:
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
     options, bwrap_argv = args[: args.index("--")], args[args.index("--") + 1 :]
-    pasta, forward = "", []
+    pasta, forward, announce = "", [], None
     it = iter(options)
     for option in it:
         if option == "--pasta":
             pasta = next(it, "")
         elif option == "--forward":
             forward.append(int(next(it, "0")))
+        elif option == "--announce":
+            announce = next(it, "") or None
         else:
             print(f"clarateach: unknown option {option!r}", file=sys.stderr)
             return 2
     if not pasta or not bwrap_argv or not all(0 < port < 65536 for port in forward):
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
-    return launch(pasta, forward, bwrap_argv)
+    return launch(pasta, forward, bwrap_argv, announce)
 
 
 if __name__ == "__main__":

@@ -56,13 +56,16 @@ class SeatNetwork:
     def isolated(self) -> bool:
         return self.pasta is not None
 
-    def wrap(self, bwrap_argv: Sequence[str]) -> list[str]:
-        """The command that runs ``bwrap_argv`` on this network."""
+    def wrap(self, bwrap_argv: Sequence[str], announce: Path | None = None) -> list[str]:
+        """The command that runs ``bwrap_argv`` on this network; ``announce``: the file the
+        launcher writes the sandbox's PID to (the app preview's way into the namespace)."""
         if self.pasta is None:
             return list(bwrap_argv)
         argv = [sys.executable, "-I", str(LAUNCHER), "--pasta", self.pasta]
         for port in self.forward:
             argv += ["--forward", str(port)]
+        if announce is not None:
+            argv += ["--announce", str(announce)]
         return [*argv, "--", *bwrap_argv]
 
 

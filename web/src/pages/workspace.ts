@@ -10,6 +10,7 @@ import { FileTree } from "../files/tree";
 import { GuideClient } from "../guide/client";
 import { GuidePane } from "../guide/pane";
 import { WatchConnection } from "../files/watch";
+import { PortsPanel } from "../preview/ports";
 import { RoomNotices } from "../room/notices";
 import { ScheduleView } from "../schedule/view";
 import { isPermanentSeatLoss, type Seat } from "../seat";
@@ -51,6 +52,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
   const guideSlot = h("span", { class: "guide-slot" });
   const schedule = new ScheduleView({ auth: seat, download: () => download.click() });
   const notices = new RoomNotices(seat);
+  const ports = new PortsPanel(seat);
   const header = h(
     "header",
     { class: "topbar" },
@@ -64,6 +66,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     reconnectNow,
     guideSlot,
     codeButton,
+    ports.button,
     changesButton,
     download,
     leave,
@@ -113,7 +116,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     splitter({ layout, property: "--sidebar-width", orientation: "vertical", label: "Resize file list", min: 0.12, max: 0.45, initial: 0.2, onResize: () => terminal.refit() }),
     right,
   );
-  root.replaceChildren(h("div", { class: "app" }, header, notices.banner, schedule.banner, banner, layout));
+  root.replaceChildren(h("div", { class: "app" }, header, ports.panel, notices.banner, schedule.banner, banner, layout));
 
   // The guide pane, only when the workshop has a content pack (the agent says 404 otherwise).
   const guide = new GuidePane(
@@ -234,6 +237,7 @@ export function renderWorkspace(root: HTMLElement, options: WorkspaceOptions): (
     terminal.dispose();
     schedule.dispose();
     notices.stop();
+    ports.stop();
     delete window.__claraTerm;
   }
   return dispose;

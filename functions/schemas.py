@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from functions.plain_errors import plain_message
+from shared.domain.codes import NONCE_MAX, NONCE_MIN
 from shared.domain.errors import ValidationError
 from shared.domain.model_policy import ModelPolicy
 from shared.domain.schedule import EXTEND_MAX_MINUTES, GRACE_MAX, WARMUP_MAX
@@ -26,7 +27,6 @@ from shared.domain.validation import (
     SEATS_PER_HOST_MAX,
     SEATS_PER_HOST_MIN,
 )
-from shared.services.join import NONCE_MAX, NONCE_MIN
 
 FIELD_NAME_MAX = 100  # an unknown field is named in the error; a hostile name is cut short
 API_KEY_PATTERN = r"^sk-ant-[A-Za-z0-9_\-]{20,300}$"

@@ -4,11 +4,18 @@ Nothing is wired at import time. Entry points call ``bootstrap(Settings.from_env
 (lazily, on first request) and tests pass their own adapters as keyword arguments.
 Adapter modules are imported inside the builders so that local mode never imports the
 Google client libraries and vice versa.
+
+Each adapter of a bootstrapped ``Platform`` is built the first time something reads it, so a
+function builds (and imports the client library of) only what its routes touch: the join
+function never loads Compute or Pub/Sub, the read-only function never loads the publisher.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
 
 from shared.adapters.no_dns import NoDns
 from shared.ports.compute import Compute
@@ -18,22 +25,83 @@ from shared.ports.secrets import Secrets
 from shared.ports.store import WorkshopStore
 from shared.settings import Settings
 
+T = TypeVar("T")
 
-@dataclass
+#: Adapter name -> what builds it from the platform's settings (``bootstrap``'s builders).
+Builders = Mapping[str, Callable[["Platform"], Any]]
+
+
+class _Part(Generic[T]):
+    """One adapter of a ``Platform``: given, or built by its builder on first read, once."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, platform: None, owner: type | None = None) -> _Part[T]: ...
+    @overload
+    def __get__(self, platform: Platform, owner: type | None = None) -> T: ...
+    def __get__(self, platform: Platform | None, owner: type | None = None) -> T | _Part[T]:
+        if platform is None:
+            return self
+        parts = platform.__dict__
+        if self.name not in parts:
+            with platform._building:
+                if self.name not in parts:
+                    build = platform._builders.get(self.name)
+                    if build is None:
+                        raise AttributeError(f"this platform has no {self.name} adapter")
+                    parts[self.name] = build(platform)
+        part: T = parts[self.name]
+        return part
+
+    def __set__(self, platform: Platform, value: T) -> None:
+        platform.__dict__[self.name] = value
+
+
+@dataclass(init=False, repr=False, eq=False)
 class Platform:
-    """Everything a handler needs, already wired."""
+    """Everything a handler needs: each adapter as given, or built on first use."""
 
     settings: Settings
-    store: WorkshopStore
-    bus: EventBus
-    compute: Compute
-    secrets: Secrets
+    store: _Part[WorkshopStore] = _Part()
+    bus: _Part[EventBus] = _Part()
+    compute: _Part[Compute] = _Part()
+    secrets: _Part[Secrets] = _Part()
     #: Host A records (``<host>.<workshop domain>``); ``NoDns`` unless a DNS zone is configured.
-    dns: HostRecords = field(default_factory=NoDns)
+    dns: _Part[HostRecords] = _Part()
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: WorkshopStore | None = None,
+        bus: EventBus | None = None,
+        compute: Compute | None = None,
+        secrets: Secrets | None = None,
+        dns: HostRecords | None = None,
+        *,
+        builders: Builders | None = None,
+    ) -> None:
+        self.settings = settings
+        self._builders: Builders = builders or {"dns": lambda _: NoDns()}
+        self._building = threading.RLock()
+        given = {"store": store, "bus": bus, "compute": compute, "secrets": secrets, "dns": dns}
+        for name, part in given.items():
+            if part is not None:
+                setattr(self, name, part)
+
+    def built(self) -> frozenset[str]:
+        """The adapters that exist so far (given or built)."""
+        return frozenset(n for n in ("store", "bus", "compute", "secrets", "dns") if n in vars(self))
 
     def close(self) -> None:
-        for part in (self.bus, self.compute, self.store, self.dns):
-            part.close()
+        """Close what was built; an adapter never used is never built just to be closed."""
+        for name in ("bus", "compute", "store", "dns"):
+            part = vars(self).get(name)
+            if part is not None:
+                part.close()
 
 
 def bootstrap(
@@ -45,18 +113,18 @@ def bootstrap(
     secrets: Secrets | None = None,
     dns: HostRecords | None = None,
 ) -> Platform:
-    """Build a ``Platform``; any adapter passed in is used as is (tests, local platform)."""
+    """A ``Platform`` for ``settings``; any adapter passed in is used as is (tests, local
+    platform), every other one is built from ``settings`` when first used."""
     if settings.mode == "local":
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secrets = secrets or build_secrets(settings)
-    return Platform(
-        settings=settings,
-        store=store or build_store(settings),
-        bus=bus or build_bus(settings),
-        compute=compute or build_compute(settings, secrets),
-        secrets=secrets,
-        dns=dns or build_dns(settings),
-    )
+    builders: Builders = {
+        "store": lambda p: build_store(p.settings),
+        "bus": lambda p: build_bus(p.settings),
+        "compute": lambda p: build_compute(p.settings),
+        "secrets": lambda p: build_secrets(p.settings),
+        "dns": lambda p: build_dns(p.settings),
+    }
+    return Platform(settings, store, bus, compute, secrets, dns, builders=builders)
 
 
 def build_store(settings: Settings) -> WorkshopStore:
@@ -80,7 +148,7 @@ def build_bus(settings: Settings) -> EventBus:
     return LocalBus(push_url=settings.provisioner_url, push_token=push_token(settings.state_dir))
 
 
-def build_compute(settings: Settings, secrets: Secrets) -> Compute:
+def build_compute(settings: Settings) -> Compute:
     if settings.mode == "gcp":
         from shared.adapters.gce_compute import GceCompute
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functions import views
 from functions.handlers.call import Call
-from functions.schemas import Join, parse_body
+from functions.body import parse_body
+from functions.join_schema import Join
 from functions.wire import ApiResponse, json_response
 from shared.services import join as join_service
 

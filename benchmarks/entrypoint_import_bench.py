@@ -49,7 +49,9 @@ def import_ms(stderr: str) -> float:
     return total_us / 1000
 
 
-def measure(target: str, env: dict[str, str], workdir: Path) -> tuple[float, float, float, int, str]:
+def measure(
+    target: str, env: dict[str, str], workdir: Path
+) -> tuple[float, float, float, int, str]:
     process = coldstart.start(target, env, workdir, "-X", "importtime")
     report, stderr = coldstart.result(process, timeout=300)
     modules = set(report["modules"])
@@ -81,9 +83,7 @@ def main() -> int:
             load, first, imported = (statistics.median(r[i] for r in runs) for i in range(3))
             _, _, _, modules, heavy = runs[-1]
             first_text = f"{first:>10.0f}" if target in coldstart.FIRST_REQUESTS else f"{'-':>10}"
-            print(
-                f"{target:<16} {load:>8.0f} {first_text} {imported:>10.0f} {modules:>8}  {heavy}"
-            )
+            print(f"{target:<16} {load:>8.0f} {first_text} {imported:>10.0f} {modules:>8}  {heavy}")
     return 0
 
 

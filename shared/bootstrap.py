@@ -26,6 +26,7 @@ from shared.ports.store import WorkshopStore
 from shared.settings import Settings
 
 T = TypeVar("T")
+_PARTS = ("store", "bus", "compute", "secrets", "dns")
 
 #: Adapter name -> what builds it from the platform's settings (``bootstrap``'s builders).
 Builders = Mapping[str, Callable[["Platform"], Any]]
@@ -94,11 +95,11 @@ class Platform:
 
     def built(self) -> frozenset[str]:
         """The adapters that exist so far (given or built)."""
-        return frozenset(n for n in ("store", "bus", "compute", "secrets", "dns") if n in vars(self))
+        return frozenset(name for name in _PARTS if name in vars(self))
 
     def close(self) -> None:
         """Close what was built; an adapter never used is never built just to be closed."""
-        for name in ("bus", "compute", "store", "dns"):
+        for name in ("bus", "compute", "store", "dns"):  # the secrets port has no close
             part = vars(self).get(name)
             if part is not None:
                 part.close()

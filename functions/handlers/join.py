@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from functions import views
-from functions.handlers.call import Call
 from functions.body import parse_body
+from functions.handlers.call import Call
 from functions.join_schema import Join
 from functions.wire import ApiResponse, json_response
 from shared.services import join as join_service

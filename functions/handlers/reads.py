@@ -50,7 +50,8 @@ def _query_limit(raw: str | None) -> int:
 
 def get_workshop(call: Call) -> ApiResponse:
     workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
-    billed = workshop.billing_started_at is not None and workshop.status is not WorkshopStatus.STOPPED
+    stopped = workshop.status is WorkshopStatus.STOPPED
+    billed = workshop.billing_started_at is not None and not stopped
     return json_response(200, {"workshop": with_cost(call, workshop, so_far=billed)})
 
 

@@ -2,7 +2,8 @@
 
 The functions-framework entry points (``functions/main.py``) and the local platform's aiohttp
 server both convert their native request into an ``ApiRequest`` and call ``handle``. Each
-handler here only parses, calls one service function and serialises (docs/protocol.md §1).
+handler (``functions.handlers``) only parses, calls one service function and serialises
+(docs/protocol.md §1).
 
 Order of checks for every request: CORS preflight; body size (413); route and method
 (404/405); instructor authentication (401) before anything is read or written; body parsing

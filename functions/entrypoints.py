@@ -1,7 +1,8 @@
 """Which HTTP entry point of ``functions.main`` serves which API operation (route name).
 
-The one router (``functions.http.ROUTES``) holds every handler; each split entry point serves
-the operations listed here and answers 404 for the rest. ``api`` serves every operation (the
+The one router (``functions.http.ROUTES``) names every route's handler; each split entry point
+serves the operations listed here, imports only their handlers on its first request, and
+answers 404 for the rest. ``api`` serves every operation (the
 local platform and the single-URL deployment). Assigning a new route to a function is one line:
 add its operation id to that function's set. tests/api/test_entrypoints.py checks that every
 route is served by exactly one split function, and that the union is the all-in-one API.

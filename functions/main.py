@@ -14,7 +14,11 @@
 Cold starts: an HTTP function never imports the provisioner (``functions.events`` is loaded
 by the module ``__getattr__`` when functions-framework looks up ``provisioner`` or
 ``reconciler``), and the CloudEvent functions never import the router (``functions.http`` is
-imported on the first HTTP request). ``benchmarks/entrypoint_import_bench.py`` measures it.
+imported on the first HTTP request). A split function's first request imports only the
+handlers of its own operations (``functions.http.load_handlers``), and the platform builds
+only the adapters a request touches (``shared.bootstrap``): ``join_workshop`` never loads
+Compute or Pub/Sub. ``tests/api/test_entrypoint_imports.py`` asserts it per function and
+``benchmarks/entrypoint_import_bench.py`` measures it.
 
 The platform is bootstrapped lazily from the environment on the first request
 (``functions.runtime``, shared with the CloudEvent functions); the local platform and tests
@@ -159,8 +163,16 @@ def api(request: flask.Request) -> flask.Response:
     return _serve(request, None, None)
 
 
+_loaded: set[str] = set()
+
+
 def _split(name: str, request: flask.Request) -> flask.Response:
     root, operations = SPLIT[name]
+    if name not in _loaded:
+        from functions.http import load_handlers
+
+        load_handlers(operations)  # only this function's handlers (and what they import)
+        _loaded.add(name)
     return _serve(request, operations, root)
 
 

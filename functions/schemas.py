@@ -5,17 +5,23 @@ are refused with 400 naming the field, so a misspelt optional field (``seat_per_
 loudly instead of being silently ignored. Bounds mirror ``shared.domain.validation``; the
 services validate again (they are also called from outside HTTP) and apply per-deployment
 limits such as ``settings.max_seats``.
+
+The base model and ``parse_body`` live in ``functions.body``, the join body in
+``functions.join_schema`` and the host credentials body in ``functions.host_schema``, so the
+join and hosts functions define only their own models.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ConfigDict, Field
 
-from functions.plain_errors import plain_message
+from functions.body import Body as _Body
+from functions.body import parse_body
+from functions.host_schema import HostCredentialsRequest
+from functions.join_schema import Join
 from shared.domain.errors import ValidationError
 from shared.domain.model_policy import ModelPolicy
 from shared.domain.schedule import EXTEND_MAX_MINUTES, GRACE_MAX, WARMUP_MAX
@@ -26,14 +32,13 @@ from shared.domain.validation import (
     SEATS_PER_HOST_MAX,
     SEATS_PER_HOST_MIN,
 )
-from shared.services.join import NONCE_MAX, NONCE_MIN
 
-FIELD_NAME_MAX = 100  # an unknown field is named in the error; a hostile name is cut short
+__all__ = [
+    "ChangeSchedule", "CreateWorkshop", "HostCredentialsRequest", "Join", "ModelAccess",
+    "ScheduleBody", "parse_body", "parse_time", "schedule_fields",
+]  # fmt: skip
+
 API_KEY_PATTERN = r"^sk-ant-[A-Za-z0-9_\-]{20,300}$"
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _time_field(description: str) -> Any:
@@ -101,33 +106,8 @@ class CreateWorkshop(_Body):
     )
 
 
-class HostCredentialsRequest(_Body):
-    credential: Literal["api_key", "tls_certificate"] = Field(
-        default="api_key",
-        description="api_key: the workshop's Anthropic key (an empty body asks for it too);"
-        " tls_certificate: the deployment's wildcard certificate chain and key for Caddy.",
-    )
-
-
-class Join(_Body):
-    code: str = Field(min_length=1, max_length=64, description="Workshop code, e.g. CLAUDE-XY9Z.")
-    reconnect_code: str | None = Field(
-        default=None, min_length=1, max_length=64, description="Rejoin the seat it was issued for."
-    )
-    client_nonce: str | None = Field(
-        default=None,
-        min_length=NONCE_MIN,
-        max_length=NONCE_MAX,
-        pattern=r"^[\x20-\x7e]+$",
-        description="Random per-browser idempotency key: a repeated join gets the same seat.",
-    )
-
-
 class ModelAccess(_Body):
     paused: bool = Field(description="true pauses every seat's model access; false resumes.")
-
-
-Model = TypeVar("Model", bound=_Body)
 
 
 def parse_time(field: str, value: str | None) -> datetime | None:
@@ -156,15 +136,3 @@ def schedule_fields(body: ScheduleBody | None) -> dict[str, object] | None:
     fields["warmup_minutes"] = body.warmup_minutes
     fields["end_grace_minutes"] = body.end_grace_minutes
     return fields
-
-
-def parse_body(model: type[Model], data: Any) -> Model:
-    """Validate decoded JSON ``data`` against ``model``; ``ValidationError`` names the field."""
-    if not isinstance(data, dict):
-        raise ValidationError("body", "must be a JSON object")
-    try:
-        return model.model_validate(data, strict=True)  # strict reaches nested models too
-    except PydanticValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"])[:FIELD_NAME_MAX] or "body"
-        raise ValidationError(field, plain_message(dict(first), model)) from None

@@ -6,15 +6,17 @@ A workshop view never contains the API key or its secret reference (``api_key_re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.content import Pack
 from shared.domain import schedule as rules
 from shared.domain.model import Host, Seat, Workshop, utcnow
-from shared.services.content import Progress
-from shared.services.join import JoinGrant
-from shared.services.usage import Usage
-from shared.services.workshops import ShadowGrant
+
+if TYPE_CHECKING:  # types only: join's function must not import the workshop services
+    from shared.content import Pack
+    from shared.services.content import Progress
+    from shared.services.join import JoinGrant
+    from shared.services.usage import Usage
+    from shared.services.workshops import ShadowGrant
 
 
 def _time(value: datetime) -> str:

@@ -33,13 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.content.errors import ContentPackError
 from shared.domain.model_policy import ClaudeCodeSettings
+from shared.domain.progress import MAX_STEPS, STEP_ID
 
 MANIFEST_FILE = "workshop.toml"
 CHECK_TIMEOUT_DEFAULT = 30
 CHECK_TIMEOUT_MAX = 120
-MAX_STEPS = 50
-
-STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 GUIDE_PATH = re.compile(r"guide/[0-9]{2}-[A-Za-z0-9._-]{1,80}\.md")
 CHECK_PATH = re.compile(r"checks/[A-Za-z0-9._-]{1,80}")
 

@@ -19,6 +19,8 @@ WORKSHOP_CODE_PREFIX = "CLAUDE-"
 WORKSHOP_CODE_LENGTH = 4
 RECONNECT_CODE_LENGTH = 6
 WORKSHOP_ID_LENGTH = 10
+#: Length bounds of a join's client nonce (its idempotency key).
+NONCE_MIN, NONCE_MAX = 16, 128
 
 _CODE_RE = re.compile(rf"^CLAUDE-[{CODE_ALPHABET}]{{{WORKSHOP_CODE_LENGTH}}}$")
 _RECONNECT_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{RECONNECT_CODE_LENGTH}}}$")

@@ -8,10 +8,15 @@ own seats' numbers, not with the shape of what it sends.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from shared.content.manifest import MAX_STEPS, STEP_ID
+#: A content pack's step limits (``shared.content.manifest`` validates packs with them). Here,
+#: not there, so the store port and the functions that never touch packs never import the
+#: manifest's pydantic models.
+MAX_STEPS = 50
+STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from shared.auth.tokens import issue_token
 from shared.bootstrap import Platform
 from shared.domain.codes import (
     CODE_ALPHABET,
+    NONCE_MAX,
+    NONCE_MIN,
     RECONNECT_CODE_LENGTH,
     hash_client_nonce,
     hash_reconnect_code,
@@ -44,8 +46,6 @@ from shared.services.errors import InvalidReconnectCode, Unavailable, WorkshopNo
 from shared.services.ratelimit import JoinLimiter, limiter_for
 
 log = logging.getLogger(__name__)
-
-NONCE_MIN, NONCE_MAX = 16, 128
 
 
 @dataclass(frozen=True)

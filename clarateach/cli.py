@@ -658,44 +658,6 @@ def usage(
         _emit(body, json_output, lambda: render.usage_table(body))
 
 
-def _set_model_access(workshop_id: str, paused: bool, conn: _Connection, json_output: bool) -> None:
-    with _handled(json_output):
-        with conn.client() as client:
-            body = client.set_model_access(workshop_id, paused=paused)
-        word = "paused" if paused else "resumed"
-        _emit(body, json_output, lambda: f"Model access {word} for every seat of {workshop_id}.")
-
-
-@workshop_app.command("pause-model")
-def pause_model(
-    workshop_id: WorkshopIdArg,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    state_dir: StateDirOpt = None,
-    audience: AudienceOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
-    """Kill switch: refuse every seat's model requests until resume-model."""
-    _set_model_access(
-        workshop_id, True, _Connection(api_url, token, state_dir, audience), json_output
-    )
-
-
-@workshop_app.command("resume-model")
-def resume_model(
-    workshop_id: WorkshopIdArg,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    state_dir: StateDirOpt = None,
-    audience: AudienceOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
-    """Allow model requests again after pause-model."""
-    _set_model_access(
-        workshop_id, False, _Connection(api_url, token, state_dir, audience), json_output
-    )
-
-
 @workshop_app.command("logs")
 def logs(
     workshop_id: WorkshopIdArg,

@@ -317,6 +317,12 @@ def _shadow_token(call: Call) -> ApiResponse:
 def _model_access(call: Call) -> ApiResponse:
     workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
     body = parse_body(ModelAccess, call.json())
+    if body.seat is not None:
+        one = seat_actions.set_seat_model_access(
+            call.platform, call.caller, workshop.id, body.seat, body.paused
+        )
+        view = {"seat": one.seat, "paused": one.paused, "host": one.host, "host_told": one.host_told}
+        return json_response(200, {"workshop": _with_cost(call, one.workshop), **view})
     try:
         from shared.services.model_access import set_model_access
     except ModuleNotFoundError as exc:
@@ -324,6 +330,10 @@ def _model_access(call: Call) -> ApiResponse:
             raise
         raise NotImplementedYet("model access control is not available in this build") from None
     result = set_model_access(call.platform, workshop, body.paused)
+    log.info(
+        "model access paused for every seat" if body.paused else "model access resumed",
+        extra={"workshop_id": workshop.id, "owner": call.caller.owner},
+    )
     updated = (
         result if isinstance(result, Workshop) else call.platform.store.get_workshop(workshop.id)
     )

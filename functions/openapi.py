@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
 
 REF = "#/components/schemas/{model}"
 
@@ -40,6 +41,7 @@ INT = {"type": "integer"}
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
 NUMBER = {"type": "number"}
+BOOL = {"type": "boolean"}
 USAGE_COUNTERS = {
     "requests": INT,
     "input_tokens": INT,
@@ -47,6 +49,7 @@ USAGE_COUNTERS = {
     "cache_creation_input_tokens": INT,
     "cache_read_input_tokens": INT,
     "cost_usd": NUMBER,
+    **{name: INT for name in MODEL_ERROR_COUNTERS},
 }
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -91,6 +94,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "error": _nullable(STR),
             "attempt": INT,
             "model_paused": {"type": "boolean"},
+            "paused_seats": {
+                "type": "array",
+                "items": INT,
+                "description": "seats whose model access alone is paused",
+            },
             "model_policy": {"type": "object"},
             "hosts": {"type": "array", "items": _ref("Host")},
             "schedule": _nullable(_ref("Schedule")),
@@ -216,6 +224,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                         "cost_usd": NUMBER,
                         "budget_usd": _nullable(NUMBER),
                         "budget_share": _nullable(NUMBER),
+                        "model_paused": {
+                            **BOOL,
+                            "description": "this seat's model access alone is paused",
+                        },
+                        "errors": {
+                            **_object({name: INT for name in MODEL_ERROR_COUNTERS}),
+                            "description": "model errors counted by the seat's gateway",
+                        },
                     }
                 ),
             },
@@ -232,6 +248,16 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "host index -> whether the host took it now",
             },
         }
+    ),
+    "ModelAccessSet": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "seat": INT,
+            "paused": {"type": "boolean"},
+            "host": INT,
+            "host_told": {"type": "boolean"},
+        },
+        required=["workshop"],
     ),
     "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
     "SeatReset": _object({"seat": INT, "host": INT}),
@@ -309,10 +335,10 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
     "list_seats": ("Claimed seats", None, 200, "SeatList", (404,)),
     "get_usage": ("Model usage per seat and totals", None, 200, "Usage", (404,)),
     "set_model_access": (
-        "Pause or resume every seat's model access",
+        "Pause or resume model access, of every seat or (with seat) of one seat",
         ModelAccess,
         200,
-        "WorkshopEnvelope",
+        "ModelAccessSet",
         (400, 404, 501, 503),
     ),
     "shadow_token": (

@@ -70,6 +70,7 @@ def workshop_view(workshop: Workshop, cost: dict[str, Any] | None = None) -> dic
         "error": workshop.error,
         "attempt": workshop.attempt,
         "model_paused": workshop.model_paused,
+        "paused_seats": list(workshop.paused_seats),
         "model_policy": workshop.model_policy,
         "hosts": [host_view(h) for h in workshop.hosts],
         "schedule": schedule_view(workshop, now),

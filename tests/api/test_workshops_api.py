@@ -22,8 +22,8 @@ from tests.support.net import free_port
 S = WorkshopStatus
 W_KEYS = {
     "id", "name", "code", "seats", "seats_per_host", "status", "owner", "created_at",
-    "updated_at", "error", "attempt", "model_paused", "model_policy", "hosts", "schedule",
-    "stopped_at", "cost",
+    "updated_at", "error", "attempt", "model_paused", "paused_seats", "model_policy", "hosts",
+    "schedule", "stopped_at", "cost",
 }  # fmt: skip
 
 

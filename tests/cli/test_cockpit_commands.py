@@ -119,3 +119,24 @@ def test_delete_a_created_workshop_but_not_a_running_one(
     refused = run_cli("workshop", "delete", live["id"], "--yes")
     assert refused.exit_code == cli.EXIT_API_ERROR
     assert "workshop is running" in refused.text
+
+
+def test_pause_and_resume_one_seats_model(run_cli: RunCli, key_file: Path, api: ApiServer) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    paused = run_cli("workshop", "pause-model", workshop["id"], "--seat", "3")
+    assert paused.exit_code == 0, paused.text
+    assert "Model access paused for seat 3 (its host was not reached" in paused.text
+    stored = api.platform.store.get_workshop(workshop["id"])
+    assert stored is not None and stored.paused_seats == (3,) and not stored.model_paused
+
+    room = json.loads(run_cli("workshop", "watch", workshop["id"], "--once", "--json").stdout)
+    assert [s["seat"] for s in room["seats"] if s["model_paused"]] == [3]
+
+    resumed = run_cli("workshop", "resume-model", workshop["id"], "--seat", "3", "--json")
+    assert resumed.exit_code == 0, resumed.text
+    assert json.loads(resumed.stdout)["workshop"]["paused_seats"] == []
+
+    unknown = run_cli("workshop", "pause-model", workshop["id"], "--seat", "9")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+    assert "seat 9 is not a seat of this workshop (seats 1-4)" in unknown.text

@@ -1,6 +1,8 @@
 """Instructor control endpoints of the gateway (docs/protocol.md section 3).
 
-``PUT /control/model-access`` ``{"paused": bool}`` -> 200 ``{"paused": bool}`` (kill switch);
+``PUT /control/model-access`` ``{"paused": bool}`` -> 200 ``{"paused": bool}`` (kill switch;
+resuming every seat also lifts single-seat pauses), or ``{"paused": bool, "seat": n}`` -> 200
+``{"seat": n, "paused": bool}`` for one seat this host serves (404 ``unknown_seat`` otherwise);
 ``GET /control/usage`` -> 200 ``{"seats": {"<n>": totals}}``. Both need an instructor-role
 learner-format JWT for this workshop. The check is injected (``InstructorCheck``): the agent
 passes its ``Authenticator.instructor`` (which raises ``ApiError``, turned into JSON by the
@@ -78,8 +80,16 @@ def control_routes(handle: GatewayHandle, check: InstructorCheck) -> list[web.Ro
         paused = body.get("paused") if isinstance(body, dict) else None
         if not isinstance(paused, bool):
             return _error(400, "invalid_request", "paused: must be true or false.")
-        await handle.set_paused(paused)
-        return web.json_response({"paused": handle.paused})
+        seat = body.get("seat")
+        if seat is None:
+            await handle.set_paused(paused)
+            return web.json_response({"paused": handle.paused})
+        if not isinstance(seat, int) or isinstance(seat, bool):
+            return _error(400, "invalid_request", "seat: must be a seat number.")
+        if not handle.config.serves(seat):
+            return _error(404, "unknown_seat", f"Seat {seat} is not served by this host.")
+        await handle.set_paused(paused, seat)
+        return web.json_response({"seat": seat, "paused": seat in handle.paused_seats})
 
     async def get_usage(request: web.Request) -> web.Response:
         await check(request)

@@ -93,12 +93,26 @@ class GatewayHandle:
     def paused(self) -> bool:
         return self.governor.paused
 
-    async def set_paused(self, paused: bool) -> None:
-        """Pause or resume every seat's model access; remembered across agent restarts."""
-        self.governor.paused = paused
+    @property
+    def paused_seats(self) -> list[int]:
+        return sorted(self.governor.paused_seats)
+
+    async def set_paused(self, paused: bool, seat: int | None = None) -> None:
+        """Pause or resume model access: of every seat (``seat`` ``None``; resuming every
+        seat also lifts single-seat pauses), or of one ``seat`` only. Remembered across
+        agent restarts (``access.json``)."""
+        if seat is None:
+            self.governor.paused = paused
+            if not paused:
+                self.governor.paused_seats.clear()
+        elif paused:
+            self.governor.paused_seats.add(seat)
+        else:
+            self.governor.paused_seats.discard(seat)
         path = self.config.gateway_dir / ACCESS_FILE
-        await asyncio.to_thread(write_private_json, path, {"paused": paused})
-        log_event(log, "model_access_changed", paused=paused)
+        state = {"paused": self.governor.paused, "paused_seats": self.paused_seats}
+        await asyncio.to_thread(write_private_json, path, state)
+        log_event(log, "model_access_changed", paused=paused, seat=seat)
 
     def stop_workshop(self) -> None:
         """The workshop ended: refuse every model request from now on."""
@@ -155,6 +169,15 @@ def _initial_paused(config: GatewayConfig) -> bool:
     if isinstance(stored, dict) and isinstance(stored.get("paused"), bool):
         return bool(stored["paused"])
     return config.paused
+
+
+def _initial_paused_seats(config: GatewayConfig) -> set[int]:
+    """The seats last paused on their own on this host (outlives restarts), else config."""
+    stored = read_json(config.gateway_dir / ACCESS_FILE)
+    if isinstance(stored, dict) and isinstance(stored.get("paused_seats"), list):
+        seats = stored["paused_seats"]
+        return {n for n in seats if isinstance(n, int) and config.serves(n)}
+    return {n for n in config.paused_seats if config.serves(n)}
 
 
 class _BusPublisher:
@@ -268,7 +291,9 @@ def setup_gateway(
         config=config,
         tokens=SeatTokens.load_or_create(directory, config.seats),
         ledger=ledger,
-        governor=Governor(config.policy, ledger, paused=paused),
+        governor=Governor(
+            config.policy, ledger, paused=paused, paused_seats=_initial_paused_seats(config)
+        ),
         publish=publish or _default_publisher(settings),
         agent_port=config.agent_port,
     )

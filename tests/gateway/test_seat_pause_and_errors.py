@@ -1,0 +1,168 @@
+"""Per-seat model pause (``PUT /control/model-access`` with a seat) and the per-seat model
+error counters the gateway reports with its usage (docs/gateway.md, docs/cockpit.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.auth.tokens import SigningKey
+from shared.domain.model_policy import ModelPolicy, SeatLimits
+from tests.gateway.conftest import (
+    KEY_REF,
+    GatewayFactory,
+    MemorySecrets,
+    RunningGateway,
+    instructor_token,
+)
+from tests.gateway.fake_upstream import FakeAnthropic
+from tests.gateway.test_limits import put_access
+from tests.gateway.test_proxy import error_type, post_messages
+from tests.support.net import free_port
+
+
+def counters(gateway: RunningGateway, seat: int) -> dict[str, int | float]:
+    return gateway.handle.usage_snapshot()[str(seat)]
+
+
+async def test_pausing_one_seat_refuses_only_that_seat(
+    gateway: RunningGateway, fake: FakeAnthropic, signing_key: SigningKey
+) -> None:
+    token = instructor_token(signing_key)
+
+    assert await put_access(gateway, token, {"paused": True, "seat": 2}) == (
+        200,
+        {"seat": 2, "paused": True},
+    )
+
+    status, headers, body = await post_messages(gateway, 2)
+    assert status == 429 and headers["x-should-retry"] == "false"
+    assert error_type(body) == "rate_limit_error"
+    assert b"paused for your seat" in body
+    assert (await post_messages(gateway, 1))[0] == 200
+    assert (await post_messages(gateway, 3))[0] == 200
+    assert len(fake.requests) == 2  # seat 2's request never reached the upstream
+    assert counters(gateway, 2)["paused_refused"] == 1
+    assert counters(gateway, 1)["paused_refused"] == 0
+
+    assert await put_access(gateway, token, {"paused": False, "seat": 2}) == (
+        200,
+        {"seat": 2, "paused": False},
+    )
+    assert (await post_messages(gateway, 2))[0] == 200
+
+
+async def test_resuming_every_seat_lifts_single_seat_pauses(
+    gateway: RunningGateway, signing_key: SigningKey
+) -> None:
+    token = instructor_token(signing_key)
+    await put_access(gateway, token, {"paused": True, "seat": 3})
+    await put_access(gateway, token, {"paused": True})
+    assert (await post_messages(gateway, 1))[0] == 429
+
+    await put_access(gateway, token, {"paused": False})
+
+    assert gateway.handle.paused_seats == []
+    assert (await post_messages(gateway, 3))[0] == 200
+
+
+async def test_a_seat_pause_survives_an_agent_restart(
+    gateway_factory: GatewayFactory, signing_key: SigningKey
+) -> None:
+    first = await gateway_factory()
+    await put_access(first, instructor_token(signing_key), {"paused": True, "seat": 1})
+    await first.stop()
+
+    second = await gateway_factory()
+
+    assert second.handle.paused_seats == [1] and not second.handle.paused
+    assert (await post_messages(second, 1))[0] == 429
+    assert (await post_messages(second, 2))[0] == 200
+
+
+async def test_seats_paused_in_the_configuration_start_paused(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await gateway_factory(paused_seats=frozenset({3, 99}))  # 99: not this host's
+
+    assert gateway.handle.paused_seats == [3]
+    assert (await post_messages(gateway, 3))[0] == 429
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"paused": True, "seat": 9}, 404),
+        ({"paused": True, "seat": "1"}, 400),
+        ({"paused": True, "seat": True}, 400),
+        ({"seat": 1}, 400),
+    ],
+)
+async def test_bad_seat_pauses_are_refused(
+    gateway: RunningGateway, signing_key: SigningKey, body: dict, status: int
+) -> None:
+    got, doc = await put_access(gateway, instructor_token(signing_key), body)
+
+    assert got == status and set(doc["error"]) == {"code", "message"}
+    assert gateway.handle.paused_seats == []
+
+
+# ------------------------------------------------------------------------ error counters
+async def test_an_unreachable_upstream_is_counted_for_the_seat(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await gateway_factory(upstream=f"http://127.0.0.1:{free_port()}")
+
+    assert (await post_messages(gateway, 2))[0] == 502
+    assert (await post_messages(gateway, 2))[0] == 502
+
+    assert counters(gateway, 2)["upstream_unreachable"] == 2
+    assert counters(gateway, 1)["upstream_unreachable"] == 0
+    assert counters(gateway, 2)["requests"] == 0
+
+
+async def test_a_key_refused_upstream_is_counted(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(secrets=MemorySecrets({KEY_REF: "sk-ant-api03-revoked"}))
+
+    status, _, body = await post_messages(gateway, 1)
+
+    assert status == 401 and error_type(body) == "authentication_error"  # relayed as is
+    assert counters(gateway, 1)["key_refused"] == 1
+
+
+async def test_a_missing_key_is_counted_as_refused(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(secrets=MemorySecrets())
+
+    assert (await post_messages(gateway, 3))[0] == 503
+    assert counters(gateway, 3)["key_refused"] == 1
+
+
+async def test_budget_and_rate_refusals_are_counted_apart(
+    gateway_factory: GatewayFactory,
+) -> None:
+    policy = ModelPolicy(
+        defaults=SeatLimits(requests_per_minute=1),
+        seat_overrides={"2": SeatLimits(max_output_tokens=0)},
+    )
+    gateway = await gateway_factory(policy=policy)
+
+    assert (await post_messages(gateway, 1))[0] == 200
+    assert (await post_messages(gateway, 1))[0] == 429  # rate
+    assert (await post_messages(gateway, 2))[0] == 429  # budget (0 output tokens allowed)
+
+    assert (counters(gateway, 1)["rate_refused"], counters(gateway, 1)["budget_refused"]) == (1, 0)
+    assert (counters(gateway, 2)["rate_refused"], counters(gateway, 2)["budget_refused"]) == (0, 1)
+
+
+async def test_error_counters_are_published_with_the_usage(
+    gateway_factory: GatewayFactory,
+) -> None:
+    published: list = []
+    gateway = await gateway_factory(
+        upstream=f"http://127.0.0.1:{free_port()}", publish=published.append
+    )
+    await post_messages(gateway, 1)
+
+    await gateway.handle.flush()
+
+    assert published, "an error alone changes the totals, so it is reported"
+    assert published[-1].data["seats"]["1"]["upstream_unreachable"] == 1

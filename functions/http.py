@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
-from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
+from functions.cockpit_schemas import Broadcast, ChangeModelPolicy, ReleaseSeat, ResetSeat
 from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
@@ -46,6 +46,7 @@ from shared.services import (
     costs,
     host_credentials,
     host_events,
+    model_policy_change,
     seat_actions,
     workshop_delete,
 )
@@ -151,7 +152,9 @@ def _openapi(call: Call) -> ApiResponse:
 
 def _join(call: Call) -> ApiResponse:
     body = parse_body(Join, call.json())
-    request = join_service.JoinRequest(body.code, body.reconnect_code, body.client_nonce)
+    request = join_service.JoinRequest(
+        body.code, body.reconnect_code, body.client_nonce, body.display_name
+    )
     grant = join_service.join(call.platform, request, call.request.client_ip or "unknown")
     return json_response(200, views.join_view(grant))
 
@@ -304,6 +307,15 @@ def _reset_seat(call: Call) -> ApiResponse:
     return json_response(200, {"seat": reset.seat, "host": reset.host})
 
 
+def _change_model_policy(call: Call) -> ApiResponse:
+    body = parse_body(ChangeModelPolicy, call.json())
+    changed = model_policy_change.change_model_policy(
+        call.platform, call.caller, call.workshop_id, body.model_policy.model_dump(mode="json")
+    )
+    hosts = {str(index): ok for index, ok in changed.hosts.items()}
+    return json_response(200, {"workshop": _with_cost(call, changed.workshop), "hosts": hosts})
+
+
 def _delete(call: Call) -> ApiResponse:
     workshop_delete.delete_workshop(call.platform, call.caller, call.workshop_id)
     return json_response(200, {"deleted": call.workshop_id})
@@ -358,6 +370,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/seats", "list_seats", "workshops", True, _seats),
     Route("GET", W + "/usage", "get_usage", "workshops", True, _usage),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
+    Route("POST", W + "/model-policy", "set_model_policy", "workshops", True, _change_model_policy),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),

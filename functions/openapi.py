@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
+from functions.cockpit_schemas import Broadcast, ChangeModelPolicy, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
 from functions.schemas import ChangeSchedule, CreateWorkshop, Join, ModelAccess
 from shared.domain.cockpit import MODEL_ERROR_COUNTERS
@@ -161,11 +161,23 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "WorkshopPage": _object(
         {"workshops": {"type": "array", "items": _ref("Workshop")}, "next_cursor": _nullable(STR)}
     ),
+    "SeatClaim": _object(
+        {
+            "seat": INT,
+            "host": INT,
+            "joined_at": TIME,
+            "last_seen": TIME,
+            "display_name": {
+                **_nullable(STR),
+                "description": "the learner's name as given at join (show it as text)",
+            },
+        }
+    ),
     "SeatList": _object(
         {
             "seats": {
                 "type": "array",
-                "items": _object({"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}),
+                "items": _ref("SeatClaim"),
             }
         }
     ),
@@ -215,9 +227,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                         "seat": INT,
                         "claimed": {"type": "boolean"},
                         "claim": _nullable(
-                            _object(
-                                {"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}
-                            )
+                            _ref("SeatClaim")
                         ),
                         "requests": INT,
                         "tokens": INT,
@@ -258,6 +268,16 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "host_told": {"type": "boolean"},
         },
         required=["workshop"],
+    ),
+    "PolicyChanged": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "hosts": {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "description": "host index -> whether the host applied it now",
+            },
+        }
     ),
     "SeatReleased": _object({"seat": INT, "host": INT, "host_told": {"type": "boolean"}}),
     "SeatReset": _object({"seat": INT, "host": INT}),
@@ -340,6 +360,14 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
         200,
         "ModelAccessSet",
         (400, 404, 501, 503),
+    ),
+    "set_model_policy": (
+        "Replace the model policy (per-seat budgets and rate limits); running hosts apply it"
+        " at once",
+        ChangeModelPolicy,
+        200,
+        "PolicyChanged",
+        (400, 404),
     ),
     "shadow_token": (
         "Instructor token for read-only terminal shadowing",
@@ -465,6 +493,7 @@ def _operation(route: Route) -> dict[str, Any]:
 
 REQUEST_MODELS = (
     CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat, ResetSeat,
+    ChangeModelPolicy,
 )  # fmt: skip
 
 

@@ -85,6 +85,7 @@ def seat_view(seat: Seat) -> dict[str, Any]:
         "host": seat.host_index,
         "joined_at": _time(seat.joined_at),
         "last_seen": _time(seat.last_seen),
+        "display_name": seat.display_name,
     }
 
 

@@ -97,6 +97,7 @@ def new_seat(workshop: Workshop, number: int, request: SeatRequest) -> Seat:
         joined_at=now,
         last_seen=now,
         client_nonce_hash=request.client_nonce_hash,
+        display_name=request.display_name,
     )
 
 

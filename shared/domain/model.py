@@ -90,6 +90,8 @@ class Seat:
     joined_at: datetime
     last_seen: datetime
     client_nonce_hash: str | None = None
+    #: What the learner asked to be called (``shared.domain.cockpit.display_name``), or None.
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ error counters the gateway reports with its usage (docs/gateway.md, docs/cockpit
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from shared.auth.tokens import SigningKey
@@ -13,6 +14,7 @@ from tests.gateway.conftest import (
     MemorySecrets,
     RunningGateway,
     instructor_token,
+    learner_token,
 )
 from tests.gateway.fake_upstream import FakeAnthropic
 from tests.gateway.test_limits import put_access
@@ -166,3 +168,60 @@ async def test_error_counters_are_published_with_the_usage(
 
     assert published, "an error alone changes the totals, so it is reported"
     assert published[-1].data["seats"]["1"]["upstream_unreachable"] == 1
+
+
+# ------------------------------------------------------------------------ policy change
+async def put_policy(gateway: RunningGateway, token: str, body: object) -> tuple[int, dict]:
+    async with (
+        aiohttp.ClientSession() as client,
+        client.put(
+            f"{gateway.url}/control/model-policy",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def test_a_new_policy_applies_to_the_next_request_and_survives_a_restart(
+    gateway_factory: GatewayFactory, signing_key: SigningKey
+) -> None:
+    first = await gateway_factory()
+    assert (await post_messages(first, 1))[0] == 200
+    strict = ModelPolicy(defaults=SeatLimits(requests_per_minute=1))
+
+    status, body = await put_policy(
+        first, instructor_token(signing_key), {"model_policy": strict.model_dump(mode="json")}
+    )
+
+    assert (status, body) == (200, {"applied": True})
+    assert (await post_messages(first, 1))[0] == 200  # the rate window starts with the policy
+    status, _, refused = await post_messages(first, 1)
+    assert status == 429 and b"1 requests per minute" in refused
+    await first.stop()
+
+    second = await gateway_factory()  # its configuration still has the old, unlimited policy
+    assert second.handle.governor.policy.defaults.requests_per_minute == 1
+    assert second.handle.config.policy.defaults.requests_per_minute == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"model_policy": {"defaults": {"requests_per_minute": 0}}}, {"model_policy": "x"}, []],
+)
+async def test_a_bad_policy_is_refused_and_the_old_one_kept(
+    gateway: RunningGateway, signing_key: SigningKey, body: object
+) -> None:
+    before = gateway.handle.governor.policy
+
+    status, doc = await put_policy(gateway, instructor_token(signing_key), body)
+
+    assert status == 400 and set(doc["error"]) == {"code", "message"}
+    assert gateway.handle.governor.policy == before
+
+
+async def test_only_the_instructor_may_change_the_policy(
+    gateway: RunningGateway, signing_key: SigningKey
+) -> None:
+    status, _ = await put_policy(gateway, learner_token(signing_key, 1), {"model_policy": {}})
+    assert status == 403

@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ from workspace_agent.logs import log_event
 log = logging.getLogger("workspace_agent.gateway")
 
 ACCESS_FILE = "access.json"
+#: The model policy last sent by the platform (``PUT /control/model-policy``); it outlives
+#: restarts and wins over the (older) policy of the agent's configuration.
+POLICY_FILE = "policy.json"
 #: Publishes one event; may be sync (``EventBus.publish``, run in a thread) or async.
 UsagePublisher = Callable[[Event], Any]
 
@@ -114,6 +117,16 @@ class GatewayHandle:
         await asyncio.to_thread(write_private_json, path, state)
         log_event(log, "model_access_changed", paused=paused, seat=seat)
 
+    # ----------------------------------------------------------------- policy
+    async def set_policy(self, policy: ModelPolicy) -> None:
+        """Apply the instructor's new model policy to the next model request; remembered
+        across agent restarts. Claude Code's files follow at each seat's next shell start."""
+        self.governor.policy = policy
+        self.config = replace(self.config, policy=policy)
+        path = self.config.gateway_dir / POLICY_FILE
+        await asyncio.to_thread(write_private_json, path, policy.model_dump(mode="json"))
+        log_event(log, "model_policy_changed")
+
     def stop_workshop(self) -> None:
         """The workshop ended: refuse every model request from now on."""
         self.governor.stopped = True
@@ -169,6 +182,18 @@ def _initial_paused(config: GatewayConfig) -> bool:
     if isinstance(stored, dict) and isinstance(stored.get("paused"), bool):
         return bool(stored["paused"])
     return config.paused
+
+
+def _changed_policy(config: GatewayConfig) -> ModelPolicy | None:
+    """The policy the platform sent this host last (``policy.json``), if any and valid."""
+    stored = read_json(config.gateway_dir / POLICY_FILE)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return ModelPolicy.model_validate(stored)
+    except ValueError:
+        log_event(log, "model_policy_file_invalid", level=logging.WARNING)
+        return None
 
 
 def _initial_paused_seats(config: GatewayConfig) -> set[int]:
@@ -284,6 +309,8 @@ def setup_gateway(
     if config is None:
         config, policy_valid = _config_from(settings)
     directory = ensure_private_dir(config.gateway_dir)
+    if (changed := _changed_policy(config)) is not None:
+        config, policy_valid = replace(config, policy=changed), True
     ledger = UsageLedger.load(directory, config.seats)
     # An invalid policy keeps access paused even if an earlier run was resumed.
     paused = _initial_paused(config) or not policy_valid

@@ -20,6 +20,12 @@ from clarateach import render_cockpit
 from clarateach.api_client import ApiClient
 from clarateach.cli import (
     EXIT_API_ERROR,
+    BudgetOpt,
+    LimitFlags,
+    MaxInOpt,
+    MaxOutOpt,
+    PolicyFileOpt,
+    RpmOpt,
     ApiUrlOpt,
     AudienceOpt,
     JsonOpt,
@@ -31,8 +37,10 @@ from clarateach.cli import (
     _fail,
     _handled,
     stdout,
+    read_policy_file,
     workshop_app,
 )
+from shared.domain.model_policy import ModelPolicy
 
 AGENT_TIMEOUT_SECONDS = 3.0
 
@@ -321,6 +329,58 @@ def resume_model(
     --seat N."""
     conn = _Connection(api_url, token, state_dir, audience)
     _model_access(workshop_id, False, seat, conn, json_output)
+
+
+@workshop_app.command("policy")
+def policy(
+    workshop_id: WorkshopIdArg,
+    policy_file: PolicyFileOpt = None,
+    budget_usd: BudgetOpt = None,
+    requests_per_minute: RpmOpt = None,
+    max_input_tokens: MaxInOpt = None,
+    max_output_tokens: MaxOutOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the model policy; with --policy-file and/or limit flags, change it (also while
+    the workshop runs: hosts apply it to the next model request)."""
+    limits = LimitFlags(budget_usd, requests_per_minute, max_input_tokens, max_output_tokens)
+    with _handled(json_output):
+        with _Connection(api_url, token, state_dir, audience).client() as client:
+            if policy_file is None and not limits.given():
+                current = _effective(client.get_workshop(workshop_id)["model_policy"])
+                _emit(
+                    {"model_policy": current},
+                    json_output,
+                    lambda: render_cockpit.policy_lines(current),
+                )
+                return
+            base = (
+                read_policy_file(policy_file, json_output)
+                if policy_file is not None
+                else _effective(client.get_workshop(workshop_id)["model_policy"])
+            )
+            answer = client.request(
+                "POST",
+                _path(workshop_id, "model-policy"),
+                operation="set_model_policy",
+                json={"model_policy": limits.apply(base)},
+            )
+        told = sum(1 for ok in answer["hosts"].values() if ok)
+        _emit(
+            answer,
+            json_output,
+            lambda: f"Model policy of {workshop_id} changed; "
+            f"{told} of {len(answer['hosts'])} host(s) applied it now.",
+        )
+
+
+def _effective(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The policy in force: a workshop created without one has the platform's default."""
+    return ModelPolicy.model_validate(stored or {}).model_dump(mode="json")
 
 
 @workshop_app.command("delete")

@@ -40,4 +40,5 @@ def room_view(room: Room, workshop: dict[str, Any]) -> dict[str, Any]:
         "seats": seats,
         "totals": room.usage.totals,
         "broadcast": room.workshop.broadcast,
+        "policy": room.policy,
     }

@@ -247,6 +247,10 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "totals": _object(USAGE_COUNTERS),
             "broadcast": _nullable(_object({"message": STR, "sent_at": TIME, "by": STR})),
+            "policy": {
+                "type": "object",
+                "description": "the model policy in force (defaults filled in)",
+            },
         }
     ),
     "BroadcastSent": _object(

@@ -35,6 +35,14 @@ def seat_budget(policy: dict[str, Any], seat: int) -> float | None:
     return parsed.limits_for(seat).budget_usd
 
 
+def effective_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The stored policy as it applies (defaults filled in), as JSON; lenient on read."""
+    try:
+        return ModelPolicy.model_validate(policy or {}).model_dump(mode="json")
+    except PydanticValidationError:
+        return ModelPolicy().model_dump(mode="json")
+
+
 def budget_share(spent: float, budget: float | None) -> float | None:
     """``spent / budget`` (``None`` without a budget; a zero budget is fully spent)."""
     if budget is None:

@@ -74,7 +74,10 @@ def room_table(
         share = seat.get("budget_share")
         hand = (live or {}).get("hand")
         name = (seat["claim"] or {}).get("display_name") or ""
-        model = error_summary(seat.get("errors"))
+        errors = dict(seat.get("errors") or {})
+        for name, count in (((live or {}).get("model") or {}).get("errors") or {}).items():
+            errors[name] = max(int(errors.get(name, 0)), int(count))  # the host's live counters
+        model = error_summary(errors)
         if seat.get("model_paused"):
             model = "model paused" + (f"; {model}" if model else "")
         table.add_row(

@@ -108,6 +108,21 @@ async def test_bad_seat_pauses_are_refused(
     assert gateway.handle.paused_seats == []
 
 
+async def test_the_live_model_view_shows_pauses_and_errors(
+    gateway: RunningGateway, signing_key: SigningKey
+) -> None:
+    await put_access(gateway, instructor_token(signing_key), {"paused": True, "seat": 2})
+    await post_messages(gateway, 2)
+
+    assert gateway.handle.model_view(2) == {
+        "paused": True,
+        "errors": {"upstream_unreachable": 0, "key_refused": 0, "budget_refused": 0,
+                   "rate_refused": 0, "paused_refused": 1},
+    }  # fmt: skip
+    assert gateway.handle.model_view(1)["paused"] is False  # type: ignore[index]
+    assert gateway.handle.model_view(9) is None  # not a seat of this host
+
+
 # ------------------------------------------------------------------------ error counters
 async def test_an_unreachable_upstream_is_counted_for_the_seat(
     gateway_factory: GatewayFactory,

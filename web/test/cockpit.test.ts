@@ -55,6 +55,14 @@ describe("seat tiles", () => {
     expect(keep(fine, { ...NO_FILTERS, modelErrors: true })).toBe(false);
   });
 
+  it("takes the host's live error counters when they are ahead of the stored ones", () => {
+    const stored = { ...NO_ERRORS, key_refused: 1 };
+    const live = { ...NO_ERRORS, key_refused: 3, paused_refused: 1 };
+    const tile = tileFor(seat({ errors: stored }), { ...active, model: { paused: false, errors: live } });
+    expect(tile.errors).toEqual({ ...NO_ERRORS, key_refused: 3, paused_refused: 1 });
+    expect(tileFor(seat({ errors: live }), { ...active, model: { paused: false, errors: stored } }).errorCount).toBe(4);
+  });
+
   it("carries the display name and the seat's model pause", () => {
     const named = tileFor(seat({ claim: { host: 0, joined_at: "", last_seen: "", display_name: "<b>Ada</b>" }, model_paused: true }), active);
     expect(named.name).toBe("<b>Ada</b>");

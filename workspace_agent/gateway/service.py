@@ -33,7 +33,7 @@ from workspace_agent.gateway.files import ensure_private_dir, read_json, write_p
 from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.proxy import BASE_ROUTE, ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
-from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
+from workspace_agent.gateway.usage import ERROR_FIELDS, USAGE_FILE, UsageLedger
 from workspace_agent.logs import log_event
 
 log = logging.getLogger("workspace_agent.gateway")
@@ -132,6 +132,17 @@ class GatewayHandle:
         self.governor.stopped = True
 
     # ------------------------------------------------------------------ usage
+    def model_view(self, seat: int) -> dict[str, object] | None:
+        """The seat's model state for the cockpit's live activity: its own pause (or the
+        workshop-wide one) and its error counters; ``None`` for a seat this host lacks."""
+        if not self.config.serves(seat):
+            return None
+        totals = self.ledger.totals(seat)
+        return {
+            "paused": self.governor.paused or seat in self.governor.paused_seats,
+            "errors": {name: getattr(totals, name) for name in ERROR_FIELDS},
+        }
+
     def usage_snapshot(self) -> dict[str, dict[str, int | float]]:
         return self.ledger.snapshot()
 

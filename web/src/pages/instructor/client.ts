@@ -101,6 +101,8 @@ export interface SeatActivity {
   output_age: number | null;
   foreground: string | null;
   hand: { text: string; waited: number } | null;
+  /** The seat's gateway, live: its pause and error counters (null without a gateway). */
+  model?: { paused: boolean; errors: ModelErrors } | null;
 }
 
 export interface CreateRequest {

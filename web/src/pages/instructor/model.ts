@@ -54,7 +54,11 @@ function numberOrNull(input: HTMLInputElement): number | null {
   return input.value.trim() === "" ? null : Number(input.value);
 }
 
-export function policyForm(client: InstructorClient, workshopId: string, report: (e: unknown) => void): Part<ModelPolicy> {
+export function policyForm(
+  client: InstructorClient,
+  workshopId: string,
+  report: (e: unknown) => void,
+): Part<ModelPolicy | undefined> {
   const budget = h("input", { id: "policy-budget", type: "number", min: 0, step: "0.01", placeholder: "unlimited" });
   const rpm = h("input", { id: "policy-rpm", type: "number", min: 1, step: 1, placeholder: "unlimited" });
   const error = h("p", { class: "dialog-error", role: "alert", id: "policy-error" });
@@ -94,7 +98,8 @@ export function policyForm(client: InstructorClient, workshopId: string, report:
   });
   return {
     element: form,
-    update(policy: ModelPolicy) {
+    update(policy: ModelPolicy | undefined) {
+      if (!policy?.defaults) return;
       current = policy; // the base of the next save; the inputs are left alone while edited
       if (!dirty) fill(policy);
     },

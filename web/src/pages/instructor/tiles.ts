@@ -75,7 +75,11 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Til
     if (activity === undefined) state = "joined";
     else state = activity.sockets > 0 ? "connected" : "disconnected";
   }
+  // Stored counters (last usage report) and the host's live ones: counters only grow, so the
+  // larger is the fresher; the live view shows an error within a second.
   const errors = { ...NO_ERRORS, ...(seat.errors ?? {}) };
+  const live = activity?.model?.errors;
+  if (live) for (const k of Object.keys(errors) as (keyof ModelErrors)[]) errors[k] = Math.max(errors[k], live[k] ?? 0);
   return {
     seat: seat.seat,
     state,
@@ -90,7 +94,7 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined): Til
     budgetUsd: seat.budget_usd,
     budgetShare: seat.budget_share,
     hand: activity?.hand ?? null,
-    modelPaused: seat.model_paused ?? false,
+    modelPaused: seat.model_paused ?? false, // the workshop-wide pause shows in the grid header
     errors,
     errorCount: Object.values(errors).reduce((a, b) => a + b, 0),
   };

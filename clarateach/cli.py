@@ -294,7 +294,7 @@ def model_policy_from_options(
     claude_md: Path | None,
     claude_settings: Path | None,
     json_output: bool,
-    limits: LimitFlags = LimitFlags(),  # noqa: B008 - frozen, never mutated
+    limits: LimitFlags = LimitFlags(),
 ) -> dict[str, Any] | None:
     """The ``model_policy`` of ``workshop create``: the file's, with the limit flags and the
     Claude Code options on top; ``None`` when no option was given (the server's default

@@ -20,15 +20,15 @@ from clarateach import render_cockpit
 from clarateach.api_client import ApiClient
 from clarateach.cli import (
     EXIT_API_ERROR,
+    ApiUrlOpt,
+    AudienceOpt,
     BudgetOpt,
+    JsonOpt,
     LimitFlags,
     MaxInOpt,
     MaxOutOpt,
     PolicyFileOpt,
     RpmOpt,
-    ApiUrlOpt,
-    AudienceOpt,
-    JsonOpt,
     StateDirOpt,
     TokenOpt,
     WorkshopIdArg,
@@ -36,8 +36,8 @@ from clarateach.cli import (
     _emit,
     _fail,
     _handled,
-    stdout,
     read_policy_file,
+    stdout,
     workshop_app,
 )
 from shared.domain.model_policy import ModelPolicy
@@ -373,8 +373,10 @@ def policy(
         _emit(
             answer,
             json_output,
-            lambda: f"Model policy of {workshop_id} changed; "
-            f"{told} of {len(answer['hosts'])} host(s) applied it now.",
+            lambda: (
+                f"Model policy of {workshop_id} changed; "
+                f"{told} of {len(answer['hosts'])} host(s) applied it now."
+            ),
         )
 
 

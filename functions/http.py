@@ -333,7 +333,12 @@ def _model_access(call: Call) -> ApiResponse:
         one = seat_actions.set_seat_model_access(
             call.platform, call.caller, workshop.id, body.seat, body.paused
         )
-        view = {"seat": one.seat, "paused": one.paused, "host": one.host, "host_told": one.host_told}
+        view = {
+            "seat": one.seat,
+            "paused": one.paused,
+            "host": one.host,
+            "host_told": one.host_told,
+        }
         return json_response(200, {"workshop": _with_cost(call, one.workshop), **view})
     try:
         from shared.services.model_access import set_model_access

@@ -226,9 +226,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "seat": INT,
                         "claimed": {"type": "boolean"},
-                        "claim": _nullable(
-                            _ref("SeatClaim")
-                        ),
+                        "claim": _nullable(_ref("SeatClaim")),
                         "requests": INT,
                         "tokens": INT,
                         "cost_usd": NUMBER,

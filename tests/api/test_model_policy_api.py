@@ -18,9 +18,7 @@ from tests.api.conftest import Api
 
 
 def _change(api: Api, workshop_id: str, policy: object) -> Any:
-    return api.call(
-        "POST", f"/api/workshops/{workshop_id}/model-policy", {"model_policy": policy}
-    )
+    return api.call("POST", f"/api/workshops/{workshop_id}/model-policy", {"model_policy": policy})
 
 
 def test_a_new_policy_is_stored_and_given_to_hosts_started_later(

@@ -205,12 +205,17 @@ def test_policy_shows_and_changes_the_policy_while_running(
 
     policy_file = tmp_path / "p.json"
     policy_file.write_text('{"defaults": {"requests_per_minute": 5}, "seat_overrides": {"1": {}}}')
-    assert run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file)).exit_code == 0
+    assert (
+        run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file)).exit_code
+        == 0
+    )
     shown = run_cli("workshop", "policy", workshop["id"]).text
     assert "Every seat: budget unlimited, 5 requests/min" in shown
     assert "Seat 1: budget unlimited, requests unlimited" in shown
 
-    bad = run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file.with_name("q.json")))
+    bad = run_cli(
+        "workshop", "policy", workshop["id"], "--policy-file", str(policy_file.with_name("q.json"))
+    )
     assert bad.exit_code == 2 and "cannot read the model policy file" in bad.text
     policy_file.write_text('{"defaults": {"requests_per_minute": 0}}')
     refused = run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file))

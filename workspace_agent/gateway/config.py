@@ -176,7 +176,8 @@ class GatewayConfig:
 
         Reads ``workshop_id, host_index, seats`` (contiguous numbers, or ``seat_first`` and
         ``seat_last``), ``state_dir, runtime, port, api_key_ref, model_policy`` (JSON text or
-        a ``ModelPolicy``), ``model_paused, model_paused_seats`` (``"3,7"``), ``model_upstream`` and optionally ``gateway_url``.
+        a ``ModelPolicy``), ``model_paused, model_paused_seats`` (``"3,7"``),
+        ``model_upstream`` and optionally ``gateway_url``.
         """
         first, last = _seat_range_of(settings)
         policy = overrides.get("policy") or getattr(settings, "model_policy", None)

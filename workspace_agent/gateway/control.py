@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import ValidationError as PydanticValidationError
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError as PydanticValidationError
 
 from shared.auth.tokens import InvalidToken, TokenClaims, verify_token
 from shared.domain.model_policy import ModelPolicy

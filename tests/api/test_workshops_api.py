@@ -258,7 +258,7 @@ def test_seats_lists_claimed_seats(api: Api, running: dict) -> None:
 
     assert seats.status == 200
     [seat] = seats.json()["seats"]
-    assert set(seat) == {"seat", "host", "joined_at", "last_seen"}
+    assert set(seat) == {"seat", "host", "joined_at", "last_seen", "display_name"}
     assert (seat["seat"], seat["host"]) == (joined["seat"], 0)
 
 

@@ -315,9 +315,11 @@ def test_a_seat_keeps_its_display_name_and_can_be_renamed(store):
     assert named.display_name == "Ada <b>" and plain.display_name is None
     assert store.find_seat_by_reconnect(workshop.id, "rh-ada") == named
     assert store.rename_seat(workshop.id, plain.number, "Bob") is True
-    assert [s.display_name for s in store.list_seats(workshop.id)] == ["Ada <b>", "Bob"]
+    names = {s.number: s.display_name for s in store.list_seats(workshop.id)}
+    assert names == {named.number: "Ada <b>", plain.number: "Bob"}
     assert store.rename_seat(workshop.id, named.number, None) is True
-    assert store.list_seats(workshop.id)[0].display_name is None
+    names = {s.number: s.display_name for s in store.list_seats(workshop.id)}
+    assert names == {named.number: None, plain.number: "Bob"}
 
     store.release_seat(workshop.id, plain.number)
     assert store.rename_seat(workshop.id, plain.number, "ghost") is False

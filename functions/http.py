@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from functions import views
-from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
+from functions.cockpit_schemas import Broadcast, ChangeModelPolicy, ReleaseSeat, ResetSeat
 from functions.cockpit_views import room_view
 from functions.cors import cors_headers, preflight_headers
 from functions.errors import ApiError, error_response
@@ -54,6 +54,7 @@ from shared.services import (
     costs,
     host_credentials,
     host_events,
+    model_policy_change,
     seat_actions,
     workshop_delete,
 )
@@ -161,7 +162,9 @@ def _openapi(call: Call) -> ApiResponse:
 
 def _join(call: Call) -> ApiResponse:
     body = parse_body(Join, call.json())
-    request = join_service.JoinRequest(body.code, body.reconnect_code, body.client_nonce)
+    request = join_service.JoinRequest(
+        body.code, body.reconnect_code, body.client_nonce, body.display_name
+    )
     grant = join_service.join(call.platform, request, call.request.client_ip or "unknown")
     return json_response(200, views.join_view(grant))
 
@@ -357,6 +360,15 @@ def _reset_seat(call: Call) -> ApiResponse:
     return json_response(200, {"seat": reset.seat, "host": reset.host})
 
 
+def _change_model_policy(call: Call) -> ApiResponse:
+    body = parse_body(ChangeModelPolicy, call.json())
+    changed = model_policy_change.change_model_policy(
+        call.platform, call.caller, call.workshop_id, body.model_policy.model_dump(mode="json")
+    )
+    hosts = {str(index): ok for index, ok in changed.hosts.items()}
+    return json_response(200, {"workshop": _with_cost(call, changed.workshop), "hosts": hosts})
+
+
 def _delete(call: Call) -> ApiResponse:
     workshop_delete.delete_workshop(call.platform, call.caller, call.workshop_id)
     return json_response(200, {"deleted": call.workshop_id})
@@ -370,6 +382,17 @@ def _shadow_token(call: Call) -> ApiResponse:
 def _model_access(call: Call) -> ApiResponse:
     workshop = workshop_service.get_workshop(call.platform, call.caller, call.workshop_id)
     body = parse_body(ModelAccess, call.json())
+    if body.seat is not None:
+        one = seat_actions.set_seat_model_access(
+            call.platform, call.caller, workshop.id, body.seat, body.paused
+        )
+        view = {
+            "seat": one.seat,
+            "paused": one.paused,
+            "host": one.host,
+            "host_told": one.host_told,
+        }
+        return json_response(200, {"workshop": _with_cost(call, one.workshop), **view})
     try:
         from shared.services.model_access import set_model_access
     except ModuleNotFoundError as exc:
@@ -377,6 +400,10 @@ def _model_access(call: Call) -> ApiResponse:
             raise
         raise NotImplementedYet("model access control is not available in this build") from None
     result = set_model_access(call.platform, workshop, body.paused)
+    log.info(
+        "model access paused for every seat" if body.paused else "model access resumed",
+        extra={"workshop_id": workshop.id, "owner": call.caller.owner},
+    )
     updated = (
         result if isinstance(result, Workshop) else call.platform.store.get_workshop(workshop.id)
     )
@@ -404,6 +431,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", W + "/progress", "get_progress", "workshops", True, _progress),
     Route("PUT", W + "/content", "put_content", "workshops", True, _put_content, MAX_CONTENT_BYTES),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True, _model_access),
+    Route("POST", W + "/model-policy", "set_model_policy", "workshops", True, _change_model_policy),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, _shadow_token),
     Route("GET", W + "/room", "get_room", "workshops", True, _room),
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, _broadcast),

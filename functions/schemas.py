@@ -121,10 +121,22 @@ class Join(_Body):
         pattern=r"^[\x20-\x7e]+$",
         description="Random per-browser idempotency key: a repeated join gets the same seat.",
     )
+    display_name: str | None = Field(
+        default=None,
+        description="Optional name shown to the instructor: at most 40 characters once"
+        " trimmed, no control characters. On a rejoin it replaces the seat's name; omitted,"
+        " the name is kept.",
+    )
 
 
 class ModelAccess(_Body):
-    paused: bool = Field(description="true pauses every seat's model access; false resumes.")
+    paused: bool = Field(
+        description="true pauses model access; false resumes it (for every seat, resuming"
+        " also lifts single-seat pauses)."
+    )
+    seat: int | None = Field(
+        default=None, description="Only this seat (1..seats); omitted: every seat."
+    )
 
 
 Model = TypeVar("Model", bound=_Body)

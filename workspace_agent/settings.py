@@ -155,6 +155,13 @@ class AgentSettings:
         default=False,
         metadata=_env("CLARATEACH_AGENT_MODEL_PAUSED", "'true' to start with model access paused."),
     )
+    model_paused_seats: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_MODEL_PAUSED_SEATS",
+            "Seats that start with their own model access paused, e.g. '3,7'.",
+        ),
+    )
     ends_at: str = field(
         default="",
         metadata=_env(

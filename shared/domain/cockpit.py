@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -12,6 +13,18 @@ from shared.domain.model_policy import ModelPolicy
 #: A seat at or above this share of its budget is flagged in the cockpit.
 BUDGET_WARNING_SHARE = 0.8
 
+#: Per-seat model error counters each host's gateway reports with its usage totals
+#: (cumulative): the model API could not be reached (connection error or timeout); the
+#: workshop key was refused upstream (401/403) or is not available on the host; and the
+#: gateway's own refusals by budget, by rate and by the instructor's pause.
+MODEL_ERROR_COUNTERS = (
+    "upstream_unreachable",
+    "key_refused",
+    "budget_refused",
+    "rate_refused",
+    "paused_refused",
+)
+
 
 def seat_budget(policy: dict[str, Any], seat: int) -> float | None:
     """The seat's USD budget under the workshop's model policy (``None``: unlimited)."""
@@ -20,6 +33,14 @@ def seat_budget(policy: dict[str, Any], seat: int) -> float | None:
     except PydanticValidationError:  # a stored policy is validated on write; be lenient on read
         return None
     return parsed.limits_for(seat).budget_usd
+
+
+def effective_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The stored policy as it applies (defaults filled in), as JSON; lenient on read."""
+    try:
+        return ModelPolicy.model_validate(policy or {}).model_dump(mode="json")
+    except PydanticValidationError:
+        return ModelPolicy().model_dump(mode="json")
 
 
 def budget_share(spent: float, budget: float | None) -> float | None:
@@ -62,6 +83,25 @@ def hand_text(raw: object) -> str:
     if len(text) > HAND_TEXT_MAX:
         raise ValidationError("text", f"must be at most {HAND_TEXT_MAX} characters")
     return text
+
+
+#: A learner's optional display name at join (shown as text in the cockpit and the CLI).
+DISPLAY_NAME_MAX = 40
+
+
+def display_name(raw: object) -> str | None:
+    """The learner's display name, trimmed; ``None`` when absent or blank. Control
+    characters (newlines, escapes, bidi overrides) are refused, not silently dropped."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValidationError("display_name", "must be text")
+    name = raw.strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise ValidationError("display_name", "must not contain control characters")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise ValidationError("display_name", f"must be at most {DISPLAY_NAME_MAX} characters")
+    return name or None
 
 
 class UnknownSeat(NotFound):

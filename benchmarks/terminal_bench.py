@@ -23,7 +23,7 @@ acknowledges output as the web client does (``web/src/terminal/flowControl.ts``)
   echo p50/p99/max, and the server's CPU % over those 20 s;
 * server RSS growth over 10 s with a client that reads nothing while ``yes`` runs.
 
-Prints one markdown table (medians of the repeats, [min–max] beside them), each value's
+Prints one markdown table (medians of the repeats, [min..max] beside them), each value's
 ratio to ttyd's median, and the issue-22 goals (ratios to ttyd in the same run); then two
 ceilings measured in the same run (a bare PTY read loop, and tmux alone) for the same bulk
 output.
@@ -39,9 +39,9 @@ import json
 import os
 import random
 import shutil
-import statistics
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +135,7 @@ class AckingTerm(Term):
         super().__init__(ws)
         self.unacked = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._ack_task: asyncio.Future[None] | None = None
 
     def _received(self, n: int) -> None:
         self.received += n
@@ -152,7 +153,7 @@ class AckingTerm(Term):
             message = json.dumps({"type": "ack", "bytes": self.unacked})
             self.unacked = 0
             # send_str only queues the frame (aiohttp's writer); the task reaps the result.
-            asyncio.ensure_future(self._send_ack(message))
+            self._ack_task = asyncio.ensure_future(self._send_ack(message))
 
     async def _send_ack(self, message: str) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
@@ -273,9 +274,9 @@ async def agent_server(
     extra_env: dict[str, str] | None = None,
     variant: str = "",
 ) -> AsyncIterator[Server]:
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - setup, before any timing
     shell = state / "bench-shell"  # the agent runs "$SHELL -l": the wrapper drops the -l
-    shell.write_text(f"#!/bin/sh\nexec {' '.join(SHELL)}\n")
+    shell.write_text(f'#!/bin/sh\n[ "$1" = -l ] && shift\nexec {" ".join(SHELL)} "$@"\n')
     shell.chmod(0o755)
     key = SigningKey.generate()
     _Jwks.body = json.dumps(jwks([key])).encode()
@@ -635,11 +636,11 @@ def _cell(values: list[float]) -> str:
     med = statistics.median(values)
     if len(values) == 1:
         return f"{med:,.1f}"
-    return f"{med:,.1f} [{min(values):,.1f}–{max(values):,.1f}]"
+    return f"{med:,.1f} [{min(values):,.1f}..{max(values):,.1f}]"
 
 
 def table(runs: dict[str, list[dict[str, float]]]) -> str:
-    """One row per metric; per server the median [min–max] over the repeats and, for the
+    """One row per metric; per server the median [min..max] over the repeats and, for the
     agent, the ratio of medians to ttyd's with the goal's verdict."""
     names = list(runs)
     ref = runs.get(REFERENCE)
@@ -697,7 +698,9 @@ async def main(
             for backend in backends:
                 for variant, env in {"": {}, **(variants or {})}.items():
 
-                    def agent(backend: str = backend, variant: str = variant, env: Any = env) -> Any:
+                    def agent(
+                        backend: str = backend, variant: str = variant, env: Any = env
+                    ) -> Any:
                         state = Path(tempfile.mkdtemp(prefix=f"{backend}-", dir=tmp))
                         return agent_server(state, seats, backend, {**agent_env, **env}, variant)
 
@@ -710,7 +713,7 @@ async def main(
         if "terminado" in servers:
             factories.append(terminado_server)
         for repeat in range(repeats):
-            order = random.sample(factories, len(factories))  # noqa: S311 - not crypto
+            order = random.sample(factories, len(factories))
             for factory in order:
                 async with factory() as server:
                     result = await measure(server, source, quick, only)
@@ -723,7 +726,7 @@ async def main(
     print(
         f"\n## Terminal benchmark ({'quick' if quick else 'full'}; {repeats} repeats, shuffled; "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, loopback, same "
-        "client for all; median [min–max])\n"
+        "client for all; median [min..max])\n"
     )
     print(table(runs))
     if ceiling is not None:

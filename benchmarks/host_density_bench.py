@@ -239,6 +239,10 @@ def _table(r: dict[str, float], seats: int, package: str) -> str:
             f"{r['claude_rss_mb_median']:.0f} / {r['claude_rss_mb_max']:.0f}",
         ),
         (
+            "Claude Code PSS per seat (shared pages split), median (MB)",
+            f"{r['claude_pss_mb_median']:.0f}",
+        ),
+        (
             "shell / tmux server per seat, median (MB)",
             f"{r['shell_rss_mb_median']:.1f} / {r['tmux_rss_mb_median']:.1f}",
         ),

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import psutil
@@ -118,8 +117,7 @@ async def _wait_idle(tmp: str, seats: int, timeout: float = 900) -> list[psutil.
 
 async def main(seats: int, package: str) -> None:
     install = await asyncio.to_thread(ensure_installed, pinned_version())
-    fake = FakeAnthropic()
-    runner = web.AppRunner(fake.app())
+    runner = web.AppRunner(FakeAnthropic().app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -127,42 +125,73 @@ async def main(seats: int, package: str) -> None:
     timeout = aiohttp.ClientTimeout(total=None)
     with tempfile.TemporaryDirectory(prefix="ctd-") as tmp:
         env = {"CLARATEACH_AGENT_CLAUDE_CODE_DIR": str(install.prefix)}
-        async with (
-            agent_server(Path(tmp) / "agent", seats, "buffered", env) as server,
-            aiohttp.ClientSession(timeout=timeout) as session,
-        ):
-            terms = await asyncio.gather(
-                *(ready_term(server, session, s + 1) for s in range(seats))
-            )
-            state = AgentSettings.from_env({"CLARATEACH_AGENT_STATE_DIR": f"{tmp}/agent"})
-            for seat in range(1, seats + 1):  # what the gateway writes: onboarding done, trust
-                write_seat_files(state.workspace(seat), ClaudeCodeSettings(), home=True)
-            for term in terms:
-                await term.send(_start_claude(upstream) + "\r")
-            shells = [p.pid for p in psutil.Process(_holder_pid(server)).children()]
-            servers = await _wait_idle(tmp, seats)
-            for term in terms:
-                await term.quiet(0.2)
-            result = _memory(server, shells, servers)
-            quiet = await typists(terms[:-1], WINDOW, None)
-            result.update(_lat("idle", quiet))
-            done = asyncio.Event()
-            npm = asyncio.create_task(_npm_install(terms[-1], package, done))
-            start = time.monotonic()
-            busy = await typists(terms[:-1], 600, done)
-            result["npm_install_s"] = time.monotonic() - start
-            await npm
-            result.update(_lat("npm", busy))
-            for term in terms:
-                await term.close()
+        state = AgentSettings.from_env(
+            {"CLARATEACH_AGENT_STATE_DIR": f"{tmp}/agent", "CLARATEACH_AGENT_SEATS": f"1-{seats}"}
+        )
+        try:
+            async with (
+                agent_server(state.state_dir, seats, "buffered", env) as server,
+                aiohttp.ClientSession(timeout=timeout) as session,
+            ):
+                result = await _measure(server, session, state, tmp, upstream, package)
+        finally:
             for seat in range(1, seats + 1):  # tmux daemonised: the shells' hang-up misses it
                 sock = state.workspace(seat) / ".cc.sock"
                 await asyncio.to_thread(
-                    subprocess.run, ["tmux", "-S", str(sock), "kill-server"], check=False
+                    subprocess.run,
+                    ["tmux", "-S", str(sock), "kill-server"],
+                    check=False,
+                    stderr=subprocess.DEVNULL,
                 )
     await runner.cleanup()
     print(_table(result, seats, package))
     print("\nraw:", json.dumps(result, indent=1))
+
+
+async def _measure(
+    server: Server,
+    session: aiohttp.ClientSession,
+    state: AgentSettings,
+    tmp: str,
+    upstream: str,
+    package: str,
+) -> dict[str, float]:
+    seats = len(state.seats)
+    terms = await asyncio.gather(*(ready_term(server, session, s + 1) for s in range(seats)))
+    for seat in range(1, seats + 1):  # what the gateway writes: onboarding done, trust
+        write_seat_files(state.workspace(seat), ClaudeCodeSettings(), home=True)
+    for term in terms:
+        await term.send(_start_claude(upstream) + "\r")
+    shells = [p.pid for p in psutil.Process(_holder_pid(server)).children()]
+    # Keep reading while Claude Code starts: aiohttp answers the agent's heartbeat pings only
+    # inside receive(), and an unanswered ping closes the terminal.
+    readers = [asyncio.create_task(_drain(t)) for t in terms]
+    try:
+        servers = await _wait_idle(tmp, seats)
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    for term in terms:
+        await term.quiet(0.2)
+    result = _memory(server, shells, servers)
+    quiet = await typists(terms[:-1], WINDOW, None)
+    result.update(_lat("idle", quiet))
+    done = asyncio.Event()
+    npm = asyncio.create_task(_npm_install(terms[-1], package, done))
+    start = time.monotonic()
+    busy = await typists(terms[:-1], 600, done)
+    result["npm_install_s"] = time.monotonic() - start
+    await npm
+    result.update(_lat("npm", busy))
+    for term in terms:
+        await term.close()
+    return result
+
+
+async def _drain(term: Term) -> None:
+    while True:
+        await term.quiet(1.0)
 
 
 def _start_claude(upstream: str) -> str:

@@ -1,23 +1,32 @@
-"""Terminal benchmark: the workspace agent (both terminal backends) vs terminado, one run.
+"""Terminal benchmark: the workspace agent vs ttyd and terminado, side by side, one run.
 
-``python -m benchmarks.terminal_bench`` (``--quick`` for a smoke run, ``--backends tmux`` for
-a subset). The servers run as separate processes driving ``bash``, one after the other: the
-agent with ``CLARATEACH_AGENT_TERMINAL_BACKEND=tmux``, the agent with ``buffered`` (the
-default), and terminado. One aiohttp client drives all of them. Measured:
+``python -m benchmarks.terminal_bench`` (``--quick`` for a smoke run, ``--repeats N``,
+``--backends buffered,tmux`` for the agent's terminal backends, ``--servers`` to pick which
+servers run). ttyd (C, libwebsockets) is built by ``scripts/build-ttyd.sh`` (bench-only);
+without that build (``TTYD_BIN`` or ``.cache/ttyd/build/ttyd``) it is left out.
 
-* keystroke echo latency p50/p99 over 2,000 keystrokes (send one byte → first output frame);
+Every repeat starts each server afresh, in a shuffled order; one aiohttp client drives them
+all. The shell is ``bash --norc --noprofile`` everywhere (for the agent, a wrapper given as
+``CLARATEACH_AGENT_SHELL``); the agent runs with the gateway and the sandbox off. The client
+acknowledges output as the web client does (``web/src/terminal/flowControl.ts``): every
+16 KiB, or 20 ms after the first unacknowledged byte. Measured:
+
+* keystroke echo latency p50/p99 over 2,000 keystrokes, one session (send one byte → first
+  output frame);
 * bulk output: ``cat`` of a ≈202 MB base64 text file (76-column lines, written once into
   ``/dev/shm``) until a marker appears, in MB/s, and server CPU-seconds per 100 MB.
   "Server" is what serving costs: the agent process plus its tmux server/client processes
   (tmux backend) or the agent process plus its terminal holder (buffered backend: the
   holder's children are the shells; it sleeps while the agent is connected), versus the
-  terminado process; the shells and ``cat`` are excluded everywhere;
-* p99 echo with 50 concurrent sessions, each typing a key every 100 ms;
+  ttyd or terminado process; the shells and ``cat`` are excluded everywhere;
+* a host's worth of seats: 50 concurrent sessions, each typing a key every 100 ms for 20 s:
+  echo p50/p99/max, and the server's CPU % over those 20 s;
 * server RSS growth over 10 s with a client that reads nothing while ``yes`` runs.
 
-Prints one markdown table: each backend's value, its ratio to terminado, and the issue-5
-target verdict; then two ceilings measured in the same run (a bare PTY read loop, and tmux
-alone) for the same bulk output.
+Prints one markdown table (medians of the repeats, [min..max] beside them), each value's
+ratio to ttyd's median, and the issue-22 goals (ratios to ttyd in the same run); then two
+ceilings measured in the same run (a bare PTY read loop, and tmux alone) for the same bulk
+output.
 """
 
 from __future__ import annotations
@@ -28,8 +37,11 @@ import base64
 import contextlib
 import json
 import os
+import random
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,8 +64,12 @@ from workspace_agent.terminal.holder_client import stop_holder
 WORKSHOP, ISSUER = "bench", "https://bench.local"
 BULK_INPUT = 150_000_000  # base64 turns it into 200,000,000 chars + 2,631,579 newlines
 SESSIONS = 50
+MULTI_SECONDS = 20.0
 DEFAULT_BACKEND = AgentSettings.from_env({}).terminal_backend
-ACK_EVERY = 64 * 1024
+ACK_BYTES, ACK_DELAY = 16 * 1024, 0.020  # the web client's AckBatcher (flowControl.ts)
+SHELL = ["bash", "--norc", "--noprofile"]
+ROOT = Path(__file__).resolve().parent.parent
+TTYD_BIN = os.environ.get("TTYD_BIN") or str(ROOT / ".cache" / "ttyd" / "build" / "ttyd")
 
 TERMINADO_SERVER = """
 import asyncio, sys
@@ -61,7 +77,7 @@ import tornado.web
 from terminado import TermSocket, UniqueTermManager
 
 async def main():
-    manager = UniqueTermManager(shell_command=["bash"], max_terminals=200)
+    manager = UniqueTermManager(shell_command=sys.argv[2:], max_terminals=200)
     app = tornado.web.Application([(r"/websocket", TermSocket, {"term_manager": manager})])
     app.listen(int(sys.argv[1]), "127.0.0.1")
     print("READY", flush=True)
@@ -111,12 +127,47 @@ class Term:
         await self.ws.close()
 
 
-class AgentTerm(Term):
-    """docs/protocol.md §3: binary frames both ways, JSON acks."""
+class AckingTerm(Term):
+    """Acknowledges output as the web client's ``AckBatcher`` does: once 16 KiB are
+    unacknowledged, or 20 ms after the first unacknowledged byte, whichever comes first."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         super().__init__(ws)
         self.unacked = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._ack_task: asyncio.Future[None] | None = None
+
+    def _received(self, n: int) -> None:
+        self.received += n
+        self.unacked += n
+        if self.unacked >= ACK_BYTES:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.unacked and not self.ws.closed:
+            message = json.dumps({"type": "ack", "bytes": self.unacked})
+            self.unacked = 0
+            # send_str only queues the frame (aiohttp's writer); the task reaps the result.
+            self._ack_task = asyncio.ensure_future(self._send_ack(message))
+
+    async def _send_ack(self, message: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_str(message)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await super().close()
+
+
+class AgentTerm(AckingTerm):
+    """docs/protocol.md §3: binary frames both ways, JSON acks."""
 
     async def send(self, text: str) -> None:
         await self.ws.send_bytes(text.encode())
@@ -125,19 +176,36 @@ class AgentTerm(Term):
         while True:
             msg = await self.ws.receive()
             if msg.type is aiohttp.WSMsgType.BINARY:
-                n = len(msg.data)
-                self.received += n
-                self.unacked += n
-                if self.unacked >= ACK_EVERY:
-                    await self.ws.send_str(json.dumps({"type": "ack", "bytes": self.unacked}))
-                    self.unacked = 0
+                self._received(len(msg.data))
                 return msg.data.decode("utf-8", "replace")
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 raise ConnectionError(f"socket closed: {msg.type}")
 
 
+class TtydTerm(Term):
+    """ttyd 1.7.7's protocol (src/protocol.c): subprotocol ``tty``; the first message is JSON
+    (``AuthToken``, ``columns``, ``rows``) and spawns the shell; then one command byte per
+    frame: ``0`` input (client) / output (server), ``1`` title and ``2`` preferences (server).
+    ttyd has no acknowledgements (its web client sends PAUSE/RESUME only when xterm.js falls
+    behind, which this client never does)."""
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_bytes(b"0" + text.encode())
+
+    async def next_output(self) -> str:
+        while True:
+            msg = await self.ws.receive()
+            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                raise ConnectionError(f"socket closed: {msg.type}")
+            data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            if data[:1] == b"0":
+                self.received += len(data) - 1
+                return data[1:].decode("utf-8", "replace")
+
+
 class TerminadoTerm(Term):
-    """terminado's protocol: JSON arrays ``["stdin", text]`` / ``["stdout", text]``."""
+    """terminado's protocol: JSON arrays ``["stdin", text]`` / ``["stdout", text]`` (no
+    acknowledgements)."""
 
     async def send(self, text: str) -> None:
         await self.ws.send_str(json.dumps(["stdin", text]))
@@ -199,7 +267,17 @@ class _Jwks(BaseHTTPRequestHandler):
 
 
 @contextlib.asynccontextmanager
-async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[Server]:
+async def agent_server(
+    state: Path,
+    seats: int,
+    backend: str,
+    extra_env: dict[str, str] | None = None,
+    variant: str = "",
+) -> AsyncIterator[Server]:
+    state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - setup, before any timing
+    shell = state / "bench-shell"  # the agent runs "$SHELL -l": the wrapper drops the -l
+    shell.write_text(f'#!/bin/sh\n[ "$1" = -l ] && shift\nexec {" ".join(SHELL)} "$@"\n')
+    shell.chmod(0o755)
     key = SigningKey.generate()
     _Jwks.body = json.dumps(jwks([key])).encode()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
@@ -213,8 +291,11 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
         "CLARATEACH_AGENT_STATE_DIR": str(state),
         "CLARATEACH_AGENT_PORT": str(free_port()),
         "CLARATEACH_AGENT_GATEWAY": "false",
+        "CLARATEACH_AGENT_BWRAP": "false",
+        "CLARATEACH_AGENT_SHELL": str(shell),
         "CLARATEACH_AGENT_MAX_VIEWERS_PER_SEAT": "4",
         "CLARATEACH_AGENT_TERMINAL_BACKEND": backend,
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; a long-running server
         [sys.executable, "-m", "workspace_agent"],
@@ -249,7 +330,8 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
     try:
         await _wait_http(url + "/readyz", proc)
         default = ", default" if backend == DEFAULT_BACKEND else ""
-        yield Server(f"agent ({backend}{default})", proc, connect, tmux_pids)
+        label = f"{backend}{default}{', ' + variant if variant else ''}"
+        yield Server(f"agent ({label})", proc, connect, tmux_pids)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -262,7 +344,7 @@ async def agent_server(state: Path, seats: int, backend: str) -> AsyncIterator[S
 async def terminado_server() -> AsyncIterator[Server]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; a long-running server
-        [sys.executable, "-c", TERMINADO_SERVER, str(port)],
+        [sys.executable, "-c", TERMINADO_SERVER, str(port), *SHELL],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -278,6 +360,31 @@ async def terminado_server() -> AsyncIterator[Server]:
         line = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
         assert line.strip() == b"READY", line
         yield Server("terminado", proc, connect)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@contextlib.asynccontextmanager
+async def ttyd_server() -> AsyncIterator[Server]:
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; a long-running server
+        [TTYD_BIN, "--writable", "--interface", "127.0.0.1", "--port", str(port), *SHELL],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    async def connect(session: aiohttp.ClientSession, seat: int) -> Term:
+        ws = await session.ws_connect(f"{url}/ws", protocols=["tty"], max_msg_size=0)
+        await ws.send_str(json.dumps({"AuthToken": "", "columns": 120, "rows": 40}))
+        return TtydTerm(ws)
+
+    try:
+        await _wait_http(url + "/", proc)
+        yield Server("ttyd", proc, connect)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -362,7 +469,9 @@ async def bulk(server: Server, term: Term, source: BulkSource) -> tuple[float, f
 
 async def concurrent_echo(
     server: Server, session: aiohttp.ClientSession, sessions: int, seconds: float
-) -> list[float]:
+) -> tuple[list[float], float]:
+    """(echo latencies of ``sessions`` typists, one key per 100 ms each for ``seconds``,
+    the server's CPU % over those seconds)."""
     terms = await asyncio.gather(*(ready_term(server, session, s + 1) for s in range(sessions)))
     samples: list[float] = []
 
@@ -379,9 +488,34 @@ async def concurrent_echo(
             i += 1
             await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
 
+    spy = _py_spy(server, seconds)
+    cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(typist(t, n * 0.1 / sessions) for n, t in enumerate(terms)))
+    cpu_pct = (server.cpu_seconds() - cpu0) / (time.perf_counter() - wall0) * 100
+    if spy is not None:
+        await asyncio.to_thread(spy.wait)
     await asyncio.gather(*(t.close() for t in terms))
-    return samples
+    return samples, cpu_pct
+
+
+PROFILE_DIR: Path | None = None  # --py-spy: profile the agent during the many-session test
+
+
+def _py_spy(server: Server, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (non-blocking sampling, so the profile does not stall the agent) on the agent
+    process during the many-session test; collapsed stacks, one file per run."""
+    if PROFILE_DIR is None or not server.name.startswith("agent"):
+        return None
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    out = PROFILE_DIR / f"{server.name.split()[1].strip('(,)')}-{server.proc.pid}.txt"
+    return subprocess.Popen(
+        [
+            *("py-spy", "record", "--nonblocking", "--format", "raw", "--rate", "250"),
+            *("--duration", str(int(seconds)), "--pid", str(server.proc.pid), "-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def slow_reader(
@@ -403,32 +537,43 @@ async def slow_reader(
     return grown / 1e6, (peak - base) / 1e6
 
 
-async def measure(server: Server, source: BulkSource, quick: bool) -> dict[str, float]:
+async def measure(
+    server: Server, source: BulkSource, quick: bool, only: set[str] | None = None
+) -> dict[str, float]:
+    """Every measurement, or those named in ``only`` (echo, bulk, multi, slow)."""
     keystrokes = 300 if quick else 2000
     results: dict[str, float] = {}
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        term = await ready_term(server, session, 1)
-        await echo_latency(term, 100)  # warm-up
-        lat = await echo_latency(term, keystrokes)
-        results["echo_p50_us"] = percentile(lat, 50) * 1e6
-        results["echo_p99_us"] = percentile(lat, 99) * 1e6
-        await term.close()
-        term = await ready_term(server, session, 2)
-        mbps, cpu, own, delivered = await bulk(server, term, source)
-        results.update(
-            bulk_mb_s=mbps,
-            cpu_s_per_100mb=cpu,
-            own_cpu_s_per_100mb=own,
-            delivered_mb=delivered / 1e6,
-        )
-        await term.close()
-        sessions = 10 if quick else SESSIONS
-        lat = await concurrent_echo(server, session, sessions, 3.0 if quick else 8.0)
-        results["multi_p50_us"] = percentile(lat, 50) * 1e6
-        results["multi_p99_us"] = percentile(lat, 99) * 1e6
-        grown, peak = await slow_reader(server, session, 3, 3.0 if quick else 10.0)
-        results.update(slow_rss_mb=grown, slow_peak_mb=peak)
+        if only is None or "echo" in only:
+            term = await ready_term(server, session, 1)
+            await echo_latency(term, 100)  # warm-up
+            lat = await echo_latency(term, keystrokes)
+            results["echo_p50_us"] = percentile(lat, 50) * 1e6
+            results["echo_p99_us"] = percentile(lat, 99) * 1e6
+            await term.close()
+        if only is None or "bulk" in only:
+            term = await ready_term(server, session, 2)
+            mbps, cpu, own, delivered = await bulk(server, term, source)
+            results.update(
+                bulk_mb_s=mbps,
+                cpu_s_per_100mb=cpu,
+                own_cpu_s_per_100mb=own,
+                delivered_mb=delivered / 1e6,
+            )
+            await term.close()
+        if only is None or "multi" in only:
+            sessions = 10 if quick else SESSIONS
+            lat, cpu_pct = await concurrent_echo(
+                server, session, sessions, 3.0 if quick else MULTI_SECONDS
+            )
+            results["multi_p50_us"] = percentile(lat, 50) * 1e6
+            results["multi_p99_us"] = percentile(lat, 99) * 1e6
+            results["multi_max_us"] = max(lat) * 1e6
+            results["multi_cpu_pct"] = cpu_pct
+        if only is None or "slow" in only:
+            grown, peak = await slow_reader(server, session, 3, 3.0 if quick else 10.0)
+            results.update(slow_rss_mb=grown, slow_peak_mb=peak)
     return results
 
 
@@ -468,42 +613,76 @@ def tmux_ceiling(tmp: Path, source: BulkSource) -> float:
     return source.size / wall / 1e6
 
 
-TARGETS: list[tuple[str, str, str, Callable[[float, float], bool] | None]] = [
-    # (label, key, target, verdict(value, terminado's value)); None = informational
-    ("echo p50 (µs)", "echo_p50_us", "≤ 0.8x terminado", lambda v, r: v <= 0.8 * r),
-    ("echo p99 (µs)", "echo_p99_us", "≤ terminado", lambda v, r: v <= r),
-    ("bulk throughput (MB/s)", "bulk_mb_s", "≥ 1.2x terminado", lambda v, r: v >= 1.2 * r),
-    ("serving CPU-s per 100 MB", "cpu_s_per_100mb", "≤ 0.7x terminado", lambda v, r: v <= 0.7 * r),
+Goal = Callable[[float], bool]  # verdict on (value / ttyd's value)
+TARGETS: list[tuple[str, str, str, Goal | None]] = [
+    # (label, key, goal as a ratio to ttyd in the same run, verdict); None = informational
+    ("echo p50, 1 session (µs)", "echo_p50_us", "≤ 1.25x", lambda r: r <= 1.25),
+    ("echo p99, 1 session (µs)", "echo_p99_us", "(info)", None),
+    ("bulk throughput (MB/s)", "bulk_mb_s", "≥ 1.0x", lambda r: r >= 1.0),
+    ("serving CPU-s per 100 MB", "cpu_s_per_100mb", "≤ 1.0x", lambda r: r <= 1.0),
     ("server process alone, CPU-s per 100 MB", "own_cpu_s_per_100mb", "(info)", None),
     ("bytes delivered to client (MB)", "delivered_mb", "(info)", None),
-    (f"{SESSIONS}-session echo p50 (µs)", "multi_p50_us", "(info)", None),
-    (f"{SESSIONS}-session echo p99 (µs)", "multi_p99_us", "< 1000 µs", lambda v, r: v < 1000),
-    ("stalled reader RSS growth, 10 s (MB)", "slow_rss_mb", "< 5 MB", lambda v, r: v < 5),
+    (f"{SESSIONS} sessions: echo p50 (µs)", "multi_p50_us", "(info)", None),
+    (f"{SESSIONS} sessions: echo p99 (µs)", "multi_p99_us", "≤ 1.5x", lambda r: r <= 1.5),
+    (f"{SESSIONS} sessions: echo max (µs)", "multi_max_us", "(info)", None),
+    (f"{SESSIONS} sessions: server CPU %", "multi_cpu_pct", "≤ 2x", lambda r: r <= 2.0),
+    ("stalled reader RSS growth, 10 s (MB)", "slow_rss_mb", "(info)", None),
     ("stalled reader peak RSS growth (MB)", "slow_peak_mb", "(info)", None),
 ]
+REFERENCE = "ttyd"
 
 
-def table(backends: dict[str, dict[str, float]], ref: dict[str, float]) -> str:
-    """One row per metric: terminado, then per backend its value, ratio and verdict."""
-    head = "| metric | target | terminado |"
-    rule = "|---|---|---:|"
-    for name in backends:
-        head += f" {name} | x terminado | met |"
-        rule += "---:|---:|---|"
+def _cell(values: list[float]) -> str:
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:,.1f}"
+    return f"{med:,.1f} [{min(values):,.1f}..{max(values):,.1f}]"
+
+
+def table(runs: dict[str, list[dict[str, float]]]) -> str:
+    """One row per metric; per server the median [min..max] over the repeats and, for the
+    agent, the ratio of medians to ttyd's with the goal's verdict."""
+    names = list(runs)
+    ref = runs.get(REFERENCE)
+    others = [n for n in names if n != REFERENCE]
+    head = "| metric | goal (x ttyd) |" + "".join(f" {n} |" for n in names)
+    rule = "|---|---|" + "---:|" * len(names)
+    if ref:
+        head += "".join(f" {n} x ttyd | met |" for n in others)
+        rule += "---:|---|" * len(others)
     lines = [head, rule]
-    for label, key, target, verdict in TARGETS:
-        row = f"| {label} | {target} | {ref[key]:.1f} |"
-        for results in backends.values():
-            value = results[key]
-            ratio = value / ref[key] if ref[key] else float("inf")
-            met = "" if verdict is None else ("yes" if verdict(value, ref[key]) else "**no**")
-            row += f" {value:.1f} | {ratio:.2f} | {met} |"
+    for label, key, goal, verdict in TARGETS:
+        if not all(key in r for runs_ in runs.values() for r in runs_):
+            continue
+        row = f"| {label} | {goal} |" + "".join(
+            f" {_cell([r[key] for r in runs[n]])} |" for n in names
+        )
+        if ref:
+            base = statistics.median(r[key] for r in ref)
+            for n in others:
+                value = statistics.median(r[key] for r in runs[n])
+                ratio = value / base if base else float("inf")
+                met = "" if verdict is None else ("yes" if verdict(ratio) else "**no**")
+                if not n.startswith("agent"):
+                    met = ""  # the goals are the agent's
+                row += f" {ratio:.2f} | {met} |"
         lines.append(row)
     return "\n".join(lines)
 
 
-async def main(quick: bool, names: list[str]) -> None:
-    backends: dict[str, dict[str, float]] = {}
+ServerFactory = Callable[[], contextlib.AbstractAsyncContextManager[Server]]
+
+
+async def main(
+    quick: bool,
+    backends: list[str],
+    servers: list[str],
+    repeats: int,
+    only: set[str] | None,
+    agent_env: dict[str, str],
+    variants: dict[str, dict[str, str]] | None = None,
+) -> None:
+    runs: dict[str, list[dict[str, float]]] = {}
     # The bulk file lives in memory (/dev/shm) where there is one: on disk, the writeback of
     # 200 MB of dirty pages would run during the latency measurements that follow.
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
@@ -511,38 +690,106 @@ async def main(quick: bool, names: list[str]) -> None:
         tempfile.TemporaryDirectory(prefix="ctb-") as tmp,
         tempfile.TemporaryDirectory(prefix="ctb-bulk-", dir=shm) as bulk_dir,
     ):
-        source = bulk_file(Path(bulk_dir), 15_000_000 if quick else BULK_INPUT)
+        size = 15_000_000 if quick else BULK_INPUT
+        source = bulk_file(Path(bulk_dir), size if only is None or "bulk" in only else 57)
         seats = 10 if quick else SESSIONS
-        for backend in names:
-            async with agent_server(Path(tmp) / backend, seats, backend) as agent:
-                backends[agent.name] = await measure(agent, source, quick)
-        async with terminado_server() as ref:
-            ref_results = await measure(ref, source, quick)
-        ceiling = await asyncio.to_thread(tmux_ceiling, Path(tmp), source)
-        bare = await asyncio.to_thread(pty_ceiling, source)
+        factories: list[ServerFactory] = []
+        if "agent" in servers:
+            for backend in backends:
+                for variant, env in {"": {}, **(variants or {})}.items():
+
+                    def agent(
+                        backend: str = backend, variant: str = variant, env: Any = env
+                    ) -> Any:
+                        state = Path(tempfile.mkdtemp(prefix=f"{backend}-", dir=tmp))
+                        return agent_server(state, seats, backend, {**agent_env, **env}, variant)
+
+                    factories.append(agent)
+        if "ttyd" in servers:
+            if shutil.which(TTYD_BIN):
+                factories.append(ttyd_server)
+            else:
+                print(f"ttyd left out: {TTYD_BIN} missing (scripts/build-ttyd.sh)")
+        if "terminado" in servers:
+            factories.append(terminado_server)
+        for repeat in range(repeats):
+            order = random.sample(factories, len(factories))
+            for factory in order:
+                async with factory() as server:
+                    result = await measure(server, source, quick, only)
+                runs.setdefault(server.name, []).append(result)
+                print(f"repeat {repeat + 1}/{repeats} {server.name}: {json.dumps(result)}")
+        ceiling = bare = None
+        if only is None or "bulk" in only:
+            ceiling = await asyncio.to_thread(tmux_ceiling, Path(tmp), source)
+            bare = await asyncio.to_thread(pty_ceiling, source)
     print(
-        f"\n## Terminal benchmark ({'quick' if quick else 'full'}; {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.1f} at the end, loopback, same client for all)\n"
+        f"\n## Terminal benchmark ({'quick' if quick else 'full'}; {repeats} repeats, shuffled; "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, loopback, same "
+        "client for all; median [min..max])\n"
     )
-    print(table(backends, ref_results))
-    print(
-        f"\ntmux alone (detached, no client, same command): {ceiling:.1f} MB/s -- the ceiling "
-        "for bulk output with tmux in the data path on this machine."
-    )
-    print(
-        f"bare PTY read loop (no server, no client, same command): {bare:.1f} MB/s -- the "
-        "ceiling for any server on this machine."
-    )
-    print("\nraw:", json.dumps({**backends, "terminado": ref_results}, indent=1))
+    print(table(runs))
+    if ceiling is not None:
+        print(
+            f"\ntmux alone (detached, no client, same command): {ceiling:.1f} MB/s -- the "
+            "ceiling for bulk output with tmux in the data path on this machine."
+        )
+        print(
+            f"bare PTY read loop (no server, no client, same command): {bare:.1f} MB/s -- the "
+            "ceiling for any server on this machine."
+        )
+    print("\nraw:", json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every server (3)")
     parser.add_argument(
         "--backends",
-        default="buffered,tmux",
-        help="comma-separated agent terminal backends to measure (default: buffered,tmux)",
+        default=DEFAULT_BACKEND,
+        help=f"comma-separated agent terminal backends to measure (default: {DEFAULT_BACKEND})",
+    )
+    parser.add_argument(
+        "--servers",
+        default="agent,ttyd,terminado",
+        help="comma-separated servers (default: agent,ttyd,terminado)",
+    )
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset of: echo,bulk,multi,slow"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+        help="also run the agent with this extra environment, labelled (A/B in one run)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="profile the agent with py-spy during the many-session test (collapsed stacks)",
+    )
+    parser.add_argument(
+        "--agent-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the agent (experiments; repeatable)",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.quick, args.backends.split(",")))
+    PROFILE_DIR = Path(args.py_spy) if args.py_spy else None
+    asyncio.run(
+        main(
+            args.quick,
+            args.backends.split(","),
+            args.servers.split(","),
+            args.repeats,
+            set(args.only.split(",")) if args.only else None,
+            dict(kv.split("=", 1) for kv in args.agent_env),
+            {
+                label: dict(kv.split("=", 1) for kv in env.split(","))
+                for label, _, env in (v.partition(":") for v in args.variant)
+            },
+        )
+    )

@@ -26,8 +26,10 @@ import os
 import stat
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -47,6 +49,8 @@ from clarateach.credentials import (
 )
 from clarateach.schedule_cli import ScheduleOptionError, parse_time, schedule_body
 from shared.domain.capacity import HostShape, hosts_for, needs
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
+from shared.domain.model_policy import ModelPolicy
 from shared.settings import default_state_dir
 
 EXIT_API_ERROR = 1
@@ -217,6 +221,73 @@ def _read_json_file(path: Path, what: str, json_output: bool) -> Any:
         _fail(2, f"cannot read {what} {path}: {exc}", json_output)
 
 
+def read_policy_file(path: Path, json_output: bool) -> dict[str, Any]:
+    """A ``ModelPolicy`` file: TOML if it ends in ``.toml``, else JSON (docs/gateway.md)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(2, f"cannot read the model policy file {path}: {exc}", json_output)
+    try:
+        policy = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        _fail(2, f"the model policy file {path} is not valid {kind}: {exc}", json_output)
+    if not isinstance(policy, dict):
+        _fail(2, "the model policy file must hold an object (a table in TOML)", json_output)
+    return policy
+
+
+@dataclass(frozen=True)
+class LimitFlags:
+    """``--budget-usd`` and friends: per-seat defaults layered over the policy (file or
+    current); ``None`` leaves a limit as it is."""
+
+    budget_usd: float | None = None
+    requests_per_minute: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+
+    def given(self) -> dict[str, float | int]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def apply(self, policy: dict[str, Any]) -> dict[str, Any]:
+        """``policy`` with the given limits set in its ``defaults`` (a policy without
+        ``defaults`` starts from the platform's: 60 requests per minute, else unlimited)."""
+        if not self.given():
+            return policy
+        if "defaults" in policy:
+            defaults = dict(policy["defaults"] or {})
+        else:
+            defaults = ModelPolicy().defaults.model_dump(mode="json")
+        defaults.update(self.given())
+        return {**policy, "defaults": defaults}
+
+
+BudgetOpt = Annotated[
+    float | None, typer.Option("--budget-usd", min=0, help="Model budget per seat (USD).")
+]
+RpmOpt = Annotated[
+    int | None,
+    typer.Option("--requests-per-minute", min=1, help="Model requests per minute per seat."),
+]
+MaxInOpt = Annotated[
+    int | None, typer.Option("--max-input-tokens", min=0, help="Input tokens per seat, in all.")
+]
+MaxOutOpt = Annotated[
+    int | None,
+    typer.Option("--max-output-tokens", min=0, help="Output tokens per seat, in all."),
+]
+PolicyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy-file",
+        "--model-policy-file",
+        help="ModelPolicy as TOML (.toml) or JSON: limits, budgets, seat_overrides, prices,"
+        " claude_code (docs/gateway.md). Flags such as --budget-usd apply on top.",
+    ),
+]
+
+
 def model_policy_from_options(
     policy_file: Path | None,
     default_model: str | None,
@@ -224,15 +295,17 @@ def model_policy_from_options(
     claude_md: Path | None,
     claude_settings: Path | None,
     json_output: bool,
+    limits: LimitFlags = LimitFlags(),
 ) -> dict[str, Any] | None:
-    """The ``model_policy`` of ``workshop create``: the file's, with the Claude Code options
-    on top; ``None`` when no option was given (the server's default policy). The server
-    validates it (400 naming the field)."""
-    if not any((policy_file, default_model, allow_model, claude_md, claude_settings)):
+    """The ``model_policy`` of ``workshop create``: the file's, with the limit flags and the
+    Claude Code options on top; ``None`` when no option was given (the server's default
+    policy). The server validates it (400 naming the field)."""
+    if not any((policy_file, default_model, allow_model, claude_md, claude_settings)) and not (
+        limits.given()
+    ):
         return None
-    policy = _read_json_file(policy_file, "model policy", json_output) if policy_file else {}
-    if not isinstance(policy, dict):
-        _fail(2, "the model policy file must hold a JSON object", json_output)
+    policy = read_policy_file(policy_file, json_output) if policy_file else {}
+    policy = limits.apply(policy)
     claude = dict(policy.get("claude_code") or {})
     if default_model:
         claude["default_model"] = default_model
@@ -291,13 +364,11 @@ def create(
         int | None,
         typer.Option("--grace-minutes", help="Download-only minutes after the end (10)."),
     ] = None,
-    model_policy_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--model-policy-file",
-            help="JSON ModelPolicy (limits, budgets, prices, claude_code); docs/gateway.md.",
-        ),
-    ] = None,
+    model_policy_file: PolicyFileOpt = None,
+    budget_usd: BudgetOpt = None,
+    requests_per_minute: RpmOpt = None,
+    max_input_tokens: MaxInOpt = None,
+    max_output_tokens: MaxOutOpt = None,
     default_model: Annotated[
         str | None,
         typer.Option("--default-model", help="Model Claude Code starts with in every seat."),
@@ -344,9 +415,11 @@ def create(
             )
         except ScheduleOptionError as exc:
             _fail(EXIT_USAGE, str(exc), json_output)
+        limits = LimitFlags(budget_usd, requests_per_minute, max_input_tokens, max_output_tokens)
         policy = model_policy_from_options(
-            model_policy_file, default_model, allow_model, claude_md, claude_settings, json_output
-        )
+            model_policy_file, default_model, allow_model, claude_md, claude_settings, json_output,
+            limits,
+        )  # fmt: skip
         pack_zip = _content_zip(content, json_output) if content is not None else None
         key = read_api_key(api_key_file, json_output)
         with conn.client() as client:
@@ -673,10 +746,15 @@ def seats(
     audience: AudienceOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Which seats are taken, on which host, and when each learner was last seen."""
+    """Which seats are taken, by whom, on which host, when each learner was last seen, and
+    each seat's model errors."""
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
             body = client.seats(workshop_id)
+            usage = {row["seat"]: row for row in client.usage(workshop_id)["seats"]}
+        for seat in body["seats"]:
+            counters = usage.get(seat["seat"], {})
+            seat["errors"] = {name: int(counters.get(name, 0)) for name in MODEL_ERROR_COUNTERS}
         _emit(body, json_output, lambda: render.seats_table(body))
 
 
@@ -694,44 +772,6 @@ def usage(
         with _Connection(api_url, token, state_dir, audience).client() as client:
             body = client.usage(workshop_id)
         _emit(body, json_output, lambda: render.usage_table(body))
-
-
-def _set_model_access(workshop_id: str, paused: bool, conn: _Connection, json_output: bool) -> None:
-    with _handled(json_output):
-        with conn.client() as client:
-            body = client.set_model_access(workshop_id, paused=paused)
-        word = "paused" if paused else "resumed"
-        _emit(body, json_output, lambda: f"Model access {word} for every seat of {workshop_id}.")
-
-
-@workshop_app.command("pause-model")
-def pause_model(
-    workshop_id: WorkshopIdArg,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    state_dir: StateDirOpt = None,
-    audience: AudienceOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
-    """Kill switch: refuse every seat's model requests until resume-model."""
-    _set_model_access(
-        workshop_id, True, _Connection(api_url, token, state_dir, audience), json_output
-    )
-
-
-@workshop_app.command("resume-model")
-def resume_model(
-    workshop_id: WorkshopIdArg,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    state_dir: StateDirOpt = None,
-    audience: AudienceOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
-    """Allow model requests again after pause-model."""
-    _set_model_access(
-        workshop_id, False, _Connection(api_url, token, state_dir, audience), json_output
-    )
 
 
 @workshop_app.command("logs")

@@ -1,4 +1,5 @@
-"""Cockpit commands: ``workshop watch``, ``broadcast``, ``hands`` (docs/cockpit.md).
+"""Cockpit commands: ``workshop watch``, ``broadcast``, ``hands``, the seat actions
+(``release-seat``, ``reset-seat``) and ``pause-model`` / ``resume-model`` (docs/cockpit.md).
 
 They use the same API routes and auth as the web cockpit: ``GET …/room`` for the grid,
 ``POST …/broadcast``, and a shadow token (``POST …/shadow-token``) to read each live host's
@@ -8,6 +9,7 @@ They use the same API routes and auth as the web cockpit: ``GET …/room`` for t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
@@ -20,7 +22,13 @@ from clarateach.cli import (
     EXIT_API_ERROR,
     ApiUrlOpt,
     AudienceOpt,
+    BudgetOpt,
     JsonOpt,
+    LimitFlags,
+    MaxInOpt,
+    MaxOutOpt,
+    PolicyFileOpt,
+    RpmOpt,
     StateDirOpt,
     TokenOpt,
     WorkshopIdArg,
@@ -28,9 +36,11 @@ from clarateach.cli import (
     _emit,
     _fail,
     _handled,
+    read_policy_file,
     stdout,
     workshop_app,
 )
+from shared.domain.model_policy import ModelPolicy
 
 AGENT_TIMEOUT_SECONDS = 3.0
 
@@ -193,6 +203,33 @@ def _hand_done(
         )
 
 
+def _seat_action(
+    workshop_id: str,
+    conn: _Connection,
+    json_output: bool,
+    *,
+    action: str,
+    operation: str,
+    body: dict[str, Any],
+    confirm: str | None,
+    done: Callable[[dict[str, Any]], str],
+) -> None:
+    """One instructor action: ask ``confirm`` first (unless ``None`` or --json), ``POST
+    …/{action}`` with ``body``, print ``done(answer)``."""
+    with _handled(json_output):
+        with conn.client() as client:
+            if confirm is not None and not json_output:
+                typer.confirm(confirm, abort=True)
+            answer = client.request(
+                "POST", _path(workshop_id, action), operation=operation, json=body
+            )
+        _emit(answer, json_output, lambda: done(answer))
+
+
+def _not_told(answer: dict[str, Any], later: str) -> str:
+    return "" if answer.get("host_told", True) else f" (its host was not reached; {later})"
+
+
 @workshop_app.command("release-seat")
 def release_seat(
     workshop_id: WorkshopIdArg,
@@ -205,25 +242,15 @@ def release_seat(
     json_output: JsonOpt = False,
 ) -> None:
     """Free a seat for someone else: its learner's token and reconnect code stop working."""
-    with _handled(json_output):
-        with _Connection(api_url, token, state_dir, audience).client() as client:
-            if not yes and not json_output:
-                typer.confirm(
-                    f"Release seat {seat}? Its learner is disconnected and cannot rejoin it.",
-                    abort=True,
-                )
-            body = client.request(
-                "POST",
-                _path(workshop_id, "release-seat"),
-                operation="release_seat",
-                json={"seat": seat},
-            )
-        note = (
-            ""
-            if body["host_told"]
-            else " (its host was not reached; it refuses the token once told)"
-        )
-        _emit(body, json_output, lambda: f"Seat {seat} released{note}.")
+    _seat_action(
+        workshop_id, _Connection(api_url, token, state_dir, audience), json_output,
+        action="release-seat", operation="release_seat", body={"seat": seat},
+        confirm=None if yes else (
+            f"Release seat {seat}? Its learner is disconnected and cannot rejoin it."
+        ),
+        done=lambda answer: f"Seat {seat} released"
+        f"{_not_told(answer, 'it refuses the token once told')}.",
+    )  # fmt: skip
 
 
 @workshop_app.command("reset-seat")
@@ -238,21 +265,124 @@ def reset_seat(
     json_output: JsonOpt = False,
 ) -> None:
     """A fresh shell and an empty workspace for one seat (its learner keeps the seat)."""
+    _seat_action(
+        workshop_id, _Connection(api_url, token, state_dir, audience), json_output,
+        action="reset-seat", operation="reset_seat", body={"seat": seat},
+        confirm=None if yes else (
+            f"Reset seat {seat}? Its shell restarts and every file in its workspace is deleted."
+        ),
+        done=lambda _: f"Seat {seat} reset: fresh shell, empty workspace.",
+    )  # fmt: skip
+
+
+SeatOpt = Annotated[
+    int | None,
+    typer.Option("--seat", min=1, max=500, help="Only this seat (default: every seat)."),
+]
+
+
+def _model_access(
+    workshop_id: str, paused: bool, seat: int | None, conn: _Connection, json_output: bool
+) -> None:
+    word = "paused" if paused else "resumed"
+    body: dict[str, Any] = {"paused": paused}
+    if seat is not None:
+        body["seat"] = seat
+    _seat_action(
+        workshop_id, conn, json_output,
+        action="model-access", operation="set_model_access", body=body, confirm=None,
+        done=lambda answer: (
+            f"Model access {word} for every seat of {workshop_id}."
+            if seat is None
+            else f"Model access {word} for seat {seat}"
+            f"{_not_told(answer, 'it applies once the host is told or restarts')}."
+        ),
+    )  # fmt: skip
+
+
+@workshop_app.command("pause-model")
+def pause_model(
+    workshop_id: WorkshopIdArg,
+    seat: SeatOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Kill switch: refuse model requests (of every seat, or of --seat N) until resume-model."""
+    conn = _Connection(api_url, token, state_dir, audience)
+    _model_access(workshop_id, True, seat, conn, json_output)
+
+
+@workshop_app.command("resume-model")
+def resume_model(
+    workshop_id: WorkshopIdArg,
+    seat: SeatOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Allow model requests again: of every seat (also lifting single-seat pauses), or of
+    --seat N."""
+    conn = _Connection(api_url, token, state_dir, audience)
+    _model_access(workshop_id, False, seat, conn, json_output)
+
+
+@workshop_app.command("policy")
+def policy(
+    workshop_id: WorkshopIdArg,
+    policy_file: PolicyFileOpt = None,
+    budget_usd: BudgetOpt = None,
+    requests_per_minute: RpmOpt = None,
+    max_input_tokens: MaxInOpt = None,
+    max_output_tokens: MaxOutOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    state_dir: StateDirOpt = None,
+    audience: AudienceOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the model policy; with --policy-file and/or limit flags, change it (also while
+    the workshop runs: hosts apply it to the next model request)."""
+    limits = LimitFlags(budget_usd, requests_per_minute, max_input_tokens, max_output_tokens)
     with _handled(json_output):
         with _Connection(api_url, token, state_dir, audience).client() as client:
-            if not yes and not json_output:
-                typer.confirm(
-                    f"Reset seat {seat}? Its shell restarts and every file in its workspace "
-                    "is deleted.",
-                    abort=True,
+            if policy_file is None and not limits.given():
+                current = _effective(client.get_workshop(workshop_id)["model_policy"])
+                _emit(
+                    {"model_policy": current},
+                    json_output,
+                    lambda: render_cockpit.policy_lines(current),
                 )
-            body = client.request(
-                "POST",
-                _path(workshop_id, "reset-seat"),
-                operation="reset_seat",
-                json={"seat": seat},
+                return
+            base = (
+                read_policy_file(policy_file, json_output)
+                if policy_file is not None
+                else _effective(client.get_workshop(workshop_id)["model_policy"])
             )
-        _emit(body, json_output, lambda: f"Seat {seat} reset: fresh shell, empty workspace.")
+            answer = client.request(
+                "POST",
+                _path(workshop_id, "model-policy"),
+                operation="set_model_policy",
+                json={"model_policy": limits.apply(base)},
+            )
+        told = sum(1 for ok in answer["hosts"].values() if ok)
+        _emit(
+            answer,
+            json_output,
+            lambda: (
+                f"Model policy of {workshop_id} changed; "
+                f"{told} of {len(answer['hosts'])} host(s) applied it now."
+            ),
+        )
+
+
+def _effective(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The policy in force: a workshop created without one has the platform's default."""
+    return ModelPolicy.model_validate(stored or {}).model_dump(mode="json")
 
 
 @workshop_app.command("delete")

@@ -107,13 +107,38 @@ def workshop_view(w: dict[str, Any]) -> RenderableType:
     return Group(grid, hosts_table(hosts)) if hosts else grid
 
 
+#: Short words for the model error counters (``shared.domain.cockpit.MODEL_ERROR_COUNTERS``).
+ERROR_WORDS = {
+    "upstream_unreachable": "unreachable",
+    "key_refused": "key refused",
+    "budget_refused": "over budget",
+    "rate_refused": "rate-limited",
+    "paused_refused": "paused",
+}
+
+
+def error_summary(errors: dict[str, Any] | None) -> str:
+    """``"2 unreachable, 1 key refused"``; ``""`` when the seat had no model error."""
+    return ", ".join(
+        f"{int(errors[name])} {word}"
+        for name, word in ERROR_WORDS.items()
+        if errors and int(errors.get(name) or 0) > 0
+    )
+
+
 def seats_table(body: dict[str, Any]) -> Table:
+    """Claimed seats; a row's ``errors`` (model error counters) is added by the command."""
     table = Table(title="Seats", title_justify="left")
-    for column in ("Seat", "Host", "Joined", "Last seen"):
+    for column in ("Seat", "Name", "Host", "Joined", "Last seen", "Model errors"):
         table.add_column(column)
     for s in body.get("seats") or []:
         table.add_row(
-            _s(s.get("seat")), _s(s.get("host")), when(s.get("joined_at")), when(s.get("last_seen"))
+            _s(s.get("seat")),
+            Text(str(s.get("display_name") or "")),  # the learner's text: never markup
+            _s(s.get("host")),
+            when(s.get("joined_at")),
+            when(s.get("last_seen")),
+            error_summary(s.get("errors")),
         )
     return table
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from functions.schemas import _Body
+from shared.domain.model_policy import ModelPolicy
 
 
 class Broadcast(_Body):
@@ -20,3 +21,10 @@ class ReleaseSeat(_Body):
 
 class ResetSeat(_Body):
     seat: int = Field(description="The seat to reset (fresh shell, empty workspace).")
+
+
+class ChangeModelPolicy(_Body):
+    model_policy: ModelPolicy = Field(
+        description="The whole new policy (per-seat limits, budgets, prices, Claude Code"
+        " settings; docs/gateway.md). Applies to running hosts at once."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.views import seat_view
-from shared.domain.cockpit import budget_share
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS, budget_share
 from shared.services.cockpit import Room
 
 
@@ -13,6 +13,7 @@ def room_view(room: Room, workshop: dict[str, Any]) -> dict[str, Any]:
     """``workshop`` is the workshop view (with its cost), built by the caller."""
     usage = {int(row["seat"]): row for row in room.usage.seats}
     claimed = {seat.number: seat for seat in room.seats}
+    paused = set(room.workshop.paused_seats)
     seats = []
     for number in range(1, room.workshop.seats + 1):
         seat = claimed.get(number)
@@ -30,6 +31,8 @@ def room_view(room: Room, workshop: dict[str, Any]) -> dict[str, Any]:
                 "cost_usd": round(spent, 6),
                 "budget_usd": budget,
                 "budget_share": None if share is None else round(share, 4),
+                "model_paused": number in paused,
+                "errors": {name: int(row.get(name, 0)) for name in MODEL_ERROR_COUNTERS},
             }
         )
     return {
@@ -37,4 +40,5 @@ def room_view(room: Room, workshop: dict[str, Any]) -> dict[str, Any]:
         "seats": seats,
         "totals": room.usage.totals,
         "broadcast": room.workshop.broadcast,
+        "policy": room.policy,
     }

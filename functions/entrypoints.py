@@ -43,6 +43,7 @@ SPLIT: dict[str, tuple[str, frozenset[str]]] = {
             {
                 "change_schedule",
                 "set_model_access",
+                "set_model_policy",
                 "shadow_token",
                 "broadcast",
                 "release_seat",

@@ -109,6 +109,8 @@ ROUTES: tuple[Route, ...] = (
           MAX_CONTENT_BYTES),
     Route("POST", W + "/model-access", "set_model_access", "workshops", True,
           "control:model_access"),
+    Route("POST", W + "/model-policy", "set_model_policy", "workshops", True,
+          "control:change_model_policy"),
     Route("POST", W + "/shadow-token", "shadow_token", "workshops", True, "control:shadow_token"),
     Route("GET", W + "/room", "get_room", "workshops", True, "reads:room"),
     Route("POST", W + "/broadcast", "broadcast", "workshops", True, "control:broadcast"),

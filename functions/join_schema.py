@@ -20,3 +20,9 @@ class Join(Body):
         pattern=r"^[\x20-\x7e]+$",
         description="Random per-browser idempotency key: a repeated join gets the same seat.",
     )
+    display_name: str | None = Field(
+        default=None,
+        description="Optional name shown to the instructor: at most 40 characters once"
+        " trimmed, no control characters. On a rejoin it replaces the seat's name; omitted,"
+        " the name is kept.",
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from functions.cockpit_schemas import Broadcast, ReleaseSeat, ResetSeat
+from functions.cockpit_schemas import Broadcast, ChangeModelPolicy, ReleaseSeat, ResetSeat
 from functions.http import ROUTES, Route
 from functions.schemas import (
     ChangeSchedule,
@@ -22,6 +22,7 @@ from functions.schemas import (
     Join,
     ModelAccess,
 )
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
 
 REF = "#/components/schemas/{model}"
 
@@ -46,6 +47,7 @@ INT = {"type": "integer"}
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
 NUMBER = {"type": "number"}
+BOOL = {"type": "boolean"}
 USAGE_COUNTERS = {
     "requests": INT,
     "input_tokens": INT,
@@ -53,6 +55,7 @@ USAGE_COUNTERS = {
     "cache_creation_input_tokens": INT,
     "cache_read_input_tokens": INT,
     "cost_usd": NUMBER,
+    **{name: INT for name in MODEL_ERROR_COUNTERS},
 }
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -97,6 +100,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "error": _nullable(STR),
             "attempt": INT,
             "model_paused": {"type": "boolean"},
+            "paused_seats": {
+                "type": "array",
+                "items": INT,
+                "description": "seats whose model access alone is paused",
+            },
             "model_policy": {"type": "object"},
             "hosts": {"type": "array", "items": _ref("Host")},
             "schedule": _nullable(_ref("Schedule")),
@@ -159,11 +167,23 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "WorkshopPage": _object(
         {"workshops": {"type": "array", "items": _ref("Workshop")}, "next_cursor": _nullable(STR)}
     ),
+    "SeatClaim": _object(
+        {
+            "seat": INT,
+            "host": INT,
+            "joined_at": TIME,
+            "last_seen": TIME,
+            "display_name": {
+                **_nullable(STR),
+                "description": "the learner's name as given at join (show it as text)",
+            },
+        }
+    ),
     "SeatList": _object(
         {
             "seats": {
                 "type": "array",
-                "items": _object({"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}),
+                "items": _ref("SeatClaim"),
             }
         }
     ),
@@ -214,21 +234,29 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "seat": INT,
                         "claimed": {"type": "boolean"},
-                        "claim": _nullable(
-                            _object(
-                                {"seat": INT, "host": INT, "joined_at": TIME, "last_seen": TIME}
-                            )
-                        ),
+                        "claim": _nullable(_ref("SeatClaim")),
                         "requests": INT,
                         "tokens": INT,
                         "cost_usd": NUMBER,
                         "budget_usd": _nullable(NUMBER),
                         "budget_share": _nullable(NUMBER),
+                        "model_paused": {
+                            **BOOL,
+                            "description": "this seat's model access alone is paused",
+                        },
+                        "errors": {
+                            **_object({name: INT for name in MODEL_ERROR_COUNTERS}),
+                            "description": "model errors counted by the seat's gateway",
+                        },
                     }
                 ),
             },
             "totals": _object(USAGE_COUNTERS),
             "broadcast": _nullable(_object({"message": STR, "sent_at": TIME, "by": STR})),
+            "policy": {
+                "type": "object",
+                "description": "the model policy in force (defaults filled in)",
+            },
         }
     ),
     "BroadcastSent": _object(
@@ -238,6 +266,26 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "additionalProperties": {"type": "boolean"},
                 "description": "host index -> whether the host took it now",
+            },
+        }
+    ),
+    "ModelAccessSet": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "seat": INT,
+            "paused": {"type": "boolean"},
+            "host": INT,
+            "host_told": {"type": "boolean"},
+        },
+        required=["workshop"],
+    ),
+    "PolicyChanged": _object(
+        {
+            "workshop": _ref("Workshop"),
+            "hosts": {
+                "type": "object",
+                "additionalProperties": {"type": "boolean"},
+                "description": "host index -> whether the host applied it now",
             },
         }
     ),
@@ -384,11 +432,19 @@ OPERATIONS: dict[str, tuple[str, type | None, int, str, tuple[int, ...]]] = {
     "list_seats": ("Claimed seats", None, 200, "SeatList", (404,)),
     "get_usage": ("Model usage per seat and totals", None, 200, "Usage", (404,)),
     "set_model_access": (
-        "Pause or resume every seat's model access",
+        "Pause or resume model access, of every seat or (with seat) of one seat",
         ModelAccess,
         200,
-        "WorkshopEnvelope",
+        "ModelAccessSet",
         (400, 404, 501, 503),
+    ),
+    "set_model_policy": (
+        "Replace the model policy (per-seat budgets and rate limits); running hosts apply it"
+        " at once",
+        ChangeModelPolicy,
+        200,
+        "PolicyChanged",
+        (400, 404),
     ),
     "shadow_token": (
         "Instructor token for read-only terminal shadowing",
@@ -535,6 +591,7 @@ def _operation(route: Route) -> dict[str, Any]:
 REQUEST_MODELS = (
     CreateWorkshop, Join, ModelAccess, ChangeSchedule, Broadcast, ReleaseSeat, ResetSeat,
     HostCredentialsRequest,
+    ChangeModelPolicy,
 )  # fmt: skip
 
 

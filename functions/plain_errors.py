@@ -43,6 +43,13 @@ def _bounds(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, Any]:
     return low, high
 
 
+def _number(value: Any) -> str:
+    """``0.0`` -> ``0``, ``100000.0`` -> ``100000``, ``0.5`` -> ``0.5``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def plain_message(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One pydantic error (``exc.errors()[0]``) as a short sentence about the field."""
     kind = str(error.get("type", ""))
@@ -53,12 +60,12 @@ def plain_message(error: dict[str, Any], model: type[BaseModel]) -> str:
         if low is not None and high is not None:
             return f"must be between {low} and {high}"
         if kind == "greater_than_equal":
-            return f"must be at least {ctx.get('ge')}"
-        return f"must be at most {ctx.get('le')}"
+            return f"must be at least {_number(ctx.get('ge'))}"
+        return f"must be at most {_number(ctx.get('le'))}"
     if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}"
+        return f"must be more than {_number(ctx.get('gt'))}"
     if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}"
+        return f"must be less than {_number(ctx.get('lt'))}"
     if kind == "string_too_short":
         minimum = ctx.get("min_length")
         return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"

@@ -107,7 +107,13 @@ class CreateWorkshop(_Body):
 
 
 class ModelAccess(_Body):
-    paused: bool = Field(description="true pauses every seat's model access; false resumes.")
+    paused: bool = Field(
+        description="true pauses model access; false resumes it (for every seat, resuming"
+        " also lifts single-seat pauses)."
+    )
+    seat: int | None = Field(
+        default=None, description="Only this seat (1..seats); omitted: every seat."
+    )
 
 
 def parse_time(field: str, value: str | None) -> datetime | None:

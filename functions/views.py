@@ -74,6 +74,7 @@ def workshop_view(workshop: Workshop, cost: dict[str, Any] | None = None) -> dic
         "error": workshop.error,
         "attempt": workshop.attempt,
         "model_paused": workshop.model_paused,
+        "paused_seats": list(workshop.paused_seats),
         "model_policy": workshop.model_policy,
         "hosts": [host_view(h) for h in workshop.hosts],
         "schedule": schedule_view(workshop, now),
@@ -88,6 +89,7 @@ def seat_view(seat: Seat) -> dict[str, Any]:
         "host": seat.host_index,
         "joined_at": _time(seat.joined_at),
         "last_seen": _time(seat.last_seen),
+        "display_name": seat.display_name,
     }
 
 

@@ -73,7 +73,12 @@ def main() -> int:
         print(f"workspace_agent: configuration error: {exc}", file=sys.stderr)
         return 2
     set_context(workshop_id=settings.workshop_id, host=settings.host_index)
-    asyncio.run(serve(settings))
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve(settings))
+    else:
+        asyncio.run(serve(settings))
     return 0
 
 

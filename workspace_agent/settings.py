@@ -20,6 +20,7 @@ from typing import Any, Literal
 Runtime = Literal["local", "docker"]
 TerminalBackend = Literal["tmux", "buffered"]
 SeatNetworkMode = Literal["auto", "isolated", "host"]
+EventLoop = Literal["uvloop", "asyncio"]
 
 DEFAULT_WINDOW = 256 * 1024
 DEFAULT_MAX_WRITE = 10 * 1024 * 1024
@@ -100,6 +101,15 @@ class AgentSettings:
             " every byte goes through tmux, ~3x the serving CPU and lower bulk throughput).",
         ),
     )
+    event_loop: EventLoop = field(
+        default="uvloop",
+        metadata=_env(
+            "CLARATEACH_AGENT_EVENT_LOOP",
+            "'uvloop' (default: libuv's event loop and transports, about a quarter less"
+            " serving CPU with a host's worth of terminals; see the README's terminal"
+            " benchmark) or 'asyncio' (the standard library's loop).",
+        ),
+    )
     bind: str = field(
         default="127.0.0.1", metadata=_env("CLARATEACH_AGENT_BIND", "Listen address.")
     )
@@ -154,6 +164,13 @@ class AgentSettings:
     model_paused: bool = field(
         default=False,
         metadata=_env("CLARATEACH_AGENT_MODEL_PAUSED", "'true' to start with model access paused."),
+    )
+    model_paused_seats: str = field(
+        default="",
+        metadata=_env(
+            "CLARATEACH_AGENT_MODEL_PAUSED_SEATS",
+            "Seats that start with their own model access paused, e.g. '3,7'.",
+        ),
     )
     ends_at: str = field(
         default="",
@@ -330,6 +347,8 @@ class AgentSettings:
             raise ValueError("CLARATEACH_AGENT_TERMINAL_BACKEND must be 'tmux' or 'buffered'")
         if not self.seats:
             raise ValueError("CLARATEACH_AGENT_SEATS is empty")
+        if self.event_loop not in ("uvloop", "asyncio"):
+            raise ValueError("CLARATEACH_AGENT_EVENT_LOOP must be 'uvloop' or 'asyncio'")
         if self.seat_network not in ("auto", "isolated", "host"):
             raise ValueError("CLARATEACH_AGENT_SEAT_NETWORK must be 'auto', 'isolated' or 'host'")
         if self.flow_window < 4096:

@@ -12,6 +12,8 @@ from shared.services import join as join_service
 
 def join(call: Call) -> ApiResponse:
     body = parse_body(Join, call.json())
-    request = join_service.JoinRequest(body.code, body.reconnect_code, body.client_nonce)
+    request = join_service.JoinRequest(
+        body.code, body.reconnect_code, body.client_nonce, body.display_name
+    )
     grant = join_service.join(call.platform, request, call.request.client_ip or "unknown")
     return json_response(200, views.join_view(grant))

@@ -281,6 +281,15 @@ class FirestoreStore(WorkshopStore):
                 {"last_seen": as_utc(when or utcnow())}
             )
 
+    def rename_seat(self, workshop_id: str, number: int, display_name: str | None) -> bool:
+        if not _is_document_id(workshop_id):
+            return False
+        try:  # update() fails on a missing document: a free seat is never created here
+            self._seats(workshop_id).document(str(number)).update({"display_name": display_name})
+        except gexc.NotFound:
+            return False
+        return True
+
     def release_seat(self, workshop_id: str, number: int) -> bool:
         if not _is_document_id(workshop_id):
             return False
@@ -458,6 +467,7 @@ def _seat_doc(seat: Seat) -> dict[str, Any]:
         "client_nonce_hash": seat.client_nonce_hash,
         "joined_at": seat.joined_at,
         "last_seen": seat.last_seen,
+        "display_name": seat.display_name,
     }
 
 
@@ -470,4 +480,5 @@ def _decode_seat(data: dict[str, Any] | None) -> Seat:
         client_nonce_hash=data.get("client_nonce_hash"),
         joined_at=as_utc(data["joined_at"]),
         last_seen=as_utc(data["last_seen"]),
+        display_name=data.get("display_name"),
     )

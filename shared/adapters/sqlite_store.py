@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS seats (
     client_nonce_hash TEXT,
     joined_at         TEXT NOT NULL,
     last_seen         TEXT NOT NULL,
+    display_name      TEXT,
     PRIMARY KEY (workshop_id, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seats_by_reconnect ON seats (workshop_id, reconnect_hash);
@@ -116,21 +117,22 @@ WHERE candidate <= :seats
 
 # Literal statements (no string building): each names the seat columns in ``_seat`` order.
 SEAT_BY_NONCE = """
-SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen
+SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen, display_name
 FROM seats WHERE workshop_id = ? AND client_nonce_hash = ?
 """
 SEAT_BY_RECONNECT = """
-SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen
+SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen, display_name
 FROM seats WHERE workshop_id = ? AND reconnect_hash = ?
 """
 SEATS_OF_WORKSHOP = """
-SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen
+SELECT number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen, display_name
 FROM seats WHERE workshop_id = ? ORDER BY number
 """
 INSERT_SEAT = """
 INSERT INTO seats
-    (workshop_id, number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+    (workshop_id, number, host_index, reconnect_hash, client_nonce_hash, joined_at, last_seen,
+     display_name)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -183,6 +185,7 @@ class SqliteStore(WorkshopStore):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            _add_missing_columns(conn)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
@@ -316,6 +319,7 @@ class SqliteStore(WorkshopStore):
                     seat.client_nonce_hash,
                     iso(seat.joined_at),
                     iso(seat.last_seen),
+                    seat.display_name,
                 ),
             )
         return seat
@@ -331,6 +335,14 @@ class SqliteStore(WorkshopStore):
                 "UPDATE seats SET last_seen = ? WHERE workshop_id = ? AND number = ?",
                 (iso(when or utcnow()), workshop_id, number),
             )
+
+    def rename_seat(self, workshop_id: str, number: int, display_name: str | None) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE seats SET display_name = ? WHERE workshop_id = ? AND number = ?",
+                (display_name, workshop_id, number),
+            )
+            return cur.rowcount > 0
 
     def release_seat(self, workshop_id: str, number: int) -> bool:
         # The nonce claim lives in the seat row, so deleting the row frees both.
@@ -406,6 +418,13 @@ class SqliteStore(WorkshopStore):
             conn.execute("DELETE FROM processed_events WHERE id = ?", (event_id,))
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a table was first created (a state dir from an older version)."""
+    seat_columns = {row["name"] for row in conn.execute("PRAGMA table_info(seats)")}
+    if "display_name" not in seat_columns:
+        conn.execute("ALTER TABLE seats ADD COLUMN display_name TEXT")
+
+
 def _exists(conn: sqlite3.Connection, sql: str, value: str) -> bool:
     return conn.execute(sql, (value,)).fetchone() is not None
 
@@ -438,4 +457,5 @@ def _seat(row: sqlite3.Row) -> Seat:
         client_nonce_hash=row["client_nonce_hash"],
         joined_at=parse_iso(row["joined_at"]),
         last_seen=parse_iso(row["last_seen"]),
+        display_name=row["display_name"],
     )

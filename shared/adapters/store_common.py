@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
 from shared.domain.errors import ValidationError
 from shared.domain.model import Seat, Workshop, host_index_for_seat, utcnow
 from shared.ports.store import SeatRequest
@@ -96,9 +97,14 @@ def new_seat(workshop: Workshop, number: int, request: SeatRequest) -> Seat:
         joined_at=now,
         last_seen=now,
         client_nonce_hash=request.client_nonce_hash,
+        display_name=request.display_name,
     )
 
 
 def usage_counts(totals: dict[str, float]) -> float:
-    """The monotonic counter that orders usage reports (``requests``; missing counts as 0)."""
-    return float(totals.get("requests", 0) or 0)
+    """The monotonic counter that orders usage reports: ``requests`` plus the model error
+    counters (all cumulative; missing counts as 0), so a report that only adds errors is
+    newer too."""
+    return float(
+        sum(float(totals.get(name, 0) or 0) for name in ("requests", *MODEL_ERROR_COUNTERS))
+    )

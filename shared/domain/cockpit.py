@@ -12,6 +12,18 @@ from shared.domain.model_policy import ModelPolicy
 #: A seat at or above this share of its budget is flagged in the cockpit.
 BUDGET_WARNING_SHARE = 0.8
 
+#: Per-seat model error counters each host's gateway reports with its usage totals
+#: (cumulative): the model API could not be reached (connection error or timeout); the
+#: workshop key was refused upstream (401/403) or is not available on the host; and the
+#: gateway's own refusals by budget, by rate and by the instructor's pause.
+MODEL_ERROR_COUNTERS = (
+    "upstream_unreachable",
+    "key_refused",
+    "budget_refused",
+    "rate_refused",
+    "paused_refused",
+)
+
 
 def seat_budget(policy: dict[str, Any], seat: int) -> float | None:
     """The seat's USD budget under the workshop's model policy (``None``: unlimited)."""
@@ -20,6 +32,14 @@ def seat_budget(policy: dict[str, Any], seat: int) -> float | None:
     except PydanticValidationError:  # a stored policy is validated on write; be lenient on read
         return None
     return parsed.limits_for(seat).budget_usd
+
+
+def effective_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The stored policy as it applies (defaults filled in), as JSON; lenient on read."""
+    try:
+        return ModelPolicy.model_validate(policy or {}).model_dump(mode="json")
+    except PydanticValidationError:
+        return ModelPolicy().model_dump(mode="json")
 
 
 def budget_share(spent: float, budget: float | None) -> float | None:

@@ -90,6 +90,8 @@ class Seat:
     joined_at: datetime
     last_seen: datetime
     client_nonce_hash: str | None = None
+    #: What the learner asked to be called (``shared.domain.display_names.display_name``), or None.
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class Workshop:
     model_policy: dict[str, Any] = field(default_factory=dict)
     #: Instructor kill switch: while true, every seat's model requests are refused.
     model_paused: bool = False
+    #: Seats whose model access alone is paused (sorted), independent of ``model_paused``.
+    paused_seats: tuple[int, ...] = ()
     #: Schedule (``shared.domain.schedule``). ``ends_at`` is set on every workshop created
     #: since schedules exist; ``None`` only on older records (no automatic end).
     starts_at: datetime | None = None
@@ -180,10 +184,11 @@ class Workshop:
             **{
                 k: v
                 for k, v in data.items()
-                if k in _WORKSHOP_FIELDS and k not in ("hosts", "status")
+                if k in _WORKSHOP_FIELDS and k not in ("hosts", "status", "paused_seats")
             },
             status=WorkshopStatus(data["status"]),
             hosts=hosts,
+            paused_seats=tuple(sorted(int(n) for n in data.get("paused_seats") or ())),
         )
 
 

@@ -34,6 +34,8 @@ class SeatRequest:
 
     reconnect_hash: str
     client_nonce_hash: str | None = None
+    #: The learner's display name (already validated), if given.
+    display_name: str | None = None
 
 
 class WorkshopStore(abc.ABC):
@@ -127,6 +129,11 @@ class WorkshopStore(abc.ABC):
     @abc.abstractmethod
     def touch_seat(self, workshop_id: str, number: int, when: datetime | None = None) -> None:
         """Set the seat's ``last_seen`` (default now). A missing seat is a no-op."""
+
+    @abc.abstractmethod
+    def rename_seat(self, workshop_id: str, number: int, display_name: str | None) -> bool:
+        """Set the claimed seat's ``display_name`` (``None`` clears it). ``False`` (and
+        nothing stored) if the seat is free."""
 
     @abc.abstractmethod
     def release_seat(self, workshop_id: str, number: int) -> bool:

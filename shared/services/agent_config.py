@@ -30,6 +30,9 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         "CLARATEACH_AGENT_API_KEY_REF": workshop.api_key_ref or "",
         "CLARATEACH_AGENT_MODEL_POLICY": json.dumps(workshop.model_policy, separators=(",", ":")),
         "CLARATEACH_AGENT_MODEL_PAUSED": "true" if workshop.model_paused else "false",
+        "CLARATEACH_AGENT_MODEL_PAUSED_SEATS": ",".join(
+            str(n) for n in workshop.paused_seats if host.serves(n)
+        ),
         "CLARATEACH_AGENT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "CLARATEACH_AGENT_RUNTIME": "docker" if settings.mode == "gcp" else "local",
     }

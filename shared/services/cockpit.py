@@ -13,10 +13,11 @@ holds for shadowing, so it is as fresh as the agent's own clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.auth.instructor import Instructor
 from shared.bootstrap import Platform
-from shared.domain.cockpit import seat_budget
+from shared.domain.cockpit import effective_policy, seat_budget
 from shared.domain.model import Seat, Workshop, WorkshopStatus
 from shared.services import workshops as workshop_service
 from shared.services.usage import Usage, get_usage
@@ -29,6 +30,8 @@ class Room:
     usage: Usage
     #: Seat number -> USD budget from the model policy (``None``: no budget for that seat).
     budgets: dict[int, float | None]
+    #: The model policy in force (the platform's default when none was set), as JSON.
+    policy: dict[str, Any]
 
 
 def room(platform: Platform, instructor: Instructor, workshop_id: str) -> Room:
@@ -37,7 +40,7 @@ def room(platform: Platform, instructor: Instructor, workshop_id: str) -> Room:
     seats = platform.store.list_seats(workshop.id)
     usage = get_usage(platform, workshop)
     budgets = {n: seat_budget(workshop.model_policy, n) for n in range(1, workshop.seats + 1)}
-    return Room(workshop=workshop, seats=seats, usage=usage, budgets=budgets)
+    return Room(workshop, seats, usage, budgets, effective_policy(workshop.model_policy))
 
 
 def billed(workshop: Workshop) -> bool:

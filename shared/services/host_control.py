@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from shared.auth.signing import instructor_token
 from shared.bootstrap import Platform
-from shared.domain.model import LIVE_STATUSES, Host, Workshop
+from shared.domain.model import LIVE_STATUSES, Host, Workshop, host_index_for_seat
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,18 @@ def put_to_hosts(
     finally:
         if client is None:
             http.close()
+
+
+def put_to_seat_host(
+    platform: Platform,
+    workshop: Workshop,
+    seat: int,
+    path: str,
+    body: dict[str, Any],
+    *,
+    client: httpx.Client | None = None,
+) -> tuple[int, bool]:
+    """``PUT`` to the one host serving ``seat``: ``(host index, acknowledged)``."""
+    host = host_index_for_seat(seat, workshop.seats_per_host)
+    serving = replace(workshop, hosts=tuple(h for h in workshop.hosts if h.index == host))
+    return host, put_to_hosts(platform, serving, path, body, client=client).get(host, False)

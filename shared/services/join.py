@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import sha256
 
 from shared.auth.signing import derived_secret, signing_key
 from shared.auth.tokens import issue_token
 from shared.bootstrap import Platform
+from shared.domain.display_names import display_name
 from shared.domain.codes import (
     CODE_ALPHABET,
     NONCE_MAX,
@@ -53,6 +54,8 @@ class JoinRequest:
     code: str
     reconnect_code: str | None = None
     client_nonce: str | None = None
+    #: Optional, as typed (validated here): kept on the seat, shown in the cockpit.
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def join(
     """Admit ``client`` (its IP) to the workshop behind ``request.code``."""
     limiter = limiter or limiter_for(platform.store)
     _check_nonce(request.client_nonce)
+    name = display_name(request.display_name)
     limiter.check_join(client)
     workshop = _running_workshop(platform, request.code)
     if workshop is None:
@@ -81,8 +85,11 @@ def join(
         if seat is None:
             limiter.failed_reconnect(client, workshop.id)
             raise InvalidReconnectCode()
+        if name is not None and name != seat.display_name:  # no name given: keep the old one
+            platform.store.rename_seat(workshop.id, seat.number, name)
+            seat = replace(seat, display_name=name)
     else:
-        seat, code = _claim_seat(platform, workshop, request.client_nonce)
+        seat, code = _claim_seat(platform, workshop, request.client_nonce, name)
     return _grant(platform, workshop, seat, code)
 
 
@@ -116,7 +123,9 @@ def _reconnect(platform: Platform, workshop: Workshop, raw: str) -> tuple[Seat |
     return seat, code
 
 
-def _claim_seat(platform: Platform, workshop: Workshop, nonce: str | None) -> tuple[Seat, str]:
+def _claim_seat(
+    platform: Platform, workshop: Workshop, nonce: str | None, name: str | None
+) -> tuple[Seat, str]:
     if nonce is None:
         code, nonce_hash = new_reconnect_code(), None
     else:
@@ -125,7 +134,7 @@ def _claim_seat(platform: Platform, workshop: Workshop, nonce: str | None) -> tu
             hash_client_nonce(workshop.id, nonce),
         )
     seat = platform.store.assign_seat(
-        workshop, SeatRequest(hash_reconnect_code(workshop.id, code), nonce_hash)
+        workshop, SeatRequest(hash_reconnect_code(workshop.id, code), nonce_hash, name)
     )
     log.info("seat assigned", extra={"workshop_id": workshop.id, "seat": seat.number})
     return seat, code

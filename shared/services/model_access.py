@@ -70,8 +70,12 @@ def set_model_access_detailed(
     timeout: float = HOST_TIMEOUT_SECONDS,
 ) -> ModelAccessResult:
     """``set_model_access`` plus each host's answer to the fan-out (``timeout`` per host)."""
+    # Resuming every seat also lifts the pauses of single seats (docs/cockpit.md).
     updated = platform.store.update_workshop(
-        workshop.id, lambda current: replace(current, model_paused=paused)
+        workshop.id,
+        lambda current: replace(
+            current, model_paused=paused, paused_seats=current.paused_seats if paused else ()
+        ),
     )
     hosts = tuple(h for h in updated.hosts if h.endpoint) if updated.status in LIVE_STATUSES else ()
     if not hosts:

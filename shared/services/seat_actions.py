@@ -1,10 +1,13 @@
-"""Instructor actions on one seat: release (free it for someone else) and reset (a fresh
-shell and an empty workspace, the seat stays claimed).
+"""Instructor actions on one seat: release (free it for someone else), reset (a fresh
+shell and an empty workspace, the seat stays claimed), and pause or resume its model access.
 
 Release frees the seat in the store (its reconnect code stops working: the old learner can
 no longer rejoin it or refresh a token) and tells the seat's host, which refuses learner
 tokens of that seat issued until now and closes its learner terminals. The shell and the
-workspace stay as they are (no reset yet). Every action is logged with the instructor.
+workspace stay as they are (no reset yet). A seat's model pause is stored on the workshop
+(``Workshop.paused_seats``: the source of truth, handed to hosts started later) and then told
+to the seat's host, whose gateway refuses that seat's model requests (429, no retry) and
+remembers it across restarts. Every action is logged with the instructor.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import httpx
 from shared.auth.instructor import Instructor
 from shared.bootstrap import Platform
 from shared.domain.cockpit import SeatNotClaimed, seat_number
-from shared.domain.model import host_index_for_seat
+from shared.domain.model import Workshop
 from shared.services import workshops as workshop_service
 from shared.services.errors import Unavailable
-from shared.services.host_control import put_to_hosts
+from shared.services.host_control import put_to_seat_host
+from shared.services.model_access import CONTROL_PATH as MODEL_ACCESS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +51,15 @@ def release_seat(
     seat = seat_number(raw_seat, workshop.seats)
     if not platform.store.release_seat(workshop.id, seat):
         raise SeatNotClaimed(f"seat {seat} is free: there is nobody to release")
-    host = host_index_for_seat(seat, workshop.seats_per_host)
-    serving = replace(workshop, hosts=tuple(h for h in workshop.hosts if h.index == host))
-    told = put_to_hosts(
-        platform, serving, f"/control/seats/{seat}/release",
+    host, told = put_to_seat_host(
+        platform, workshop, seat, f"/control/seats/{seat}/release",
         {"issued_before": int(now.timestamp())}, client=client,
     )  # fmt: skip
     log.info(
         "seat released",
         extra={"workshop_id": workshop.id, "owner": instructor.owner, "seat": seat},
     )
-    return Released(seat=seat, host=host, host_told=told.get(host, False))
+    return Released(seat=seat, host=host, host_told=told)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,8 @@ def reset_seat(
     """Reset happens on the host only; an unreachable host means nothing was reset."""
     workshop = workshop_service.get_workshop(platform, instructor, workshop_id)
     seat = seat_number(raw_seat, workshop.seats)
-    host = host_index_for_seat(seat, workshop.seats_per_host)
-    serving = replace(workshop, hosts=tuple(h for h in workshop.hosts if h.index == host))
-    told = put_to_hosts(platform, serving, f"/control/seats/{seat}/reset", {}, client=client).get(
-        host, False
+    host, told = put_to_seat_host(
+        platform, workshop, seat, f"/control/seats/{seat}/reset", {}, client=client
     )
     log.info(
         "seat reset" if told else "seat reset failed: host not reached",
@@ -90,3 +90,44 @@ def reset_seat(
     if not told:
         raise Unavailable(f"seat {seat}'s host could not be reached; nothing was reset")
     return Reset(seat=seat, host=host, host_told=True)
+
+
+@dataclass(frozen=True)
+class SeatModelAccess:
+    workshop: Workshop
+    seat: int
+    paused: bool
+    host: int
+    #: Whether the seat's host took it now (else it applies when the host is told or restarts).
+    host_told: bool
+
+
+def set_seat_model_access(
+    platform: Platform,
+    instructor: Instructor,
+    workshop_id: str,
+    raw_seat: object,
+    paused: bool,
+    *,
+    client: httpx.Client | None = None,
+) -> SeatModelAccess:
+    """Pause (``True``) or resume one seat's model access, free or claimed."""
+    workshop = workshop_service.get_workshop(platform, instructor, workshop_id)
+    seat = seat_number(raw_seat, workshop.seats)
+
+    def mutate(current: Workshop) -> Workshop:
+        seats = set(current.paused_seats) | {seat} if paused else set(current.paused_seats) - {seat}
+        return replace(current, paused_seats=tuple(sorted(seats)))
+
+    updated = platform.store.update_workshop(workshop.id, mutate)
+    host, told = put_to_seat_host(
+        platform, updated, seat, MODEL_ACCESS_PATH, {"paused": paused, "seat": seat}, client=client
+    )
+    log.info(
+        "seat model access paused" if paused else "seat model access resumed",
+        extra={
+            "workshop_id": workshop.id, "owner": instructor.owner, "seat": seat,
+            "host_told": told,
+        },
+    )  # fmt: skip
+    return SeatModelAccess(updated, seat, paused, host, told)

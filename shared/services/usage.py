@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.bootstrap import Platform
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
 from shared.domain.model import Workshop
 
 #: Counters every usage row carries (missing ones read as 0).
@@ -15,6 +16,7 @@ USAGE_FIELDS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
     "cost_usd",
+    *MODEL_ERROR_COUNTERS,
 )
 _INTEGER_FIELDS = frozenset(USAGE_FIELDS) - {"cost_usd"}
 

@@ -52,7 +52,7 @@ async def test_only_the_learners_own_keystrokes_count_as_input(
     before = await activity(agent, tokens.instructor())
     assert before["1"] == {
         "sockets": 0, "shadows": 0, "input_age": None, "output_age": None, "foreground": None,
-        "hand": None,
+        "hand": None, "model": None,  # no gateway in these agents
     }  # fmt: skip
 
     learner = await Terminal.open(agent, 1, tokens.learner(1))

@@ -124,6 +124,7 @@ def test_settings_from_env_reads_the_documented_names(tmp_path: Path) -> None:
         {"CLARATEACH_AGENT_PORT": "eighty"},
         {"CLARATEACH_AGENT_RUNTIME": "podman"},
         {"CLARATEACH_AGENT_MODEL_PAUSED": "maybe"},
+        {"CLARATEACH_AGENT_EVENT_LOOP": "trio"},
     ],
 )
 def test_bad_settings_name_the_variable(bad: dict[str, str]) -> None:

@@ -36,6 +36,7 @@ BODIES: dict[str, Any] = {
     "broadcast": {"message": "hello room"},
     "release_seat": {"seat": 1},
     "reset_seat": {"seat": 1},
+    "set_model_policy": {"model_policy": {"defaults": {"budget_usd": 1.0}}},
 }
 
 
@@ -59,6 +60,7 @@ def test_every_instructor_route_is_covered() -> None:
         "list_seats", "get_usage", "set_model_access", "shadow_token", "change_schedule",
         "get_room", "broadcast", "release_seat", "reset_seat", "delete_workshop",
         "put_content", "get_progress",
+        "set_model_policy",
     }  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from functions import runtime
 from functions.http import ROUTES
 from functions.openapi import openapi_document
 from shared.adapters.sqlite_store import SqliteStore
-from shared.auth.instructor import admin_token_path, ensure_admin_token
+from shared.auth.instructor import Instructor, admin_token_path, ensure_admin_token
 from shared.bootstrap import Platform, bootstrap
 from shared.content import pack_to_zip
 from shared.domain.model import WorkshopStatus
@@ -62,6 +62,9 @@ class Seeded:
     #: Chosen at import time: schemathesis asks for credentials while collecting.
     token: str = secrets.token_urlsafe(32)
     workshop_ids: list[str]
+    #: Created workshops only DELETE is pointed at: the other operations' cases start, stop
+    #: and fill the shared ones, so a delete of those may rightly get 409 every time.
+    deletable: list[str]
     join_code: str
 
 
@@ -90,6 +93,13 @@ def seeded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfo
     assert ensure_admin_token(config) == SEED.token
     SEED.platform = platform
     SEED.workshop_ids, SEED.join_code = _seed(platform), ""
+    admin = Instructor("local-admin", is_admin=True)
+    SEED.deletable = [
+        workshops.create_workshop(
+            platform, admin, name=f"doomed-{n}", seats=1, api_key=API_KEY, seats_per_host=1
+        ).id
+        for n in range(10)
+    ]
     running = platform.store.get_workshop(SEED.workshop_ids[0])
     assert running is not None
     SEED.join_code = running.code
@@ -107,8 +117,6 @@ def seeded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfo
 
 def _seed(platform: Platform) -> list[str]:
     """A running workshop with seats and usage, a created one and a failed one."""
-    from shared.auth.instructor import Instructor
-
     admin = Instructor("local-admin", is_admin=True)
 
     def make(name: str) -> str:
@@ -147,7 +155,10 @@ def _steer(case: Any) -> None:
     params = dict(case.path_parameters or {})
     if "workshop_id" in params and len(str(params["workshop_id"])) % 2 == 0:
         choice = len(str(params["workshop_id"])) // 2 % len(SEED.workshop_ids)
-        params["workshop_id"] = SEED.workshop_ids[choice]
+        if case.operation.method.upper() == "DELETE" and SEED.deletable:
+            params["workshop_id"] = SEED.deletable.pop()
+        else:
+            params["workshop_id"] = SEED.workshop_ids[choice]
         case.path_parameters = params
     body = case.body
     if isinstance(body, dict) and isinstance(body.get("code"), str) and len(body["code"]) % 2:

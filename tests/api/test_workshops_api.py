@@ -22,8 +22,8 @@ from tests.support.net import free_port
 S = WorkshopStatus
 W_KEYS = {
     "id", "name", "code", "seats", "seats_per_host", "status", "owner", "created_at",
-    "updated_at", "error", "attempt", "model_paused", "model_policy", "hosts", "schedule",
-    "stopped_at", "cost",
+    "updated_at", "error", "attempt", "model_paused", "paused_seats", "model_policy", "hosts",
+    "schedule", "stopped_at", "cost",
 }  # fmt: skip
 
 
@@ -258,7 +258,7 @@ def test_seats_lists_claimed_seats(api: Api, running: dict) -> None:
 
     assert seats.status == 200
     [seat] = seats.json()["seats"]
-    assert set(seat) == {"seat", "host", "joined_at", "last_seen"}
+    assert set(seat) == {"seat", "host", "joined_at", "last_seen", "display_name"}
     assert (seat["seat"], seat["host"]) == (joined["seat"], 0)
 
 

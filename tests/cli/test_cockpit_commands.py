@@ -119,3 +119,136 @@ def test_delete_a_created_workshop_but_not_a_running_one(
     refused = run_cli("workshop", "delete", live["id"], "--yes")
     assert refused.exit_code == cli.EXIT_API_ERROR
     assert "workshop is running" in refused.text
+
+
+def test_pause_and_resume_one_seats_model(run_cli: RunCli, key_file: Path, api: ApiServer) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    paused = run_cli("workshop", "pause-model", workshop["id"], "--seat", "3")
+    assert paused.exit_code == 0, paused.text
+    assert "Model access paused for seat 3 (its host was not reached" in paused.text
+    stored = api.platform.store.get_workshop(workshop["id"])
+    assert stored is not None and stored.paused_seats == (3,) and not stored.model_paused
+
+    room = json.loads(run_cli("workshop", "watch", workshop["id"], "--once", "--json").stdout)
+    assert [s["seat"] for s in room["seats"] if s["model_paused"]] == [3]
+
+    resumed = run_cli("workshop", "resume-model", workshop["id"], "--seat", "3", "--json")
+    assert resumed.exit_code == 0, resumed.text
+    assert json.loads(resumed.stdout)["workshop"]["paused_seats"] == []
+
+    unknown = run_cli("workshop", "pause-model", workshop["id"], "--seat", "9")
+    assert unknown.exit_code == cli.EXIT_API_ERROR
+    assert "seat 9 is not a seat of this workshop (seats 1-4)" in unknown.text
+
+
+# ------------------------------------------------------------------------ model policy
+def test_create_takes_the_policy_as_flags_or_a_toml_file(
+    run_cli: RunCli, key_file: Path, tmp_path: Path
+) -> None:
+    flags = run_cli(
+        "workshop", "create", "-n", "Flags", "-s", "2", "--api-key-file", str(key_file),
+        "--budget-usd", "2.5", "--max-output-tokens", "9000", "--json",
+    )  # fmt: skip
+    assert flags.exit_code == 0, flags.text
+    defaults = json.loads(flags.stdout)["workshop"]["model_policy"]["defaults"]
+    # Flags change only what they name: the platform's 60 requests per minute stays.
+    assert (defaults["budget_usd"], defaults["max_output_tokens"]) == (2.5, 9000)
+    assert defaults["requests_per_minute"] == 60
+
+    toml = tmp_path / "policy.toml"
+    toml.write_text(
+        '[defaults]\nbudget_usd = 1.0\nrequests_per_minute = 20\n\n[seat_overrides."2"]\n'
+        "budget_usd = 4.0\n"
+    )
+    from_file = run_cli(
+        "workshop", "create", "-n", "File", "-s", "2", "--api-key-file", str(key_file),
+        "--policy-file", str(toml), "--requests-per-minute", "30", "--json",
+    )  # fmt: skip
+    assert from_file.exit_code == 0, from_file.text
+    policy = json.loads(from_file.stdout)["workshop"]["model_policy"]
+    assert policy["defaults"]["budget_usd"] == 1.0
+    assert policy["defaults"]["requests_per_minute"] == 30  # the flag wins over the file
+    assert policy["seat_overrides"]["2"]["budget_usd"] == 4.0
+
+
+def test_a_bad_policy_file_is_refused_before_anything_is_created(
+    run_cli: RunCli, key_file: Path, api: ApiServer, tmp_path: Path
+) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text("[defaults\nbudget_usd = 1")
+    result = run_cli(
+        "workshop", "create", "-n", "Bad", "-s", "2", "--api-key-file", str(key_file),
+        "--policy-file", str(bad),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "is not valid TOML" in result.text
+    assert api.platform.store.list_workshops(limit=10).workshops == []
+
+
+def test_policy_shows_and_changes_the_policy_while_running(
+    run_cli: RunCli, key_file: Path, api: ApiServer, tmp_path: Path
+) -> None:
+    workshop = running_with_learner(run_cli, key_file, api)
+
+    shown = run_cli("workshop", "policy", workshop["id"])
+    assert shown.exit_code == 0, shown.text
+    assert "Every seat: budget unlimited, 60 requests/min" in shown.text
+
+    changed = run_cli("workshop", "policy", workshop["id"], "--budget-usd", "3")
+    assert changed.exit_code == 0, changed.text
+    assert "changed; 0 of 1 host(s) applied it now" in changed.text
+    stored = api.platform.store.get_workshop(workshop["id"])
+    assert stored is not None
+    assert stored.model_policy["defaults"]["budget_usd"] == 3
+    assert stored.model_policy["defaults"]["requests_per_minute"] == 60  # kept
+
+    policy_file = tmp_path / "p.json"
+    policy_file.write_text('{"defaults": {"requests_per_minute": 5}, "seat_overrides": {"1": {}}}')
+    assert (
+        run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file)).exit_code
+        == 0
+    )
+    shown = run_cli("workshop", "policy", workshop["id"]).text
+    assert "Every seat: budget unlimited, 5 requests/min" in shown
+    assert "Seat 1: budget unlimited, requests unlimited" in shown
+
+    bad = run_cli(
+        "workshop", "policy", workshop["id"], "--policy-file", str(policy_file.with_name("q.json"))
+    )
+    assert bad.exit_code == 2 and "cannot read the model policy file" in bad.text
+    policy_file.write_text('{"defaults": {"requests_per_minute": 0}}')
+    refused = run_cli("workshop", "policy", workshop["id"], "--policy-file", str(policy_file))
+    assert refused.exit_code == cli.EXIT_API_ERROR
+    assert "model_policy.defaults.requests_per_minute: must be at least 1" in refused.text
+
+
+# ------------------------------------------------------------------ names and errors
+def test_seats_and_watch_show_names_as_text_and_model_errors(
+    run_cli: RunCli, key_file: Path, api: ApiServer
+) -> None:
+    workshop = create(run_cli, key_file, seats=4)
+    assert run_cli("workshop", "start", workshop["id"], "--wait").exit_code == 0
+    joined = httpx.post(
+        f"{api.url}/api/join",
+        json={"code": workshop["code"], "display_name": "[bold]Ada[/bold]"},
+        timeout=10,
+    )
+    assert joined.status_code == 200, joined.text
+    seat = joined.json()["seat"]
+    api.platform.store.put_seat_usage(
+        workshop["id"], {seat: {"requests": 1, "upstream_unreachable": 2, "key_refused": 1}}
+    )
+
+    seats = run_cli("workshop", "seats", workshop["id"])
+    assert seats.exit_code == 0, seats.text
+    assert "[bold]Ada[/bold]" in seats.text  # markup shown as typed, never interpreted
+    assert "2 unreachable, 1 key refused" in seats.text
+    as_json = json.loads(run_cli("workshop", "seats", workshop["id"], "--json").stdout)
+    assert as_json["seats"][0]["errors"]["upstream_unreachable"] == 2
+    assert as_json["seats"][0]["display_name"] == "[bold]Ada[/bold]"
+
+    run_cli("workshop", "pause-model", workshop["id"], "--seat", str(seat))
+    table = run_cli("workshop", "watch", workshop["id"], "--once").text
+    assert "[bold]Ada[/bold]" in table
+    assert "model paused; 2 unreachable, 1 key refused" in table

@@ -308,6 +308,32 @@ def test_release_frees_the_seat_and_its_nonce(store):
     assert store.list_seats(workshop.id) == [again]
 
 
+def test_a_seat_keeps_its_display_name_and_can_be_renamed(store):
+    workshop = created(store, seats=2)
+    named = store.assign_seat(workshop, SeatRequest("rh-ada", display_name="Ada <b>"))
+    plain = join(store, workshop, "bob")
+
+    assert named.display_name == "Ada <b>" and plain.display_name is None
+    assert store.find_seat_by_reconnect(workshop.id, "rh-ada") == named
+    assert store.rename_seat(workshop.id, plain.number, "Bob") is True
+    names = {s.number: s.display_name for s in store.list_seats(workshop.id)}
+    assert names == {named.number: "Ada <b>", plain.number: "Bob"}
+    assert store.rename_seat(workshop.id, named.number, None) is True
+    names = {s.number: s.display_name for s in store.list_seats(workshop.id)}
+    assert names == {named.number: None, plain.number: "Bob"}
+
+    store.release_seat(workshop.id, plain.number)
+    assert store.rename_seat(workshop.id, plain.number, "ghost") is False
+    assert [s.number for s in store.list_seats(workshop.id)] == [named.number]
+
+
+def test_a_workshop_remembers_its_paused_seats(store):
+    workshop = created(store)
+    store.update_workshop(workshop.id, lambda w: replace(w, paused_seats=(2, 9)))
+
+    assert store.get_workshop(workshop.id).paused_seats == (2, 9)
+
+
 def test_the_same_nonce_gets_the_same_seat_and_another_nonce_another(store):
     workshop = created(store)
     first = join(store, workshop, "ada", nonce="n1")

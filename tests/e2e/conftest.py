@@ -7,16 +7,20 @@ test gets a fresh browser context (its own localStorage, i.e. its own learner).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.e2e.platform_process import (
+    FAKE_API_KEY,
     Instructor,
     PlatformUnderTest,
     RunningPlatform,
@@ -28,6 +32,7 @@ from tests.e2e.stub_platform import (
     StubPlatform,
     stub_platform,
 )
+from tests.gateway.fake_upstream import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "web"
@@ -134,3 +139,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def fake_upstream() -> Iterator[tuple[FakeAnthropic, str]]:
+    """The fake Anthropic API on a loopback port, served from its own thread's loop."""
+    fake = FakeAnthropic(key=FAKE_API_KEY)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        runner = web.AppRunner(fake.app())
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        box["runner"], box["port"] = runner, runner.addresses[0][1]
+        started.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=10)
+    assert started.is_set()
+    yield fake, f"http://127.0.0.1:{box['port']}"
+    asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)

@@ -5,14 +5,10 @@ answer on the screen."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from clarateach.claude_code import pinned_version
 from tests.e2e.learner import LearnerPage
@@ -23,31 +19,6 @@ pytestmark = pytest.mark.e2e
 
 #: Claude Code's cold start in a fresh seat, plus the round trip, on a loaded machine.
 CLAUDE_ANSWER_TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def fake_upstream() -> Iterator[tuple[FakeAnthropic, str]]:
-    """The fake Anthropic API on a loopback port, served from its own thread's loop."""
-    fake = FakeAnthropic(key=FAKE_API_KEY)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        runner = web.AppRunner(fake.app())
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        box["runner"], box["port"] = runner, runner.addresses[0][1]
-        started.set()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=10)
-    assert started.is_set()
-    yield fake, f"http://127.0.0.1:{box['port']}"
-    asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
 
 
 def test_claude_p_hello_in_the_web_terminal_shows_the_fakes_answer(

@@ -12,6 +12,8 @@ export interface JoinRequest {
   reconnectCode?: string;
   /** Reused for a double-submitted join so the server hands out one seat, not two. */
   clientNonce?: string;
+  /** Optional name shown to the instructor (≤ 40 characters; on a rejoin it replaces the old one). */
+  displayName?: string;
 }
 
 export interface JoinResult {
@@ -108,6 +110,7 @@ export class ApiClient {
     const body: Record<string, string> = { code: request.code };
     if (request.reconnectCode) body.reconnect_code = request.reconnectCode;
     if (request.clientNonce) body.client_nonce = request.clientNonce;
+    if (request.displayName?.trim()) body.display_name = request.displayName.trim();
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.baseUrl}/api/join`, {

@@ -34,6 +34,17 @@ describe("ApiClient.join", () => {
     });
   });
 
+  it("sends a display name trimmed, and none when blank", async () => {
+    const bodies: unknown[] = [];
+    const api = new ApiClient("https://api.example", async (_input, init) => {
+      bodies.push(JSON.parse(String(init?.body)));
+      return jsonResponse(200, okBody);
+    });
+    await api.join({ code: "X", displayName: "  Ada  " });
+    await api.join({ code: "X", displayName: "   " });
+    expect(bodies).toEqual([{ code: "X", display_name: "Ada" }, { code: "X" }]);
+  });
+
   it.each([
     [404, { error: { code: "workshop_not_available", message: "x" } }, {}, "not_available"],
     [409, { error: { code: "workshop_full", message: "x" } }, {}, "full"],

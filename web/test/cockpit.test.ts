@@ -2,10 +2,12 @@ import { describe, expect, it } from "vitest";
 import { takeToken } from "../src/pages/instructor/auth";
 import type { Progress, RoomSeat, SeatActivity } from "../src/pages/instructor/client";
 import {
+  errorSummary,
   handQueue,
   histogramRows,
   keep,
   moneyLine,
+  NO_ERRORS,
   NO_FILTERS,
   shortAge,
   stepOf,
@@ -15,12 +17,14 @@ import {
 const seat = (over: Partial<RoomSeat> = {}): RoomSeat => ({
   seat: 1,
   claimed: true,
-  claim: { host: 0, joined_at: "", last_seen: "" },
+  claim: { host: 0, joined_at: "", last_seen: "", display_name: null },
   requests: 0,
   tokens: 0,
   cost_usd: 0,
   budget_usd: null,
   budget_share: null,
+  model_paused: false,
+  errors: NO_ERRORS,
   ...over,
 });
 const active: SeatActivity = { sockets: 1, shadows: 0, input_age: 5, output_age: 1, foreground: "claude", hand: null };
@@ -50,6 +54,31 @@ describe("seat tiles", () => {
     expect(keep(asking, { ...NO_FILTERS, raisedHand: true })).toBe(true);
     expect(keep(busy, { ...NO_FILTERS, raisedHand: true })).toBe(false);
     expect(handQueue([busy, asking, longer]).map((t) => t.seat)).toEqual([7, 4]);
+  });
+
+  it("counts model errors, filters on them and names them as the CLI does", () => {
+    const failing = tileFor(seat({ errors: { ...NO_ERRORS, upstream_unreachable: 2, key_refused: 1 } }), active);
+    const fine = tileFor(seat(), active);
+    expect(failing.errorCount).toBe(3);
+    expect(errorSummary(failing.errors)).toBe("2 unreachable, 1 key refused");
+    expect(errorSummary(fine.errors)).toBe("");
+    expect(keep(failing, { ...NO_FILTERS, modelErrors: true })).toBe(true);
+    expect(keep(fine, { ...NO_FILTERS, modelErrors: true })).toBe(false);
+  });
+
+  it("takes the host's live error counters when they are ahead of the stored ones", () => {
+    const stored = { ...NO_ERRORS, key_refused: 1 };
+    const live = { ...NO_ERRORS, key_refused: 3, paused_refused: 1 };
+    const tile = tileFor(seat({ errors: stored }), { ...active, model: { paused: false, errors: live } });
+    expect(tile.errors).toEqual({ ...NO_ERRORS, key_refused: 3, paused_refused: 1 });
+    expect(tileFor(seat({ errors: live }), { ...active, model: { paused: false, errors: stored } }).errorCount).toBe(4);
+  });
+
+  it("carries the display name and the seat's model pause", () => {
+    const named = tileFor(seat({ claim: { host: 0, joined_at: "", last_seen: "", display_name: "<b>Ada</b>" }, model_paused: true }), active);
+    expect(named.name).toBe("<b>Ada</b>");
+    expect(named.modelPaused).toBe(true);
+    expect(tileFor(seat({ claimed: false, claim: null }), undefined).name).toBeNull();
   });
 
   it("writes ages and the money line compactly", () => {

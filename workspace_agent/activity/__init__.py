@@ -5,7 +5,8 @@ writable viewer: shadows never count) and when the seat's terminal last produced
 ``GET /control/activity`` (instructor-role token only) reports it with the number of open
 learner sockets and shadow sockets, and the seat's foreground process when it is not the
 shell itself (e.g. ``claude``), read from the PTY's foreground process group, and the seat's
-raised hand (``workspace_agent.activity.room``).
+raised hand (``workspace_agent.activity.room``), and its model state from the gateway:
+``{"paused": bool, "errors": {counter: n}}`` (the live view of what ``host.usage`` reports).
 
 Ages are computed by the agent (``now - last``) so the page never compares its own clock
 with the host's.
@@ -17,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -64,8 +66,9 @@ def snapshot(
     foreground: Callable[[int], str | None],
     now: float,
     hand: Callable[[int], object] = lambda seat: None,
+    model: Callable[[int], object] = lambda seat: None,
 ) -> dict[str, dict[str, object]]:
-    """``{"<seat>": {sockets, shadows, input_age, output_age, foreground, hand}}``."""
+    """``{"<seat>": {sockets, shadows, input_age, output_age, foreground, hand, model}}``."""
     report: dict[str, dict[str, object]] = {}
     for seat in seats:
         learners, shadows = sockets(seat)
@@ -76,6 +79,7 @@ def snapshot(
             "output_age": _age(activity.last_output.get(seat), now),
             "foreground": foreground(seat),
             "hand": hand(seat),
+            "model": model(seat),
         }
     return report
 
@@ -105,6 +109,7 @@ async def get_activity(request: web.Request) -> web.Response:
         return None
 
     now = ctx.clock()
+    gateway = _gateway(request.app)
     report = snapshot(
         ctx.activity,
         settings.seats,
@@ -112,6 +117,14 @@ async def get_activity(request: web.Request) -> web.Response:
         foreground,
         now,
         hand=lambda seat: ctx.notices.hand_view(seat, now),
+        model=(lambda seat: None) if gateway is None else gateway.model_view,
     )
     body = {"seats": report}
     return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _gateway(app: web.Application) -> Any:
+    """The agent's model gateway handle, or ``None`` (gateway not installed or disabled)."""
+    from workspace_agent.app import GATEWAY
+
+    return app.get(GATEWAY)

@@ -29,6 +29,7 @@ ENV_PORT = "CLARATEACH_AGENT_PORT"
 ENV_API_KEY_REF = "CLARATEACH_AGENT_API_KEY_REF"
 ENV_MODEL_POLICY = "CLARATEACH_AGENT_MODEL_POLICY"
 ENV_MODEL_PAUSED = "CLARATEACH_AGENT_MODEL_PAUSED"
+ENV_MODEL_PAUSED_SEATS = "CLARATEACH_AGENT_MODEL_PAUSED_SEATS"
 ENV_MODEL_UPSTREAM = "CLARATEACH_AGENT_MODEL_UPSTREAM"
 ENV_GATEWAY_URL = "CLARATEACH_AGENT_GATEWAY_URL"
 
@@ -70,6 +71,14 @@ def _parse_policy(raw: str | None) -> ModelPolicy:
         raise InvalidPolicy(f"{ENV_MODEL_POLICY}: {count} invalid field(s)") from exc
 
 
+def _parse_seat_list(raw: str | None) -> frozenset[int]:
+    """``"3,7"`` -> {3, 7}; empty -> none."""
+    try:
+        return frozenset(int(part) for part in (raw or "").split(",") if part.strip())
+    except ValueError as exc:
+        raise GatewayConfigError(f"{ENV_MODEL_PAUSED_SEATS}: expected '3,7', got {raw!r}") from exc
+
+
 def _truthy(raw: str | None) -> bool:
     return (raw or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -93,6 +102,8 @@ class GatewayConfig:
     policy: ModelPolicy = field(default_factory=ModelPolicy)
     #: Start with model access paused (the kill switch).
     paused: bool = False
+    #: Seats that start with their own model access paused (the per-seat kill switch).
+    paused_seats: frozenset[int] = frozenset()
     #: Anthropic API base URL.
     upstream: str = DEFAULT_UPSTREAM
     #: The agent's base URL as seen from inside a seat; ``{port}`` is the agent's bound port.
@@ -149,6 +160,7 @@ class GatewayConfig:
             "api_key_ref": env.get(ENV_API_KEY_REF, ""),
             "policy": _parse_policy(env.get(ENV_MODEL_POLICY)),
             "paused": _truthy(env.get(ENV_MODEL_PAUSED)),
+            "paused_seats": _parse_seat_list(env.get(ENV_MODEL_PAUSED_SEATS)),
             "upstream": env.get(ENV_MODEL_UPSTREAM) or DEFAULT_UPSTREAM,
             "seat_agent_url": env.get(ENV_GATEWAY_URL)
             or DEFAULT_SEAT_AGENT_URLS.get(runtime, DEFAULT_SEAT_AGENT_URLS["local"]),
@@ -164,7 +176,8 @@ class GatewayConfig:
 
         Reads ``workshop_id, host_index, seats`` (contiguous numbers, or ``seat_first`` and
         ``seat_last``), ``state_dir, runtime, port, api_key_ref, model_policy`` (JSON text or
-        a ``ModelPolicy``), ``model_paused, model_upstream`` and optionally ``gateway_url``.
+        a ``ModelPolicy``), ``model_paused, model_paused_seats`` (``"3,7"``),
+        ``model_upstream`` and optionally ``gateway_url``.
         """
         first, last = _seat_range_of(settings)
         policy = overrides.get("policy") or getattr(settings, "model_policy", None)
@@ -182,6 +195,7 @@ class GatewayConfig:
             "api_key_ref": str(getattr(settings, "api_key_ref", "") or ""),
             "policy": policy,
             "paused": bool(getattr(settings, "model_paused", False)),
+            "paused_seats": _parse_seat_list(str(getattr(settings, "model_paused_seats", ""))),
             "upstream": str(getattr(settings, "model_upstream", "") or DEFAULT_UPSTREAM),
             "seat_agent_url": str(
                 getattr(settings, "gateway_url", "")

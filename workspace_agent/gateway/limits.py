@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shared.domain.model_policy import ModelPolicy
@@ -63,6 +63,9 @@ class Refusal:
     #: False for refusals that retrying cannot fix (the SDK is told not to retry).
     retry: bool
     retry_after: int | None = None
+    #: Which rule refused: ``ended``, ``paused``, ``model``, ``budget`` or ``rate`` (the
+    #: per-seat error counters, ``UsageLedger.count_refusal``).
+    reason: str = ""
 
 
 class Governor:
@@ -74,11 +77,14 @@ class Governor:
         ledger: UsageLedger,
         *,
         paused: bool = False,
+        paused_seats: Iterable[int] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
         self.ledger = ledger
         self.paused = paused
+        #: Seats whose model access alone the instructor paused (besides ``paused``).
+        self.paused_seats: set[int] = set(paused_seats)
         #: Set once the workshop is stopped; never cleared (tokens die with the workshop).
         self.stopped = False
         self._clock = clock
@@ -88,7 +94,9 @@ class Governor:
     def admit(self, seat: int, reservation: Reservation | None = None) -> Refusal | None:
         """``None`` and the request is counted in the seat's rate window and holds
         ``reservation`` until ``release``; or the refusal (nothing held)."""
-        refusal = self.access_refusal() or self._budget_refusal(seat) or self._rate_refusal(seat)
+        refusal = (
+            self.access_refusal(seat) or self._budget_refusal(seat) or self._rate_refusal(seat)
+        )
         if refusal is not None:
             return refusal
         if self.policy.limits_for(seat).requests_per_minute is not None:
@@ -111,17 +119,30 @@ class Governor:
         held = self._reserved.get(seat)
         return held.requests if held else 0
 
-    def access_refusal(self) -> Refusal | None:
-        """The workshop-wide refusal (ended, or paused by the instructor), if any."""
+    def access_refusal(self, seat: int | None = None) -> Refusal | None:
+        """The workshop-wide refusal (ended, or paused by the instructor), or ``seat``'s own
+        pause, if any."""
         if self.stopped:
             return Refusal(
-                "rate_limit_error", "The workshop has ended; model access is closed.", False
+                "rate_limit_error",
+                "The workshop has ended; model access is closed.",
+                False,
+                reason="ended",
             )
         if self.paused:
             return Refusal(
                 "rate_limit_error",
                 "Model access is paused by the instructor. Please wait for them to resume it.",
                 False,
+                reason="paused",
+            )
+        if seat is not None and seat in self.paused_seats:
+            return Refusal(
+                "rate_limit_error",
+                "Model access is paused for your seat by the instructor. "
+                "Please ask them to resume it.",
+                False,
+                reason="paused",
             )
         return None
 
@@ -130,7 +151,10 @@ class Governor:
         reached = self._reached(seat, None)
         if reached is not None:
             return Refusal(
-                "rate_limit_error", f"Seat budget reached ({reached}). Ask your instructor.", False
+                "rate_limit_error",
+                f"Seat budget reached ({reached}). Ask your instructor.",
+                False,
+                reason="budget",
             )
         if held is not None and self._reached(seat, held) is not None:
             # Not reached yet, but what is in flight may reach it: retrying later can work.
@@ -140,6 +164,7 @@ class Governor:
                 "Retrying when they finish.",
                 True,
                 retry_after=5,
+                reason="budget",
             )
         return None
 
@@ -177,4 +202,5 @@ class Governor:
             f"Seat rate limit reached ({limit} requests per minute). Retrying in {wait}s.",
             True,
             retry_after=wait,
+            reason="rate",
         )

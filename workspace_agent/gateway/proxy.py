@@ -214,7 +214,7 @@ class ModelProxy:
             return _too_large(self._config.max_body_bytes)
         params = _json_object(body) if endpoint.method == "POST" else {}
         requested = params.get("model")
-        refusal = self._governor.access_refusal()
+        refusal = self._governor.access_refusal(seat)
         if refusal is None and endpoint.method == "POST":
             refusal = self._model_refusal(requested)
         reservation = self._reservation(params, len(body)) if endpoint.billable else None
@@ -222,12 +222,14 @@ class ModelProxy:
             refusal = self._governor.admit(seat, reservation)
         if refusal is not None:
             log_event(log, "model_request_refused", seat=seat, reason=refusal.kind)
+            self._ledger.count_refusal(seat, refusal.reason)
             return error_response(
                 refusal.kind, refusal.message, retry=refusal.retry, retry_after=refusal.retry_after
             )
         try:
             key = self._api_key()
             if key is None:
+                self._ledger.count_error(seat, "key_refused")
                 return error_response(
                     "api_error",
                     "The workshop's model API key is not available on this host.",
@@ -291,6 +293,7 @@ class ModelProxy:
                 return await self._relay_whole(upstream, seat, billable)
         except TimeoutError:
             log_event(log, "model_upstream_timeout", level=logging.WARNING, seat=seat)
+            self._ledger.count_error(seat, "upstream_unreachable")
             return error_response("timeout_error", "The model API did not answer in time.")
         except aiohttp.ClientError as exc:
             # Only the class name: exception text could carry request details.
@@ -301,6 +304,7 @@ class ModelProxy:
                 seat=seat,
                 error=type(exc).__name__,
             )
+            self._ledger.count_error(seat, "upstream_unreachable")
             return error_response("api_error", "The model API could not be reached.")
 
     async def _relay_whole(
@@ -323,6 +327,11 @@ class ModelProxy:
             return error_response(
                 "api_error", f"The model API failed (HTTP {upstream.status}). Try again shortly."
             )
+        if upstream.status in (401, 403):
+            # The workshop key was refused: the instructor must see it, not only the log.
+            log_event(log, "model_key_refused", level=logging.WARNING, seat=seat,
+                      status=upstream.status)  # fmt: skip
+            self._ledger.count_error(seat, "key_refused")
         if billable is not None and upstream.status == 200:
             self._record(seat, usage_from_json(body), billable)
         return web.Response(status=upstream.status, body=body, headers=_client_headers(upstream))

@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,15 @@ from workspace_agent.gateway.files import ensure_private_dir, read_json, write_p
 from workspace_agent.gateway.limits import Governor
 from workspace_agent.gateway.proxy import BASE_ROUTE, ROUTE, ApiKey, ModelProxy
 from workspace_agent.gateway.seat_tokens import SeatTokens
-from workspace_agent.gateway.usage import USAGE_FILE, UsageLedger
+from workspace_agent.gateway.usage import ERROR_FIELDS, USAGE_FILE, UsageLedger
 from workspace_agent.logs import log_event
 
 log = logging.getLogger("workspace_agent.gateway")
 
 ACCESS_FILE = "access.json"
+#: The model policy last sent by the platform (``PUT /control/model-policy``); it outlives
+#: restarts and wins over the (older) policy of the agent's configuration.
+POLICY_FILE = "policy.json"
 #: Publishes one event; may be sync (``EventBus.publish``, run in a thread) or async.
 UsagePublisher = Callable[[Event], Any]
 
@@ -96,18 +99,53 @@ class GatewayHandle:
     def paused(self) -> bool:
         return self.governor.paused
 
-    async def set_paused(self, paused: bool) -> None:
-        """Pause or resume every seat's model access; remembered across agent restarts."""
-        self.governor.paused = paused
+    @property
+    def paused_seats(self) -> list[int]:
+        return sorted(self.governor.paused_seats)
+
+    async def set_paused(self, paused: bool, seat: int | None = None) -> None:
+        """Pause or resume model access: of every seat (``seat`` ``None``; resuming every
+        seat also lifts single-seat pauses), or of one ``seat`` only. Remembered across
+        agent restarts (``access.json``)."""
+        if seat is None:
+            self.governor.paused = paused
+            if not paused:
+                self.governor.paused_seats.clear()
+        elif paused:
+            self.governor.paused_seats.add(seat)
+        else:
+            self.governor.paused_seats.discard(seat)
         path = self.config.gateway_dir / ACCESS_FILE
-        await asyncio.to_thread(write_private_json, path, {"paused": paused})
-        log_event(log, "model_access_changed", paused=paused)
+        state = {"paused": self.governor.paused, "paused_seats": self.paused_seats}
+        await asyncio.to_thread(write_private_json, path, state)
+        log_event(log, "model_access_changed", paused=paused, seat=seat)
+
+    # ----------------------------------------------------------------- policy
+    async def set_policy(self, policy: ModelPolicy) -> None:
+        """Apply the instructor's new model policy to the next model request; remembered
+        across agent restarts. Claude Code's files follow at each seat's next shell start."""
+        self.governor.policy = policy
+        self.config = replace(self.config, policy=policy)
+        path = self.config.gateway_dir / POLICY_FILE
+        await asyncio.to_thread(write_private_json, path, policy.model_dump(mode="json"))
+        log_event(log, "model_policy_changed")
 
     def stop_workshop(self) -> None:
         """The workshop ended: refuse every model request from now on."""
         self.governor.stopped = True
 
     # ------------------------------------------------------------------ usage
+    def model_view(self, seat: int) -> dict[str, object] | None:
+        """The seat's model state for the cockpit's live activity: its own pause (or the
+        workshop-wide one) and its error counters; ``None`` for a seat this host lacks."""
+        if not self.config.serves(seat):
+            return None
+        totals = self.ledger.totals(seat)
+        return {
+            "paused": self.governor.paused or seat in self.governor.paused_seats,
+            "errors": {name: getattr(totals, name) for name in ERROR_FIELDS},
+        }
+
     def usage_snapshot(self) -> dict[str, dict[str, int | float]]:
         return self.ledger.snapshot()
 
@@ -163,6 +201,27 @@ def _initial_paused(config: GatewayConfig) -> bool:
     if isinstance(stored, dict) and isinstance(stored.get("paused"), bool):
         return bool(stored["paused"])
     return config.paused
+
+
+def _changed_policy(config: GatewayConfig) -> ModelPolicy | None:
+    """The policy the platform sent this host last (``policy.json``), if any and valid."""
+    stored = read_json(config.gateway_dir / POLICY_FILE)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return ModelPolicy.model_validate(stored)
+    except ValueError:
+        log_event(log, "model_policy_file_invalid", level=logging.WARNING)
+        return None
+
+
+def _initial_paused_seats(config: GatewayConfig) -> set[int]:
+    """The seats last paused on their own on this host (outlives restarts), else config."""
+    stored = read_json(config.gateway_dir / ACCESS_FILE)
+    if isinstance(stored, dict) and isinstance(stored.get("paused_seats"), list):
+        seats = stored["paused_seats"]
+        return {n for n in seats if isinstance(n, int) and config.serves(n)}
+    return {n for n in config.paused_seats if config.serves(n)}
 
 
 class _BusPublisher:
@@ -269,6 +328,8 @@ def setup_gateway(
     if config is None:
         config, policy_valid = _config_from(settings)
     directory = ensure_private_dir(config.gateway_dir)
+    if (changed := _changed_policy(config)) is not None:
+        config, policy_valid = replace(config, policy=changed), True
     ledger = UsageLedger.load(directory, config.seats)
     # An invalid policy keeps access paused even if an earlier run was resumed.
     paused = _initial_paused(config) or not policy_valid
@@ -276,7 +337,9 @@ def setup_gateway(
         config=config,
         tokens=SeatTokens.load_or_create(directory, config.seats),
         ledger=ledger,
-        governor=Governor(config.policy, ledger, paused=paused),
+        governor=Governor(
+            config.policy, ledger, paused=paused, paused_seats=_initial_paused_seats(config)
+        ),
         publish=publish or _default_publisher(settings),
         agent_port=config.agent_port,
     )

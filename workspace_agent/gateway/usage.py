@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.domain.cockpit import MODEL_ERROR_COUNTERS
 from shared.domain.model_policy import ModelPrice
 from workspace_agent.gateway.files import read_json
 
@@ -23,6 +24,10 @@ TOKEN_FIELDS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
 )
+#: Per-seat model error counters (cumulative, like the usage totals; see the definition).
+ERROR_FIELDS = MODEL_ERROR_COUNTERS
+#: ``Refusal.reason`` -> the counter it adds to (other reasons are not counted).
+REFUSAL_COUNTERS = {"budget": "budget_refused", "rate": "rate_refused", "paused": "paused_refused"}
 
 
 @dataclass
@@ -92,6 +97,11 @@ class SeatTotals:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cost_usd: float = 0.0
+    upstream_unreachable: int = 0
+    key_refused: int = 0
+    budget_refused: int = 0
+    rate_refused: int = 0
+    paused_refused: int = 0
 
     def add(self, usage: ResponseUsage, cost: float) -> None:
         self.requests += 1
@@ -113,7 +123,7 @@ class SeatTotals:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SeatTotals:
         totals = cls()
-        for name in ("requests", *TOKEN_FIELDS):
+        for name in ("requests", *TOKEN_FIELDS, *ERROR_FIELDS):
             value = data.get(name)
             if isinstance(value, int | float) and value >= 0:
                 setattr(totals, name, int(value))
@@ -141,6 +151,19 @@ class UsageLedger:
     def record(self, seat: int, usage: ResponseUsage, cost: float) -> None:
         self.totals(seat).add(usage, cost)
         self.version += 1
+
+    def count_error(self, seat: int, counter: str) -> None:
+        """Add one to ``seat``'s error ``counter`` (one of ``ERROR_FIELDS``)."""
+        if counter not in ERROR_FIELDS:
+            raise ValueError(f"not an error counter: {counter}")
+        totals = self.totals(seat)
+        setattr(totals, counter, getattr(totals, counter) + 1)
+        self.version += 1
+
+    def count_refusal(self, seat: int, reason: str) -> None:
+        """Count a gateway refusal by its ``Refusal.reason`` (uncounted reasons are ignored)."""
+        if counter := REFUSAL_COUNTERS.get(reason):
+            self.count_error(seat, counter)
 
     def snapshot(self) -> dict[str, dict[str, int | float]]:
         """``{"<seat>": totals}`` for every seat (wire shape, JSON keys are strings)."""

@@ -65,6 +65,8 @@ from workspace_agent.terminal.shared_ring import SharedRing
 log = logging.getLogger("workspace_agent.terminal.shell")
 
 RING_BYTES = 512 * 1024
+#: A read shorter than this emptied the PTY (its buffer is larger): don't read again.
+SHORT_READ = 1024
 STOP_GRACE = 3.0  # seconds between SIGHUP and SIGKILL at shutdown
 
 
@@ -182,6 +184,8 @@ class SeatShell:
                 break
             chunks.append(data)
             total += len(data)
+            if len(data) < SHORT_READ:  # echo, a prompt: the PTY is empty, skip the EAGAIN
+                break
         if chunks:
             self._publish(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if hung_up:

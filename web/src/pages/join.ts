@@ -42,6 +42,15 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
     "aria-describedby": "join-code-help",
   });
   codeInput.value = options.initialCode ?? "";
+  const nameInput = h("input", {
+    id: "join-name",
+    name: "display_name",
+    type: "text",
+    autocomplete: "nickname",
+    maxlength: 40,
+    placeholder: "optional",
+    "aria-describedby": "join-name-help",
+  });
   const joinButton = h("button", { type: "submit", class: "btn primary large", id: "join-button" }, "Join workshop");
   const joinError = h("p", { class: "form-error", id: "join-error", role: "alert" });
   const joinForm = h(
@@ -51,12 +60,16 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
     h("label", { for: "join-code" }, "Workshop code"),
     codeInput,
     h("p", { id: "join-code-help", class: "help" }, "Your instructor shows this code. Upper or lower case, with or without the dash."),
+    h("label", { for: "join-name" }, "Your name"),
+    nameInput,
+    h("p", { id: "join-name-help", class: "help" }, "Optional, up to 40 characters: shown to your instructor."),
     joinError,
     joinButton,
   );
 
   const rejoinCode = h("input", { id: "rejoin-code", type: "text", autocomplete: "off", spellcheck: "false", required: true });
   const rejoinSecret = h("input", { id: "rejoin-reconnect-code", type: "text", autocomplete: "off", spellcheck: "false", required: true });
+  const rejoinName = h("input", { id: "rejoin-name", type: "text", autocomplete: "nickname", maxlength: 40, placeholder: "keep my name" });
   const rejoinButton = h("button", { type: "submit", class: "btn", id: "rejoin-button" }, "Rejoin my seat");
   const rejoinError = h("p", { class: "form-error", id: "rejoin-error", role: "alert" });
   const rejoinForm = h(
@@ -66,6 +79,8 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
     rejoinCode,
     h("label", { for: "rejoin-reconnect-code" }, "Reconnect code"),
     rejoinSecret,
+    h("label", { for: "rejoin-name" }, "Your name (optional)"),
+    rejoinName,
     rejoinError,
     rejoinButton,
   );
@@ -86,7 +101,7 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
       return;
     }
     void submit(joinButton, joinError, "Joining…", async () => {
-      const result = await options.api.join({ code, clientNonce: nonceFor(code) });
+      const result = await options.api.join({ code, clientNonce: nonceFor(code), displayName: nameInput.value });
       options.onJoined(code, result, true);
     });
   });
@@ -100,7 +115,7 @@ export function renderJoinPage(root: HTMLElement, options: JoinPageOptions): voi
       return;
     }
     void submit(rejoinButton, rejoinError, "Rejoining…", async () => {
-      const result = await options.api.join({ code, reconnectCode });
+      const result = await options.api.join({ code, reconnectCode, displayName: rejoinName.value });
       options.onJoined(code, result, false);
     });
   });

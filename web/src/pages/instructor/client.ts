@@ -40,6 +40,8 @@ export interface Workshop {
   status: string;
   error: string | null;
   model_paused: boolean;
+  /** Seats whose model access alone is paused. */
+  paused_seats: number[];
   hosts: Host[];
   cost: { estimate: CostFigures | null; so_far: CostFigures | null; final: CostFigures | null } | null;
 }
@@ -47,12 +49,37 @@ export interface Workshop {
 export interface RoomSeat {
   seat: number;
   claimed: boolean;
-  claim: { host: number; joined_at: string; last_seen: string } | null;
+  /** `display_name` is the learner's own text: set it as text only. */
+  claim: { host: number; joined_at: string; last_seen: string; display_name: string | null } | null;
   requests: number;
   tokens: number;
   cost_usd: number;
   budget_usd: number | null;
   budget_share: number | null;
+  model_paused: boolean;
+  /** Model errors counted by the seat's gateway (docs/cockpit.md). */
+  errors: ModelErrors;
+}
+
+export interface ModelErrors {
+  upstream_unreachable: number;
+  key_refused: number;
+  budget_refused: number;
+  rate_refused: number;
+  paused_refused: number;
+}
+
+export interface SeatLimits {
+  requests_per_minute?: number | null;
+  max_input_tokens?: number | null;
+  max_output_tokens?: number | null;
+  budget_usd?: number | null;
+}
+
+/** The model policy in force (docs/gateway.md); the cockpit edits `defaults` only. */
+export interface ModelPolicy {
+  defaults: SeatLimits;
+  [key: string]: unknown;
 }
 
 /** `GET …/progress` (docs/content-packs.md): the content pack's steps and where seats are. */
@@ -80,6 +107,7 @@ export interface Room {
   seats: RoomSeat[];
   totals: Record<string, number>;
   broadcast: { message: string; sent_at: string; by: string } | null;
+  policy: ModelPolicy;
 }
 
 export interface ShadowGrant {
@@ -95,6 +123,8 @@ export interface SeatActivity {
   output_age: number | null;
   foreground: string | null;
   hand: { text: string; waited: number } | null;
+  /** The seat's gateway, live: its pause and error counters (null without a gateway). */
+  model?: { paused: boolean; errors: ModelErrors } | null;
 }
 
 export interface CreateRequest {
@@ -182,6 +212,19 @@ export class InstructorClient {
 
   async resetSeat(id: string, seat: number): Promise<void> {
     await this.call("POST", "reset_seat", ws(id, "/reset-seat"), { seat });
+  }
+
+  /** Pause (`paused`) or resume model access: of one `seat`, or of every seat. */
+  async setModelAccess(id: string, paused: boolean, seat?: number): Promise<void> {
+    const body: { paused: boolean; seat?: number } = { paused };
+    if (seat !== undefined) body.seat = seat;
+    await this.call("POST", "set_model_access", ws(id, "/model-access"), body);
+  }
+
+  /** Replace the model policy (running hosts apply it to the next model request). */
+  async setPolicy(id: string, policy: ModelPolicy): Promise<Workshop> {
+    const body = { model_policy: policy };
+    return (await this.call<{ workshop: Workshop }>("POST", "set_model_policy", ws(id, "/model-policy"), body)).workshop;
   }
 
   shadowToken(id: string): Promise<ShadowGrant> {

@@ -24,6 +24,7 @@ import {
   type ShadowGrant,
   type Workshop,
 } from "./client";
+import { modelControls, policyForm } from "./model";
 import { SeatGrid } from "./grid";
 import { ShadowPane } from "./shadow";
 import { type Filters, handQueue, histogramRows, moneyLine, NO_FILTERS, shortAge } from "./tiles";
@@ -288,7 +289,19 @@ class Cockpit {
     const actions = h("span", { class: "room-actions" });
     const hosts = h("ol", { class: "host-progress", "aria-label": "Hosts" });
     const histogram = h("ol", { class: "step-histogram", id: "step-histogram", "aria-label": "Seats per step" });
-    const grid = new SeatGrid((seat) => void openShadow(seat));
+    const report = (error: unknown) => {
+      if (!this.fail(error)) toast(error instanceof Error ? error.message : String(error), "error");
+    };
+    const grid = new SeatGrid(
+      (seat) => void openShadow(seat),
+      (seat, paused) =>
+        void this.client.setModelAccess(workshopId, paused, seat).then(
+          () => toast(`Model ${paused ? "paused" : "resumed"} for seat ${seat}.`),
+          report,
+        ),
+    );
+    const model = modelControls(this.client, workshopId, report);
+    const policy = policyForm(this.client, workshopId, report);
     const filters = this.filterBar((f) => grid.setFilters(f));
     const shadowBox = h("section", { class: "shadows", "aria-label": "Shadows" });
     const hands = h("ol", { class: "hand-queue", id: "hand-queue" });
@@ -299,7 +312,8 @@ class Cockpit {
     window.__claraShadows = shadows;
     this.root.replaceChildren(
       h("main", { class: "cockpit cockpit-room" }, this.topBar(back), title, money, actions, hosts,
-        histogram, filters, grid.element, h("div", { class: "room-side" }, broadcastBox, handsBox), shadowBox),
+        histogram, filters, model.element, grid.element, policy.element, h("div", { class: "room-side" }, broadcastBox, handsBox),
+        shadowBox),
     );
 
     let room: Room | null = null;
@@ -434,6 +448,8 @@ class Cockpit {
         const taken = fresh.seats.filter((s) => s.claimed).length;
         money.textContent = `${moneyLine(w.status, taken, w.seats, w.cost, fresh.totals.cost_usd ?? 0)} · code ${w.code}`;
         actions.replaceChildren(...[this.startStop(w)].filter((x): x is HTMLElement => x !== null));
+        model.update(w.model_paused);
+        policy.update(fresh.policy);
         hosts.replaceChildren(
           ...w.hosts.map((host) =>
             h(
@@ -523,6 +539,7 @@ class Cockpit {
     const minutes = h("input", { type: "number", id: "filter-idle-minutes", min: 1, value: 5, class: "narrow" });
     const budget = h("input", { type: "checkbox", id: "filter-budget" });
     const hand = h("input", { type: "checkbox", id: "filter-hand" });
+    const errors = h("input", { type: "checkbox", id: "filter-errors" });
     const emit = () =>
       onChange({
         ...NO_FILTERS,
@@ -530,8 +547,9 @@ class Cockpit {
         idleMinutes: idle.checked ? Math.max(1, Number(minutes.value) || 1) : null,
         overBudget: budget.checked,
         raisedHand: hand.checked,
+        modelErrors: errors.checked,
       });
-    for (const input of [disconnected, idle, minutes, budget, hand]) input.addEventListener("change", emit);
+    for (const input of [disconnected, idle, minutes, budget, hand, errors]) input.addEventListener("change", emit);
     return h(
       "fieldset",
       { class: "filters" },
@@ -540,6 +558,7 @@ class Cockpit {
       h("label", {}, idle, " idle more than ", minutes, " min"),
       h("label", {}, budget, " over 80 % of budget"),
       h("label", {}, hand, " raised hand"),
+      h("label", {}, errors, " model errors"),
     );
   }
 }

@@ -2,13 +2,15 @@
  * Pure seat-tile rules: what one tile says, and which tiles a filter keeps. No DOM here, so
  * the rules are unit-tested (web/test/cockpit.test.ts).
  */
-import type { Progress, RoomSeat, SeatActivity, SeatProgress } from "./client";
+import type { ModelErrors, Progress, RoomSeat, SeatActivity, SeatProgress } from "./client";
 
 export type SeatState = "free" | "joined" | "connected" | "disconnected";
 
 export interface Tile {
   seat: number;
   state: SeatState;
+  /** The learner's display name (text only), or null. */
+  name: string | null;
   host: number | null;
   /** Seconds since the learner's last keystroke (null: never, or unknown). */
   idleSeconds: number | null;
@@ -23,6 +25,10 @@ export interface Tile {
   /** Content pack progress: "step 3/5 · 2✓" (null: no pack, or nothing reported). */
   step: string | null;
   stepTitle: string | null;
+  modelPaused: boolean;
+  errors: ModelErrors;
+  /** Sum of the model error counters. */
+  errorCount: number;
 }
 
 export interface Filters {
@@ -31,9 +37,38 @@ export interface Filters {
   idleMinutes: number | null;
   overBudget: boolean;
   raisedHand: boolean;
+  /** Keep seats with at least one model error. */
+  modelErrors: boolean;
 }
 
-export const NO_FILTERS: Filters = { disconnected: false, idleMinutes: null, overBudget: false, raisedHand: false };
+export const NO_FILTERS: Filters = {
+  disconnected: false,
+  idleMinutes: null,
+  overBudget: false,
+  raisedHand: false,
+  modelErrors: false,
+};
+export const NO_ERRORS: ModelErrors = {
+  upstream_unreachable: 0,
+  key_refused: 0,
+  budget_refused: 0,
+  rate_refused: 0,
+  paused_refused: 0,
+};
+const ERROR_WORDS: [keyof ModelErrors, string][] = [
+  ["upstream_unreachable", "unreachable"],
+  ["key_refused", "key refused"],
+  ["budget_refused", "over budget"],
+  ["rate_refused", "rate-limited"],
+  ["paused_refused", "paused"],
+];
+
+/** "2 unreachable, 1 key refused" ("" without errors); the same words as the CLI. */
+export function errorSummary(errors: ModelErrors): string {
+  return ERROR_WORDS.filter(([k]) => errors[k] > 0)
+    .map(([k, word]) => `${errors[k]} ${word}`)
+    .join(", ");
+}
 export const BUDGET_WARNING = 0.8;
 
 /** `activity` is undefined when the seat's host could not be asked (then "joined"). */
@@ -43,9 +78,15 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined, prog
     if (activity === undefined) state = "joined";
     else state = activity.sockets > 0 ? "connected" : "disconnected";
   }
+  // Stored counters (last usage report) and the host's live ones: counters only grow, so the
+  // larger is the fresher; the live view shows an error within a second.
+  const errors = { ...NO_ERRORS, ...(seat.errors ?? {}) };
+  const live = activity?.model?.errors;
+  if (live) for (const k of Object.keys(errors) as (keyof ModelErrors)[]) errors[k] = Math.max(errors[k], live[k] ?? 0);
   return {
     seat: seat.seat,
     state,
+    name: seat.claim?.display_name ?? null,
     host: seat.claim?.host ?? null,
     idleSeconds: activity?.input_age ?? null,
     foreground: activity?.foreground ?? null,
@@ -57,6 +98,9 @@ export function tileFor(seat: RoomSeat, activity: SeatActivity | undefined, prog
     budgetShare: seat.budget_share,
     hand: activity?.hand ?? null,
     ...stepOf(seat.seat, progress ?? null),
+    modelPaused: seat.model_paused ?? false, // the workshop-wide pause shows in the grid header
+    errors,
+    errorCount: Object.values(errors).reduce((a, b) => a + b, 0),
   };
 }
 
@@ -89,6 +133,7 @@ export function keep(tile: Tile, filters: Filters): boolean {
   }
   if (filters.overBudget && !(tile.budgetShare !== null && tile.budgetShare >= BUDGET_WARNING)) return false;
   if (filters.raisedHand && tile.hand === null) return false;
+  if (filters.modelErrors && tile.errorCount === 0) return false;
   return true;
 }
 

@@ -14,9 +14,8 @@ from functions.schemas import ChangeSchedule, ModelAccess, parse_body, parse_tim
 from functions.wire import ApiResponse, json_response
 from shared.domain.model import Workshop, utcnow
 from shared.services import broadcast as broadcast_service
-from shared.services import model_policy_change
+from shared.services import model_policy_change, seat_actions, workshop_delete
 from shared.services import schedule as schedule_service
-from shared.services import seat_actions, workshop_delete
 from shared.services import workshops as workshop_service
 from shared.services.errors import NotImplementedYet
 

@@ -27,7 +27,6 @@ from hashlib import sha256
 from shared.auth.signing import derived_secret, signing_key
 from shared.auth.tokens import issue_token
 from shared.bootstrap import Platform
-from shared.domain.display_names import display_name
 from shared.domain.codes import (
     CODE_ALPHABET,
     NONCE_MAX,
@@ -39,6 +38,7 @@ from shared.domain.codes import (
     normalize_reconnect_code,
     normalize_workshop_code,
 )
+from shared.domain.display_names import display_name
 from shared.domain.errors import ValidationError
 from shared.domain.model import Seat, Workshop, WorkshopStatus, utcnow
 from shared.domain.schedule import check_join

@@ -21,6 +21,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from shared.adapters.cloud_dns import CloudDnsRecords
 from shared.adapters.gce_compute import GceCompute, GceHostConfig
+from shared.adapters.local_content import LocalContent
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.sqlite_store import SqliteStore
 from shared.bootstrap import Platform, bootstrap
@@ -78,6 +79,7 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
                 compute=wrap(compute) if wrap else compute,
                 secrets=LocalSecrets(tmp_path / "secrets"),
                 dns=CloudDnsRecords.for_endpoint("proj", ZONE, dns.url, AnonymousCredentials()),
+                content=LocalContent(tmp_path / "content"),
             )
 
         yield Cloud(gce, dns, make)

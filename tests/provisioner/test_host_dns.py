@@ -406,6 +406,24 @@ def test_the_reconciler_frees_an_orphans_slot_and_records(cloud: Cloud) -> None:
     assert platform.store.list_slots() == {}
 
 
+def test_the_reconciler_frees_a_slot_whose_host_was_never_created(cloud: Cloud) -> None:
+    """A provisioner that died between claiming a label and creating the host, and a
+    workshop that is no longer live: the label must not stay taken forever."""
+    platform = cloud.make(certificate_slots=2)
+    live = new_workshop(platform, seats=10, per_host=10)
+    assert start(platform, live) is Outcome.HANDLED
+    dead = new_workshop(platform, seats=10, per_host=10)
+    platform.store.transition(dead.id, S.PROVISIONING, S.FAILED, error="test")
+    stale = SlotHolder(f"ct-{dead.id}-h0", dead.id, 0, 1)
+    label = platform.store.claim_slot(["s00", "s01"], stale)
+    assert label is not None
+
+    report = reconcile(platform)
+
+    assert report.slots_released == [label]
+    assert [h.workshop_id for h in platform.store.list_slots().values()] == [live.id]
+
+
 def test_without_certificate_slots_hosts_keep_their_own_names_and_hold_no_slot(
     cloud: Cloud,
 ) -> None:

@@ -8,10 +8,10 @@ exists, and tells the agent to announce that URL (Caddy gets its certificate for
 Otherwise (local mode, trial mode) nothing is published and the agent computes its own URL.
 
 Names derive from deterministic host names or from the slot the store says the host holds, so
-whoever deletes a host can delete its records; the slot is released after the host is gone. Invariant kept by ``delete_host_and_record``: a record is removed
-*before* its host, and a host is kept (for the next retry or reconciler pass) while removing
-its record fails transiently, so no name is left pointing at an IP that Google may hand to
-somebody else's VM.
+whoever deletes a host can delete its records; the slot is released after the host is gone.
+Invariant kept by ``delete_host_and_record``: a record is removed *before* its host, and a
+host is kept (for the next retry or reconciler pass) while removing its record fails
+transiently, so no name is left pointing at an IP that Google may hand to somebody else's VM.
 """
 
 from __future__ import annotations

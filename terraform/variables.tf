@@ -98,7 +98,7 @@ variable "acme_email" {
 }
 
 variable "certificate_slots" {
-  description = "Host slot labels (s00, s01, ...) whose *.<slot>.<workshop_domain> names the deployment certificate covers besides *.<workshop_domain>, for per-host preview origins (docs/deployment.md, TLS certificates). At most 99: one certificate holds at most 100 names."
+  description = "Host slot labels (s00, s01, ...) whose *.<slot>.<workshop_domain> names the deployment certificate covers besides *.<workshop_domain>, for per-host preview origins; each host then holds one slot (<slot>.<workshop_domain>), so this also caps the deployment's concurrent hosts (docs/deployment.md, Host slot labels). 0 (default): hosts keep their own names and GCP previews do not resolve. At most 99: one certificate holds at most 100 names."
   type        = number
   default     = 0
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.content import Pack
 from shared.ports.event_bus import EventBus
 from workspace_agent import files, health, terminal
-from workspace_agent.activity import notices_store
+from workspace_agent.activity import SeatActivity, notices_store
 from workspace_agent.activity import routes as activity_routes
 from workspace_agent.activity.room import RoomNotices
 from workspace_agent.activity.room import routes as room_routes
@@ -78,6 +78,8 @@ def create_app(
     now = clock or time.time
     key_store = KeyStore(settings.jwks_url, keys)
     seat_runtime = runtime or runtime_for(settings)
+    activity = SeatActivity()
+    buffered = settings.terminal_backend == "buffered"
     ctx = AgentContext(
         settings=settings,
         keys=key_store,
@@ -88,7 +90,8 @@ def create_app(
         ),
         readiness=Readiness(settings.seats),
         clock=now,
-        shells=SeatShells(seat_runtime) if settings.terminal_backend == "buffered" else None,
+        shells=SeatShells(seat_runtime, activity=activity, clock=now) if buffered else None,
+        activity=activity,
         notices=RoomNotices.stored_in(settings.state_dir / notices_store.FILE_NAME),
     )
     app = web.Application(client_max_size=MAX_REQUEST_BODY)

@@ -11,6 +11,9 @@ Requests:
   if the record already exists (409) -> ``PATCH .../rrsets/<fqdn>./A`` with the same body, so
   a redelivered event converges on one record with the newest address;
 * delete: ``DELETE .../rrsets/<fqdn>./A``; 404 (already gone) is success.
+* a wildcard name ``*.<slot>.<domain>`` (a slotted host's preview origins) is one more A
+  rrset: Cloud DNS supports wildcard record sets whose leftmost label is ``*``
+  (https://cloud.google.com/dns/docs/records-overview#wildcard_records).
 * ACME DNS-01 (``ChallengeRecords``, the certificate function only): the same three calls for
   type ``TXT`` at ``_acme-challenge.<name>``; each value is one quoted character-string
   (``"\"<value>\""``, RFC 1035 §3.3.14), as Cloud DNS expects in ``rrdatas``
@@ -181,6 +184,8 @@ def _fqdn(name: str) -> str:
     """``name`` lower-cased with exactly one trailing dot; rejects anything not a host name."""
     fqdn = name.strip().lower().rstrip(".") + "."
     labels = fqdn[:-1].split(".")
+    if labels[0] == "*":  # a wildcard owner name: '*' as the whole leftmost label only
+        labels = labels[1:]
     if len(fqdn) > 254 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise PermanentError(f"{name!r} is not a valid DNS name for a host record")
     return fqdn

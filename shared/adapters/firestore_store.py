@@ -8,6 +8,8 @@ Layout::
     workshops/{id}/usage/{seat}        cumulative model usage of one seat
     workshop_codes/{code}              {"workshop_id"}: makes codes unique
     processed_events/{sha256(id)}      {"event_id", "recorded_at", "expire_at"}
+    host_slots/{label}                 {"host_name", "workshop_id", "host_index", "attempt"}
+    slot_holders/{host name}           {"label"}: the slot a host holds
 
 Why it looks like this (Firestore sustains about one write per second on one document, and
 the emulator serialises contending transactions on locks):
@@ -16,7 +18,7 @@ the emulator serialises contending transactions on locks):
   exists=false precondition), so 200 joins are 200 independent writes; a naive transaction on
   the workshop document took ~300 s for 100 joins on the emulator.
 * Uniqueness comes from document ids claimed with ``create()``: codes, seats, nonces, events.
-  Multi-document claims (workshop + code, seat + nonce) are one atomic batch.
+  Multi-document claims (workshop + code, seat + nonce, slot + holder) are one atomic batch.
 * Read-modify-write (``update_workshop``, releasing a seat, usage) is optimistic: read, then
   write with a ``last_update_time`` precondition, retrying with jittered backoff on conflict.
   This is the same compare-and-set a transaction gives, without server-side locks: 20
@@ -33,7 +35,7 @@ import contextlib
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -59,13 +61,14 @@ from shared.domain.errors import (
 )
 from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
 from shared.domain.progress import SeatProgress, parse_progress
-from shared.ports.store import Page, SeatRequest, WorkshopStore
+from shared.ports.store import Page, SeatRequest, SlotHolder, WorkshopStore
 
 T = TypeVar("T")
 
 WORKSHOPS, SEATS, NONCES, USAGE = "workshops", "seats", "nonces", "usage"
 PROGRESS = "progress"
 CODES, EVENTS = "workshop_codes", "processed_events"
+SLOTS, SLOT_HOLDERS = "host_slots", "slot_holders"
 
 #: Composite indexes ``list_workshops`` needs in production (the emulator needs none):
 #: (collection, [(field, direction)]). Terraform declares these.
@@ -386,6 +389,72 @@ class FirestoreStore(WorkshopStore):
             doc = snapshot.to_dict() or {}
             out[int(doc["seat"])] = parse_progress(
                 {"step": doc.get("step"), "checks_passed": list(doc.get("checks_passed") or [])}
+            )
+        return dict(sorted(out.items()))
+
+    # -------------------------------------------------------------------- slots
+    def claim_slot(self, labels: Sequence[str], holder: SlotHolder) -> str | None:
+        # Like a seat: the slot document and the host's holder document are created together
+        # in one batch with exists=false preconditions, so a label never gets two holders
+        # and a host never two labels, whoever races.
+        holder_ref = self._client.collection(SLOT_HOLDERS).document(holder.host_name)
+        for _ in range(MAX_CLAIM_ROUNDS):
+            if (held := self.slot_of(holder.host_name)) is not None:
+                return held
+            taken = {doc.id for doc in self._client.collection(SLOTS).select([]).stream()}
+            free = [label for label in labels if label not in taken]
+            if not free:
+                return None
+            for label in free[:CLAIMS_PER_ROUND]:
+                batch = self._client.batch()
+                batch.create(
+                    self._client.collection(SLOTS).document(label),
+                    {
+                        "host_name": holder.host_name,
+                        "workshop_id": holder.workshop_id,
+                        "host_index": holder.host_index,
+                        "attempt": holder.attempt,
+                        "claimed_at": utcnow(),
+                    },
+                )
+                batch.create(holder_ref, {"label": label})
+                try:
+                    batch.commit()
+                    return label
+                except gexc.AlreadyExists:
+                    if (held := self.slot_of(holder.host_name)) is not None:
+                        return held  # a racing claim for this host won
+        raise TransientError(f"could not claim a slot for host {holder.host_name}; retry")
+
+    def slot_of(self, host_name: str) -> str | None:
+        if not _is_document_id(host_name):
+            return None
+        snapshot = self._client.collection(SLOT_HOLDERS).document(host_name).get()
+        return str(snapshot.get("label")) if snapshot.exists else None
+
+    def release_slot(self, host_name: str) -> str | None:
+        label = self.slot_of(host_name)
+        if label is None:
+            return None
+        slot_ref = self._client.collection(SLOTS).document(label)
+        batch = self._client.batch()
+        slot = slot_ref.get()
+        if slot.exists and slot.get("host_name") == host_name:
+            batch.delete(slot_ref, option=self._write_if_unchanged(slot))
+        batch.delete(self._client.collection(SLOT_HOLDERS).document(host_name))
+        with contextlib.suppress(*_CONFLICTS):  # released by a racing call: already free
+            batch.commit()
+        return label
+
+    def list_slots(self) -> dict[str, SlotHolder]:
+        out = {}
+        for doc in self._client.collection(SLOTS).stream():
+            data = doc.to_dict() or {}
+            out[doc.id] = SlotHolder(
+                str(data["host_name"]),
+                str(data["workshop_id"]),
+                int(data["host_index"]),
+                int(data["attempt"]),
             )
         return dict(sorted(out.items()))
 

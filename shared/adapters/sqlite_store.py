@@ -28,7 +28,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -48,7 +48,7 @@ from shared.adapters.store_common import (
 from shared.domain.errors import CodeSpaceExhausted, NotFound, WorkshopFull
 from shared.domain.model import OPTIONAL_TIME_FIELDS, Seat, Workshop, utcnow
 from shared.domain.progress import SeatProgress, parse_progress
-from shared.ports.store import Page, SeatRequest, WorkshopStore
+from shared.ports.store import Page, SeatRequest, SlotHolder, WorkshopStore
 
 BUSY_TIMEOUT_S = 10.0
 #: Idle connections kept for reuse; more are opened on demand and closed when returned.
@@ -95,6 +95,15 @@ CREATE TABLE IF NOT EXISTS progress (
     reported_at TEXT NOT NULL,          -- ISO 8601 UTC, fixed width: orders as text
     progress    TEXT NOT NULL,          -- JSON {"step", "checks_passed"}
     PRIMARY KEY (workshop_id, seat)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS host_slots (
+    label       TEXT PRIMARY KEY,       -- s00..s98 (docs/deployment.md, "Host slot labels")
+    host_name   TEXT NOT NULL UNIQUE,   -- a host holds at most one slot
+    workshop_id TEXT NOT NULL,
+    host_index  INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    claimed_at  TEXT NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -403,6 +412,62 @@ class SqliteStore(WorkshopStore):
                 (workshop_id,),
             ).fetchall()
         return {int(row["seat"]): parse_progress(json.loads(row["progress"])) for row in rows}
+
+    # -------------------------------------------------------------------- slots
+    def claim_slot(self, labels: Sequence[str], holder: SlotHolder) -> str | None:
+        # One BEGIN IMMEDIATE transaction: the read of held labels and the insert cannot be
+        # split by another writer; PRIMARY KEY (label) and UNIQUE (host_name) back it up.
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT label FROM host_slots WHERE host_name = ?", (holder.host_name,)
+            ).fetchone()
+            if row is not None:
+                return str(row["label"])
+            held = {r["label"] for r in conn.execute("SELECT label FROM host_slots")}
+            free = next((label for label in labels if label not in held), None)
+            if free is None:
+                return None
+            conn.execute(
+                "INSERT INTO host_slots"
+                " (label, host_name, workshop_id, host_index, attempt, claimed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    free,
+                    holder.host_name,
+                    holder.workshop_id,
+                    holder.host_index,
+                    holder.attempt,
+                    iso(utcnow()),
+                ),
+            )
+            return free
+
+    def slot_of(self, host_name: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT label FROM host_slots WHERE host_name = ?", (host_name,)
+            ).fetchone()
+        return None if row is None else str(row["label"])
+
+    def release_slot(self, host_name: str) -> str | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "DELETE FROM host_slots WHERE host_name = ? RETURNING label", (host_name,)
+            ).fetchone()
+        return None if row is None else str(row["label"])
+
+    def list_slots(self) -> dict[str, SlotHolder]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT label, host_name, workshop_id, host_index, attempt FROM host_slots"
+                " ORDER BY label"
+            ).fetchall()
+        return {
+            str(r["label"]): SlotHolder(
+                str(r["host_name"]), str(r["workshop_id"]), int(r["host_index"]), int(r["attempt"])
+            )
+            for r in rows
+        }
 
     # ------------------------------------------------------------------- events
     def record_event(self, event_id: str) -> bool:

@@ -3,7 +3,8 @@
 Adapters: ``shared.adapters.cloud_dns.CloudDnsRecords`` (a Cloud DNS managed zone) and
 ``shared.adapters.no_dns.NoDns`` (local mode, and GCP trial mode where hosts are reached at
 ``https://<ip>.sslip.io``, so nothing needs a record). Names are derived from deterministic
-host names, so every call is idempotent and needs no stored state.
+host names or from the host's slot label (``<slot>.<domain>`` and the wildcard
+``*.<slot>.<domain>``, shared/services/host_slots.py), so every call is idempotent.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ atomic create-if-absent, so 200 concurrent joins on 50 seats give exactly 50 dis
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -36,6 +36,17 @@ class SeatRequest:
     client_nonce_hash: str | None = None
     #: The learner's display name (already validated), if given.
     display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotHolder:
+    """The host holding a slot label (docs/deployment.md, "Host slot labels")."""
+
+    #: The deterministic host name; a host holds at most one slot.
+    host_name: str
+    workshop_id: str
+    host_index: int
+    attempt: int
 
 
 class WorkshopStore(abc.ABC):
@@ -174,6 +185,33 @@ class WorkshopStore(abc.ABC):
     @abc.abstractmethod
     def get_seat_progress(self, workshop_id: str) -> dict[int, SeatProgress]:
         """Stored progress by seat number (empty if none)."""
+
+    # -------------------------------------------------------------------- slots
+    @abc.abstractmethod
+    def claim_slot(self, labels: Sequence[str], holder: SlotHolder) -> str | None:
+        """The slot label ``holder.host_name`` holds, claiming the first free one if none.
+
+        Idempotent: a host that holds a slot gets the same label back (a redelivered create
+        event), even when two claims for one host race. Each label is claimed with an atomic
+        create-if-absent on its own record, so concurrent claims for different hosts get
+        distinct labels and no label ever has two holders. ``None`` when every label in
+        ``labels`` is held by another host (nothing is written).
+        """
+
+    @abc.abstractmethod
+    def slot_of(self, host_name: str) -> str | None:
+        """The label ``host_name`` holds, or ``None``."""
+
+    @abc.abstractmethod
+    def release_slot(self, host_name: str) -> str | None:
+        """Free the slot ``host_name`` holds; return its label, or ``None`` if it held none.
+
+        Idempotent. Afterwards the label can be claimed by another host.
+        """
+
+    @abc.abstractmethod
+    def list_slots(self) -> dict[str, SlotHolder]:
+        """Every held slot: label -> holder."""
 
     # ------------------------------------------------------------------- events
     @abc.abstractmethod

@@ -17,7 +17,10 @@ from shared.services.host_dns import public_url
 from shared.settings import Settings
 
 
-def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str, str]:
+def agent_config(
+    settings: Settings, workshop: Workshop, host: Host, slot: str | None = None
+) -> dict[str, str]:
+    """The host's agent environment; ``slot`` is the slot label it holds, if any."""
     config = {
         "CLARATEACH_AGENT_WORKSHOP_ID": workshop.id,
         "CLARATEACH_AGENT_HOST_INDEX": str(host.index),
@@ -45,7 +48,8 @@ def agent_config(settings: Settings, workshop: Workshop, host: Host) -> dict[str
         config["CLARATEACH_AGENT_SEAT_IMAGE"] = settings.seat_image
     if settings.model_upstream:
         config["CLARATEACH_AGENT_MODEL_UPSTREAM"] = settings.model_upstream
-    if url := public_url(settings, host.name):
-        # Published by the provisioner as an A record; without it the host computes its own.
+    if url := public_url(settings, host.name, slot):
+        # Published by the provisioner as A records (<slot>.<domain> and *.<slot>.<domain>
+        # for a slotted host); without a managed domain the host computes its own.
         config["CLARATEACH_AGENT_PUBLIC_URL"] = url
     return config

@@ -14,14 +14,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.auth.host import authenticate_host_caller
 from shared.auth.instructor import IdTokenVerifier, Instructor, bearer_token
 from shared.bootstrap import Platform
 from shared.content import Pack, load_pack_zip
+from shared.content.claude import with_pack_claude
 from shared.domain.errors import DomainError, NotFound, StaleState, ValidationError
-from shared.domain.model import WorkshopStatus, plan_hosts
+from shared.domain.model import Workshop, WorkshopStatus, plan_hosts
 from shared.domain.progress import SeatProgress, step_histogram
 from shared.services import workshops as workshop_service
 from shared.services.errors import Unavailable
@@ -47,7 +48,18 @@ def upload_content(
     if workshop.status is not WorkshopStatus.CREATED:
         raise StaleState(workshop.status.value, (WorkshopStatus.CREATED.value,))
     pack = load_pack_zip(data)
+    policy = with_pack_claude(workshop.model_policy, pack.manifest.claude)
     platform.content.put(workshop.id, data)
+    if policy != workshop.model_policy:
+
+        def apply(current: Workshop) -> Workshop:
+            if current.status is not WorkshopStatus.CREATED:
+                raise StaleState(current.status.value, (WorkshopStatus.CREATED.value,))
+            return replace(
+                current, model_policy=with_pack_claude(current.model_policy, pack.manifest.claude)
+            )
+
+        platform.store.update_workshop(workshop.id, apply)
     log.info(
         "content pack stored",
         extra={"workshop_id": workshop.id, "steps": len(pack.manifest.steps), "bytes": len(data)},

@@ -58,6 +58,7 @@ from shared.ports.compute import HostSpec
 from shared.services import costs
 from shared.services.agent_config import agent_config
 from shared.services.host_dns import delete_host_and_record, publish_host_record
+from shared.services.host_slots import SlotsExhausted, claim_host_slot
 
 log = logging.getLogger(__name__)
 
@@ -195,17 +196,22 @@ def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> N
     settings = platform.settings
 
     def create(host: Host) -> Host:
+        try:
+            slot = claim_host_slot(platform, workshop, host)  # None unless hosts are slotted
+        except SlotsExhausted as exc:
+            _record_host_failed(platform, workshop.id, host.index, str(exc))
+            raise
         spec = HostSpec(
             workshop_id=workshop.id,
             index=host.index,
             name=host.name,
             seat_first=host.seat_first,
             seat_last=host.seat_last,
-            agent_config=agent_config(settings, workshop, host),
+            agent_config=agent_config(settings, workshop, host, slot),
             attempt=workshop.attempt,
         )
         info = platform.compute.create_host(spec)
-        publish_host_record(platform, info)  # <host>.<domain> -> its IP, when a domain is managed
+        publish_host_record(platform, info)  # its name(s) -> its IP, when a domain is managed
         return host
 
     errors = _in_parallel(
@@ -218,6 +224,17 @@ def create_hosts(platform: Platform, workshop: Workshop, hosts: list[Host]) -> N
         raise TransientError(
             f"{len(errors)} of {len(hosts)} hosts could not be created"
         ) from errors[0]
+
+
+def _record_host_failed(platform: Platform, workshop_id: str, index: int, reason: str) -> None:
+    def mark(current: Workshop) -> Workshop:
+        stored = current.host(index)
+        if stored is None:
+            raise _Unchanged("no such host")
+        return current.with_host(replace(stored, status=HostStatus.FAILED, error=reason[:500]))
+
+    with contextlib.suppress(_Unchanged):
+        platform.store.update_workshop(workshop_id, mark)
 
 
 def _record_instance_running(platform: Platform, workshop_id: str, host: Host) -> None:

@@ -50,6 +50,7 @@ class Report:
     hosts_lost: list[str] = field(default_factory=list)
     stops_finished: list[str] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
+    slots_released: list[str] = field(default_factory=list)
     warmed_up: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ def reconcile(
         if current is not None and current.status in LIVE_STATUSES:
             live.add(current.id)
     _delete_orphans(platform, live, report)
+    _release_stale_slots(platform, live, report)
     log.info("reconcile pass done", extra={k: len(v) for k, v in report.as_dict().items()})
     return report
 
@@ -204,3 +206,27 @@ def _delete_orphans(platform: Platform, live: set[str], report: Report) -> None:
             continue
         log.info("orphan host deleted", extra={"workshop_id": workshop_id, "host_name": host.name})
         report.orphans_deleted.append(host.name)
+
+
+def _release_stale_slots(platform: Platform, live: set[str], report: Report) -> None:
+    """Free slot labels still held for hosts of workshops that are not live (a provisioner
+    that died between claiming a label and creating its host, a purged workshop): their
+    records and any host go first, as for an orphan."""
+    if not platform.settings.host_domain:
+        return
+    for label, holder in platform.store.list_slots().items():
+        if holder.workshop_id in live:
+            continue
+        current = platform.store.get_workshop(holder.workshop_id)
+        if current is not None and current.status in LIVE_STATUSES:
+            continue  # went live after our pass over workshops started
+        try:
+            delete_host_and_record(platform, holder.host_name)
+        except (TransientError, PermanentError) as exc:
+            report.errors.append(f"{holder.host_name}: {exc}")
+            continue
+        report.slots_released.append(label)
+        log.info(
+            "stale host slot released",
+            extra={"workshop_id": holder.workshop_id, "host_name": holder.host_name},
+        )

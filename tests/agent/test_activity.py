@@ -122,3 +122,43 @@ def test_ages_are_measured_on_the_agent_clock() -> None:
 
 def test_a_closed_pty_has_no_foreground_process() -> None:
     assert foreground_command(-1) is None
+
+
+@pytest.mark.parametrize("backend", ["buffered", "tmux"])
+async def test_live_output_of_the_seat_moves_its_last_output(
+    make_agent: AgentFactory, tokens: Tokens, settings: AgentSettings, backend: str
+) -> None:
+    """Output the shell produces while the learner watches counts, not just a replay."""
+    clock = Clock()
+    agent: Client = await make_agent(
+        dataclasses.replace(settings, terminal_backend=backend), clock=clock
+    )
+    learner = await Terminal.open(agent, 1, tokens.learner(1))
+    await learner.type("echo hi-$((6*7))\r")
+    await learner.read_until("hi-42")
+    clock.offset += 120
+    await learner.type("echo later-$((2+3))\r")
+    await learner.read_until("later-5")
+
+    seat = (await activity(agent, tokens.instructor()))["1"]
+    assert seat["output_age"] is not None and seat["output_age"] < 60
+    await learner.close()
+
+
+async def test_output_while_nobody_watches_moves_the_last_output(
+    make_agent: AgentFactory, tokens: Tokens
+) -> None:
+    """Buffered backend: the agent keeps reading the seat's PTY with no viewer attached."""
+    clock = Clock()
+    agent: Client = await make_agent(clock=clock)
+    learner = await Terminal.open(agent, 1, tokens.learner(1))
+    await learner.type("sleep 3; echo away-$((7*6))\r")
+    await learner.read_until("sleep 3")
+    await learner.close()
+    clock.offset += 120  # everything printed so far is now two minutes old
+
+    async def moved() -> bool:
+        age = (await activity(agent, tokens.instructor()))["1"]["output_age"]
+        return age is not None and age < 60
+
+    await async_wait_for(moved, timeout=20, interval=0.2)

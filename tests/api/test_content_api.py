@@ -299,3 +299,55 @@ def test_a_workshop_without_content_has_empty_progress(api: Api, running: dict[s
 def test_minimal_pack_uploads(api: Api) -> None:
     created = api.create()
     assert put(api, created["id"], make_zip(minimal_files())).status == 200
+
+
+# ------------------------------------------------------------------- [claude] settings
+MANIFEST_WITH_CLAUDE = b"""title = "Pack with Claude settings"
+
+[claude]
+default_model = "claude-sonnet-4-5"
+claude_md = "Run the tests with python3 -m unittest."
+settings = { includeCoAuthoredBy = false, cleanupPeriodDays = 7 }
+
+[[steps]]
+id = "one"
+title = "Step one"
+guide = "guide/01-one.md"
+check = "checks/one.sh"
+
+[[steps]]
+id = "two"
+title = "Step two"
+guide = "guide/02-two.md"
+"""
+
+
+def claude_code_of(api: Api, workshop_id: str) -> dict[str, Any]:
+    workshop = api.call("GET", f"/api/workshops/{workshop_id}").json()["workshop"]
+    return dict(workshop["model_policy"]["claude_code"])
+
+
+def test_the_packs_claude_settings_fill_what_the_instructor_left_unset(api: Api) -> None:
+    """The pack's ``[claude]`` table reaches the workshop's policy (what every seat's Claude
+    Code starts with); the instructor's own choices at create win, key by key."""
+    mine = {"claude_code": {"claude_md": "Mine.", "settings": {"cleanupPeriodDays": 30}}}
+    created = api.create(model_policy=mine)
+    response = put(api, created["id"], make_zip(minimal_files(MANIFEST_WITH_CLAUDE)))
+    assert response.status == 200, response.json()
+
+    claude = claude_code_of(api, created["id"])
+    assert claude["default_model"] == "claude-sonnet-4-5"  # from the pack
+    assert claude["claude_md"] == "Mine."  # the instructor's
+    assert claude["settings"] == {"includeCoAuthoredBy": False, "cleanupPeriodDays": 30}
+
+
+def test_a_pack_model_outside_the_instructors_allowlist_is_refused_and_nothing_stored(
+    api: Api, platform: Platform
+) -> None:
+    created = api.create(model_policy={"claude_code": {"allowed_models": ["claude-haiku-4-5"]}})
+    response = put(api, created["id"], make_zip(minimal_files(MANIFEST_WITH_CLAUDE)))
+
+    assert response.status == 400, response.json()
+    assert "workshop.toml" in response.json()["error"]["message"]
+    assert platform.content.get(created["id"]) is None
+    assert claude_code_of(api, created["id"])["default_model"] is None

@@ -118,3 +118,48 @@ def test_trial_mode_never_asks_for_the_deployment_certificate(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert not log.exists()
     assert "auto_https" not in result.stdout
+
+
+SLOT_SITE = "s07.ws.example.com"
+
+
+def test_a_slotted_host_serves_its_preview_wildcard_with_the_deployment_certificate(
+    tmp_path: Path,
+) -> None:
+    """``https://<slot>.<domain>`` (a host holding a slot label): Caddy serves the name and
+    ``*.<slot>.<domain>`` (the agent's preview origins ``p<P>-s<S>.<slot>.<domain>``) from one
+    site block with the deployment certificate, which covers both."""
+    reply = answer(["*.ws.example.com", "*.s00.ws.example.com", f"*.{SLOT_SITE}"])
+    result = run(
+        render(f"https://{SLOT_SITE}"),
+        curl_stub(tmp_path / "curl.log", reply) + f"configure_caddy https://{SLOT_SITE}",
+    )
+
+    assert result.returncode == 0, result.stderr
+    caddyfile = result.stdout.split("=== /etc/caddy/Caddyfile (0644 root:root)\n", 1)[1]
+    assert caddyfile.startswith("{\n\tadmin localhost:2019\n\tauto_https disable_certs\n}\n")
+    assert (
+        f"\n{SLOT_SITE}, *.{SLOT_SITE} {{\n\ttls /etc/caddy/tls/cert.pem /etc/caddy/tls/key.pem\n"
+        "\treverse_proxy 172.17.0.1:8080 {"
+    ) in caddyfile
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [
+        ("the certificate lacks *.<slot>.<domain>", answer(["*.ws.example.com"])),
+        ("no deployment certificate (host ACME cannot do wildcards)", None),
+    ],
+)
+def test_a_preview_wildcard_is_served_only_under_a_certificate_covering_it(
+    tmp_path: Path, case: str, reply: dict[str, object] | None
+) -> None:
+    result = run(
+        render(f"https://{SLOT_SITE}"),
+        curl_stub(tmp_path / "curl.log", reply) + f"configure_caddy https://{SLOT_SITE}",
+    )
+
+    assert result.returncode == 0, result.stderr
+    caddyfile = result.stdout.split("=== /etc/caddy/Caddyfile (0644 root:root)\n", 1)[1]
+    assert f"*.{SLOT_SITE}" not in caddyfile
+    assert f"\n{SLOT_SITE} {{\n" in caddyfile

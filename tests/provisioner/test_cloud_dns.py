@@ -117,6 +117,9 @@ def test_a_name_outside_the_zone_is_refused_permanently(fake: FakeCloudDns) -> N
         ("ct-ws01-h0.ws.example.com", "2001:db8::1"),
         ("bad name.ws.example.com", "203.0.113.7"),
         ("nodots", "203.0.113.7"),
+        ("s00.*.ws.example.com", "203.0.113.7"),  # '*' only as the whole leftmost label
+        ("*x.s00.ws.example.com", "203.0.113.7"),
+        ("*.com", "203.0.113.7"),
     ],
 )
 def test_malformed_names_and_addresses_never_reach_the_api(
@@ -125,6 +128,25 @@ def test_malformed_names_and_addresses_never_reach_the_api(
     with pytest.raises(PermanentError):
         records(fake).upsert_a_record(name, ip, 60)
     assert fake.requests == []
+
+
+def test_a_wildcard_record_is_one_more_a_rrset_and_deletes_alone(fake: FakeCloudDns) -> None:
+    """A slotted host's preview origins: ``*.<slot>.<domain>`` is an A rrset of its own (Cloud
+    DNS supports wildcard record sets whose leftmost label is ``*``,
+    https://cloud.google.com/dns/docs/records-overview#wildcard_records)."""
+    dns = records(fake)
+    dns.upsert_a_record("s03.ws.example.com", "203.0.113.7", 60)
+    dns.upsert_a_record("*.s03.ws.example.com", "203.0.113.7", 60)
+    assert fake.a_records() == {
+        "s03.ws.example.com.": ["203.0.113.7"],
+        "*.s03.ws.example.com.": ["203.0.113.7"],
+    }
+
+    dns.delete_record("*.s03.ws.example.com")
+
+    assert fake.requests[-1].method == "DELETE"
+    assert fake.requests[-1].path == f"{RRSETS}/%2A.s03.ws.example.com./A"
+    assert fake.a_records() == {"s03.ws.example.com.": ["203.0.113.7"]}
 
 
 def test_build_dns_uses_cloud_dns_only_for_gcp_with_a_domain_and_a_zone() -> None:

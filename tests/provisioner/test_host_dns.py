@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from shared.adapters.cloud_dns import CloudDnsRecords
 from shared.adapters.gce_compute import GceCompute, GceHostConfig
+from shared.adapters.local_content import LocalContent
 from shared.adapters.local_secrets import LocalSecrets
 from shared.adapters.sqlite_store import SqliteStore
 from shared.bootstrap import Platform, bootstrap
@@ -28,6 +30,7 @@ from shared.domain.errors import TransientError
 from shared.domain.events import WORKSHOP_START_REQUESTED, WORKSHOP_STOP_REQUESTED, Event
 from shared.domain.model import Workshop, WorkshopStatus, utcnow
 from shared.ports.compute import Compute, HostInfo, HostSpec
+from shared.ports.store import SlotHolder
 from shared.services.host_dns import RECORD_TTL_SECONDS
 from shared.services.provisioning import Outcome, handle
 from shared.services.reconcile import REDRIVE_AFTER_SECONDS, reconcile
@@ -55,7 +58,9 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
     with running_fake_gce() as gce, running_fake_cloud_dns({ZONE: f"{DOMAIN}."}) as dns:
 
         def make(
-            dns_zone: str = ZONE, wrap: Callable[[Compute], Compute] | None = None
+            dns_zone: str = ZONE,
+            wrap: Callable[[Compute], Compute] | None = None,
+            certificate_slots: int = 0,
         ) -> Platform:
             settings = Settings(
                 mode="gcp",
@@ -64,6 +69,7 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
                 public_api_url="https://api.example.com",
                 workshop_domain=DOMAIN,
                 dns_zone=dns_zone,
+                certificate_slots=certificate_slots,
             )
             compute: Compute = GceCompute.for_endpoint(
                 GceHostConfig("proj", "us-central1-a", "e2-standard-4", "images/family/host"),
@@ -78,6 +84,7 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
                 compute=wrap(compute) if wrap else compute,
                 secrets=LocalSecrets(tmp_path / "secrets"),
                 dns=CloudDnsRecords.for_endpoint("proj", ZONE, dns.url, AnonymousCredentials()),
+                content=LocalContent(tmp_path / "content"),
             )
 
         yield Cloud(gce, dns, make)
@@ -303,3 +310,125 @@ def test_the_reconciler_rewrites_a_record_a_start_never_wrote(cloud: Cloud) -> N
     assert report.errors == [] and report.hosts_recreated == []
     assert cloud.dns.a_records() == expected_records(cloud, workshop)
     assert lost in cloud.dns.a_records()
+
+
+# ------------------------------------------------------------- slot labels
+# With certificate_slots > 0 every host holds a slot label and is reached at <slot>.<domain>,
+# its previews at p<P>-s<S>.<slot>.<domain>: one A record for the name and one wildcard A
+# record (Cloud DNS supports wildcard rrsets whose leftmost label is '*',
+# https://cloud.google.com/dns/docs/records-overview#wildcard_records), both covered by the
+# deployment certificate's *.<domain> and *.<slot>.<domain> names.
+def slotted_records(cloud: Cloud, slots: dict[str, SlotHolder]) -> dict[str, list[str]]:
+    out = {}
+    for label, holder in slots.items():
+        ip = cloud.gce.external_ip(holder.host_name)
+        assert ip, holder
+        out[f"{label}.{DOMAIN}."] = [ip]
+        out[f"*.{label}.{DOMAIN}."] = [ip]
+    return out
+
+
+def test_slotted_hosts_get_a_slot_name_and_its_wildcard_and_announce_the_slot(
+    cloud: Cloud,
+) -> None:
+    platform = cloud.make(certificate_slots=5)
+    workshop = new_workshop(platform, seats=30, per_host=10)
+
+    assert start(platform, workshop) is Outcome.HANDLED
+
+    slots = platform.store.list_slots()
+    assert sorted(h.host_index for h in slots.values()) == [0, 1, 2]
+    assert all(h.workshop_id == workshop.id and h.attempt == 1 for h in slots.values())
+    records = slotted_records(cloud, slots)
+    assert cloud.dns.a_records() == records  # and no <host name>.<domain> record
+    for label, holder in slots.items():
+        url = metadata(cloud, holder.host_name)["CLARATEACH_AGENT_PUBLIC_URL"]
+        assert url == f"https://{label}.{DOMAIN}"
+
+    # A redelivered start keeps every host on its slot: no new label, same records.
+    event = Event(WORKSHOP_START_REQUESTED, workshop.id, {"attempt": workshop.attempt})
+    assert handle(platform, event, "redelivered") is Outcome.HANDLED
+    assert platform.store.list_slots() == slots
+    assert cloud.dns.a_records() == records
+
+    assert stop(platform, workshop) is Outcome.HANDLED
+    assert cloud.dns.a_records() == {}
+    assert platform.store.list_slots() == {}
+    deleted = {unquote(c.path) for c in cloud.dns.calls("DELETE")}
+    assert {f"{RRSETS}/{name}/A" for name in records} <= deleted
+
+
+def test_slots_freed_by_one_workshop_serve_the_next(cloud: Cloud) -> None:
+    platform = cloud.make(certificate_slots=2)
+    first = new_workshop(platform, seats=20, per_host=10)
+    assert start(platform, first) is Outcome.HANDLED
+    held = set(platform.store.list_slots())
+    assert held == {"s00", "s01"}
+    assert stop(platform, first) is Outcome.HANDLED
+
+    second = new_workshop(platform, seats=20, per_host=10)
+    assert start(platform, second) is Outcome.HANDLED
+    slots = platform.store.list_slots()
+    assert set(slots) == held and {h.workshop_id for h in slots.values()} == {second.id}
+    assert cloud.dns.a_records() == slotted_records(cloud, slots)
+
+
+def test_an_exhausted_slot_pool_fails_the_workshop_naming_certificate_slots(cloud: Cloud) -> None:
+    platform = cloud.make(certificate_slots=2)
+    workshop = new_workshop(platform, seats=30, per_host=10)
+
+    assert start(platform, workshop) is Outcome.FAILED
+
+    failed = platform.store.get_workshop(workshop.id)
+    assert failed is not None and failed.status is S.FAILED
+    assert "certificate_slots" in (failed.error or "")
+    [refused] = [h for h in failed.hosts if h.error and "certificate_slots" in h.error]
+    assert refused.status.value == "failed"
+    assert refused.name not in cloud.gce.instances  # never created without a slot
+    # Everything the attempt took is given back: hosts, records, slots.
+    assert cloud.dns.a_records() == {}
+    assert platform.store.list_slots() == {}
+    assert not cloud.gce.instances
+
+
+def test_the_reconciler_frees_an_orphans_slot_and_records(cloud: Cloud) -> None:
+    platform = cloud.make(certificate_slots=3)
+    orphan = HostSpec("gone0000ws", 0, "ct-gone0000ws-h0", 1, 10)  # its workshop never existed
+    info = platform.compute.create_host(orphan)
+    assert platform.store.claim_slot(["s00"], SlotHolder(orphan.name, "gone0000ws", 0, 1))
+    for name in ("s00", "*.s00"):
+        platform.dns.upsert_a_record(f"{name}.{DOMAIN}", info.address or "", 60)
+
+    report = reconcile(platform)
+
+    assert report.orphans_deleted == [orphan.name]
+    assert cloud.dns.a_records() == {}
+    assert platform.store.list_slots() == {}
+
+
+def test_the_reconciler_frees_a_slot_whose_host_was_never_created(cloud: Cloud) -> None:
+    """A provisioner that died between claiming a label and creating the host, and a
+    workshop that is no longer live: the label must not stay taken forever."""
+    platform = cloud.make(certificate_slots=2)
+    live = new_workshop(platform, seats=10, per_host=10)
+    assert start(platform, live) is Outcome.HANDLED
+    dead = new_workshop(platform, seats=10, per_host=10)
+    platform.store.transition(dead.id, S.PROVISIONING, S.FAILED, error="test")
+    stale = SlotHolder(f"ct-{dead.id}-h0", dead.id, 0, 1)
+    label = platform.store.claim_slot(["s00", "s01"], stale)
+    assert label is not None
+
+    report = reconcile(platform)
+
+    assert report.slots_released == [label]
+    assert [h.workshop_id for h in platform.store.list_slots().values()] == [live.id]
+
+
+def test_without_certificate_slots_hosts_keep_their_own_names_and_hold_no_slot(
+    cloud: Cloud,
+) -> None:
+    platform = cloud.make(certificate_slots=0)
+    workshop = new_workshop(platform, seats=10, per_host=10)
+    assert start(platform, workshop) is Outcome.HANDLED
+    assert platform.store.list_slots() == {}
+    assert cloud.dns.a_records() == expected_records(cloud, workshop)

@@ -82,7 +82,8 @@ class ViewerSocket(abc.ABC):
         self._loop = asyncio.get_running_loop()
         self._drain_task: asyncio.Task[None] | None = None
         self.exited = asyncio.Event()
-        #: Called whenever output is sent (the cockpit's "last output"); set by the route.
+        #: Called on each live output read of a viewer that reads its own PTY (tmux backend:
+        #: the cockpit's "last output"); set by the route. Replays are not output.
         self.on_output: Callable[[], None] | None = None
 
     # -- output ----------------------------------------------------------------------------
@@ -90,8 +91,6 @@ class ViewerSocket(abc.ABC):
         """Frame ``data`` (counted against the window) straight onto the transport."""
         if not data or self._transport.is_closing():
             return
-        if self.on_output is not None:
-            self.on_output()
         for start in range(0, len(data), READ_SIZE):
             chunk = data[start : start + READ_SIZE]
             self.sent += len(chunk)

@@ -52,8 +52,9 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from workspace_agent.activity import SeatActivity
 from workspace_agent.logs import log_event
 from workspace_agent.runtimes.base import SeatRuntime
 from workspace_agent.terminal.flow import READ_SIZE
@@ -108,8 +109,17 @@ class SeatShell:
         on_ended: Callable[[SeatShell], None],
         ring_bytes: int = RING_BYTES,
         ring: Ring | None = None,
+        *,
+        seat: int = 0,
+        output_times: dict[int, float] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        #: ``output_times[seat]`` is set to ``clock()`` on every PTY read (the cockpit's "last
+        #: output", ``SeatActivity.last_output``): one store on the hot path, viewers or not.
+        self._seat = seat
+        self._output_times: dict[int, float] = {} if output_times is None else output_times
+        self._clock = clock
         self.ring: Ring = ring if ring is not None else OutputRing(ring_bytes)
         self.viewers: list[FanoutTarget] = []
         self.alive = True
@@ -194,6 +204,7 @@ class SeatShell:
         self.update_reading()
 
     def _publish(self, data: bytes) -> None:
+        self._output_times[self._seat] = self._clock()
         offset = self.ring.end
         self.ring.append(data)
         for viewer in self.viewers:
@@ -302,9 +313,19 @@ class SeatShells:
     """The host's ``SeatShell``s, spawned on first attach and after a shell exits — by the
     terminal holder once ``connect_holder`` succeeded, else as the agent's children."""
 
-    def __init__(self, runtime: SeatRuntime, ring_bytes: int = RING_BYTES) -> None:
+    def __init__(
+        self,
+        runtime: SeatRuntime,
+        ring_bytes: int = RING_BYTES,
+        *,
+        activity: SeatActivity | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``activity.last_output`` is kept current by every shell's PTY reads."""
         self._runtime = runtime
         self._ring_bytes = ring_bytes
+        self._output_times: dict[int, float] = {} if activity is None else activity.last_output
+        self._clock = clock
         self._shells: dict[int, SeatShell] = {}
         self._holder: HolderClient | None = None
         self._state_dir: Path | None = None
@@ -343,7 +364,15 @@ class SeatShells:
             os.close(held.master)
             os.close(held.ring_fd)
             raise
-        return SeatShell(lambda on_exit: HeldPty(held, on_exit), self._forget, ring=ring)
+        return SeatShell(
+            lambda on_exit: HeldPty(held, on_exit),
+            self._forget,
+            ring=ring,
+            **self._activity_args(held.seat),
+        )
+
+    def _activity_args(self, seat: int) -> dict[str, Any]:
+        return {"seat": seat, "output_times": self._output_times, "clock": self._clock}
 
     def _on_held_exit(self, seat: int, pid: int) -> None:
         shell = self._shells.get(seat)
@@ -393,6 +422,7 @@ class SeatShells:
                     lambda on_exit: PtyProcess(command, cols, rows, on_exit=on_exit),
                     self._forget,
                     self._ring_bytes,
+                    **self._activity_args(seat),
                 )
             self._shells[seat] = shell
         elif not viewer.readonly:

@@ -76,6 +76,8 @@ class Viewer(ViewerSocket):
         if self._transport.is_closing():
             self._stop_reading()
             return
+        if self.on_output is not None:
+            self.on_output()
         self.sent += len(data)
         self._transport.write(binary_frame(data))
         if self.blocked():

@@ -2,23 +2,13 @@
  * The Ports panel: listening ports detected in the learner's seat, each with Open (the app
  * preview at its own origin, see docs/preview.md) and "Share with instructor".
  *
- * Open asks the agent for a one-time URL and navigates a window opened synchronously in the
- * click (so popup blockers allow it) and cut off from this page (`opener = null`): the
- * preview runs learner code, which must never reach this page or its storage.
+ * Open: `openPreview` (a window cut off from this page, see ./open.ts).
  */
 import type { Seat } from "../seat";
 import { clear, h } from "../ui/dom";
 import { toast } from "../ui/toast";
+import { listPorts, openPreview, POLL_MS, previewRequest, type PortInfo, type PreviewSource } from "./open";
 import "./ports.css";
-
-const POLL_MS = 3000;
-
-interface PortInfo {
-  port: number;
-  origin: string;
-  shared: boolean;
-  listening: boolean;
-}
 
 export class PortsPanel {
   readonly button: HTMLButtonElement;
@@ -53,27 +43,15 @@ export class PortsPanel {
     if (this.timer !== null) clearTimeout(this.timer);
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+  private source(): PreviewSource {
     const { endpoint, seat } = this.seat.session;
-    const headers: Record<string, string> = { Authorization: `Bearer ${await this.seat.token()}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(`${endpoint}/seats/${seat}/preview/${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit",
-      cache: "no-store",
-    });
+    return { endpoint, seat, token: () => this.seat.token() };
   }
 
   private async poll(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
-    try {
-      const response = await this.request("GET", "ports");
-      if (response.ok) this.render(((await response.json()) as { ports: PortInfo[] }).ports);
-    } catch {
-      /* offline or the host restarting: the next poll tries again */
-    }
+    const ports = await listPorts(this.source()); // null: offline, the next poll tries again
+    if (ports !== null) this.render(ports);
     if (!this.stopped && !this.panel.hidden) this.timer = setTimeout(() => void this.poll(), POLL_MS);
   }
 
@@ -86,7 +64,7 @@ export class PortsPanel {
     for (const info of ports) {
       const open = h("button", { type: "button", class: "btn small primary", "data-port": info.port }, "Open");
       const share = h("input", { type: "checkbox", "data-port": info.port, checked: info.shared });
-      open.addEventListener("click", () => void this.open(info.port));
+      open.addEventListener("click", () => void openPreview(this.source(), info.port));
       share.addEventListener("change", () => void this.share(info.port, share));
       this.list.append(
         h(
@@ -101,27 +79,9 @@ export class PortsPanel {
     }
   }
 
-  private async open(port: number): Promise<void> {
-    const win = window.open("about:blank", "_blank");
-    try {
-      const response = await this.request("POST", `ports/${port}/open`);
-      if (!response.ok) throw new Error(`the host said ${response.status}`);
-      const { url } = (await response.json()) as { url: string };
-      if (win === null) {
-        toast("Allow pop-ups for this page to open previews.", "error");
-        return;
-      }
-      win.opener = null;
-      win.location.href = url;
-    } catch (error) {
-      win?.close();
-      toast(`Could not open port ${port}: ${(error as Error).message}`, "error");
-    }
-  }
-
   private async share(port: number, box: HTMLInputElement): Promise<void> {
     try {
-      const response = await this.request("PUT", `ports/${port}/shared`, { shared: box.checked });
+      const response = await previewRequest(this.source(), "PUT", `ports/${port}/shared`, { shared: box.checked });
       if (!response.ok) throw new Error(`the host said ${response.status}`);
     } catch (error) {
       box.checked = !box.checked;

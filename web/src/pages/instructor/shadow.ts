@@ -3,9 +3,11 @@
  * token from `POST /api/workshops/{id}/shadow-token`). The agent replays the learner's
  * current screen first and ignores every input frame from an instructor token, so nothing
  * typed here can reach the seat; the page also never forwards keys (`disableStdin`).
+ * Below the header: the seat's shared app previews (./previews.ts).
  */
 import { TerminalView } from "../../terminal/view";
 import { h } from "../../ui/dom";
+import { SeatPreviews } from "./previews";
 
 export interface ShadowSource {
   endpoint: string;
@@ -17,15 +19,18 @@ export interface ShadowSource {
 export class ShadowPane {
   readonly element: HTMLElement;
   private readonly view: TerminalView;
+  private readonly previews: SeatPreviews;
 
   constructor(source: ShadowSource, onClose: () => void, actions: HTMLElement[] = []) {
     const screen = h("div", { class: "shadow-screen" });
     const state = h("span", { class: "shadow-state", role: "status" }, "connecting…");
+    this.previews = new SeatPreviews({ endpoint: source.endpoint, seat: source.seat, token: () => source.token() });
     const close = h("button", { type: "button", class: "shadow-close", "aria-label": `Close shadow of seat ${source.seat}` }, "×");
     this.element = h(
       "section",
       { class: "shadow-pane", "data-seat": source.seat, "aria-label": `Seat ${source.seat} (read-only)` },
       h("header", {}, h("strong", {}, `Seat ${source.seat}`), " read-only · ", state, ...actions, close),
+      this.previews.element,
       screen,
     );
     this.view = new TerminalView(screen, {
@@ -41,6 +46,7 @@ export class ShadowPane {
 
   open(): void {
     this.view.open();
+    this.previews.start();
   }
 
   /** The shadow's buffer as text (tests read it through `window.__claraShadows`). */
@@ -49,6 +55,7 @@ export class ShadowPane {
   }
 
   dispose(): void {
+    this.previews.stop();
     this.view.dispose();
     this.element.remove();
   }

@@ -210,7 +210,13 @@ def build_content(settings: Settings) -> ContentStore:
         from shared.adapters.gcs_content import GcsContent
 
         if not settings.content_bucket:
-            raise ValueError("CLARATEACH_CONTENT_BUCKET is required in gcp mode")
+            from shared.services.errors import Unavailable
+
+            # A deployment error, answered 503 (never a 500) and named for the operator.
+            raise Unavailable(
+                "content storage is not configured on this deployment (CLARATEACH_CONTENT_BUCKET)",
+                code="not_configured",
+            )
         return GcsContent(settings.content_bucket, project=settings.gcp_project or None)
     from shared.adapters.local_content import LocalContent
 

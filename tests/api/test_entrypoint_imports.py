@@ -23,6 +23,7 @@ import pytest
 from functions import package
 from functions.entrypoints import SPLIT
 from shared.bootstrap import Platform, bootstrap
+from shared.services.errors import Unavailable
 from shared.settings import Settings
 from tests.support import coldstart
 from tests.support.coldstart import FIRST_REQUESTS
@@ -227,7 +228,7 @@ def test_a_gcp_platform_without_a_content_bucket_fails_only_when_content_is_used
     settings = Settings(mode="gcp", gcp_project=coldstart.PROJECT, content_bucket="")
     platform = bootstrap(settings)
     assert "content" not in platform.built()
-    with pytest.raises(ValueError, match="CLARATEACH_CONTENT_BUCKET"):
+    with pytest.raises(Unavailable, match="CLARATEACH_CONTENT_BUCKET"):
         _ = platform.content
     assert "content" not in platform.built()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from clarateach.api_client import ApiClient
 from clarateach.local_platform import demo_content_zip
@@ -124,7 +125,11 @@ def _walk(learner: LearnerPage, code: str, fake: FakeAnthropic) -> int:
     step_line(page, 2, "Ask Claude to explain a function")
     check(page, "Not yet", "No model requests from this seat yet")
     learner.run("claude -p 'Explain top_words in textstats/core.py'")
-    learner.wait_for_text(fake.text().strip(), timeout_ms=CLAUDE_ANSWER_TIMEOUT_MS)
+    try:
+        # The answer's start: the whole of it wraps across terminal lines.
+        learner.wait_for_text(fake.text().strip()[:30], timeout_ms=CLAUDE_ANSWER_TIMEOUT_MS)
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"no answer from Claude:\n{learner.terminal_text()}") from exc
     learner.wait_for_prompt()
     check(page, "Passed", re.compile(r"Claude has answered \d+ request\(s\) in this seat\."))
     step_line(page, 2, "Ask Claude to explain a function ✓")
@@ -151,6 +156,10 @@ def _walk(learner: LearnerPage, code: str, fake: FakeAnthropic) -> int:
     step_line(page, 5, "Commit your work")
     expect(page.locator("#guide-next")).to_be_disabled()
     check(page, "Not yet", "No commit yet besides 'initial'")
+    expect(page.locator("#guide-body")).to_contain_text('git config user.email "you@example.com"')
+    # The guide's first block: without an identity, git refuses to commit in a fresh seat.
+    run_and_wait(learner, "git config user.name 'Ada Learner'", "named")
+    run_and_wait(learner, "git config user.email ada@example.com", "mailed")
     run_and_wait(learner, "git add -A && git commit -q -m 'Fix slugify and add CLAUDE.md'", "done")
     check(page, "Passed", "Committed: Fix slugify and add CLAUDE.md")
     return seat

@@ -169,8 +169,8 @@ async def _feed(fd: int, script: bytes) -> None:
             try:
                 view = view[os.write(fd, view) :]
             except BlockingIOError:
-                writable = loop.create_future()
-                loop.add_writer(fd, lambda: writable.done() or writable.set_result(None))
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(fd, _settle, writable)
                 try:
                     await writable
                 finally:
@@ -179,6 +179,11 @@ async def _feed(fd: int, script: bytes) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _kill_group(pid: int) -> None:

@@ -94,25 +94,34 @@ def clean_message(tail: Tail) -> str:
 
 
 async def run_check(command: Command, script: bytes, timeout_s: int) -> CheckResult:
-    """Run ``command`` (from ``check_argv`` through the runtime) with ``script`` on stdin."""
+    """Run ``command`` (from ``check_argv`` through the runtime) with ``script`` on stdin.
+
+    stdin is an OS pipe made here, not the event loop's ``PIPE``: uvloop (the agent's loop)
+    gives a child a socketpair there, and ``/dev/stdin`` cannot be opened on a socket
+    (ENXIO), so ``sh /dev/stdin`` would fail before the script ran.
+    """
+    read_end, write_end = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
             *command.argv,
             env=command.env,
             cwd=command.cwd,
-            stdin=subprocess.PIPE,
+            stdin=read_end,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killed as one
         )
     except OSError as exc:  # e.g. the docker CLI is gone: a failed check, not a 500
+        os.close(write_end)
         message = f"The check could not start in this seat ({type(exc).__name__})."
         return CheckResult(False, message, None, timed_out=False, truncated=False)
+    finally:
+        os.close(read_end)  # the child has its copy
     loop = asyncio.get_running_loop()
     started = loop.time()
     tail = Tail()
     reader = asyncio.create_task(_read(proc, tail))
-    feeder = asyncio.create_task(_feed(proc, script))
+    feeder = asyncio.create_task(_feed(write_end, script))
     timed_out = False
     try:
         try:
@@ -149,13 +158,32 @@ async def _read(proc: asyncio.subprocess.Process, tail: Tail) -> None:
         tail.add(chunk)
 
 
-async def _feed(proc: asyncio.subprocess.Process, script: bytes) -> None:
-    assert proc.stdin is not None
-    with contextlib.suppress(ConnectionError, BrokenPipeError):
-        proc.stdin.write(script)
-        await proc.stdin.drain()
-    with contextlib.suppress(ConnectionError, BrokenPipeError, OSError):
-        proc.stdin.close()
+async def _feed(fd: int, script: bytes) -> None:
+    """Write ``script`` into the check's stdin pipe without blocking the loop, then close it
+    (also when cancelled, or when the script exits without reading it all)."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    view = memoryview(script)
+    try:
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(fd, _settle, writable)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(fd)
+    except OSError:  # BrokenPipeError: the script is gone
+        pass
+    finally:
+        os.close(fd)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _kill_group(pid: int) -> None:

@@ -69,10 +69,10 @@ async def start_server(agent: PreviewAgent, seat: int, port: int | None = None) 
 
 
 async def wait_listed(agent: PreviewAgent, seat: int, port: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 20
-    while port not in await agent.ports(seat):
-        assert asyncio.get_running_loop().time() < deadline, "port never listed"
-        await asyncio.sleep(0.05)
+    async def listed() -> bool:
+        return port in await agent.ports(seat)
+
+    await async_wait_for(listed, timeout=20, interval=0.05, message=f"port {port} listed")
 
 
 async def test_a_learner_opens_their_server_through_the_preview(agent: PreviewAgent) -> None:
@@ -321,10 +321,10 @@ async def test_preview_limits(signing_key: SigningKey) -> None:
             assert r.status == 503
         await first.close()
         await second.close()
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:  # the slots come back once the sockets are closed
+
+        async def served(agent: PreviewAgent = agent, host: dict[str, str] = host) -> bool:
+            # The slots come back once the sockets are closed.
             async with agent.session.get(agent.url + "/headers", headers=host) as r:
-                if r.status == 200:
-                    break
-            assert asyncio.get_running_loop().time() < deadline, "slots never freed"
-            await asyncio.sleep(0.05)
+                return r.status == 200
+
+        await async_wait_for(served, timeout=10, interval=0.05, message="slots freed")

@@ -17,7 +17,6 @@ import json
 import socketserver
 import struct
 import sys
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,7 +51,8 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/stream":
             self._stream(int(parse_qs(url.query).get("mb", ["1"])[0]))
         elif url.path == "/hang":
-            time.sleep(60)
+            # Never answer: block until the client (the proxy, at its idle timeout) hangs up.
+            self.rfile.read()
         elif url.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             self._websocket()
         elif url.path == "/page":

@@ -16,7 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
-from shared.adapters.local_compute import LocalCompute
+from shared.adapters.local_compute import LocalCompute, host_tokens_for
+from shared.settings import Settings
 from tests.e2e.learner import PROMPT_TIMEOUT_MS, LearnerPage
 from tests.e2e.platform_process import PlatformUnderTest, RunningPlatform
 from tests.support.wait import wait_for
@@ -62,7 +63,11 @@ def test_the_page_reconnects_by_itself_after_an_agent_crash_and_keeps_the_screen
     agent.wait(timeout=15)
     learner.page.wait_for_function(f"() => ({_STATE_JS})() !== 'connected'")
 
-    compute = LocalCompute(hosts)
+    # As `local up` restarts it: with the host's events token, so the new agent can still
+    # report to the platform (and later tests on this workshop see a healthy host).
+    compute = LocalCompute(
+        hosts, host_tokens=host_tokens_for(Settings(mode="local", state_dir=platform.state_dir))
+    )
     assert compute.restart_host(name)
     learner.wait_connected()  # by itself: nobody clicked anything
     learner.page.wait_for_function(

@@ -24,7 +24,9 @@ pasta runs in the foreground as this process's child and is killed when the sand
 through ``PR_SET_PDEATHSIG``, when this process dies; bubblewrap has ``--die-with-parent``.
 Ctrl-C and friends reach the shell's jobs through the PTY; this process only catches them
 (a caught signal is reset on ``exec``, an ignored one would be inherited by every job).
-If the namespace cannot be set up the shell never starts: this prints why and exits 1.
+If the namespace cannot be set up the shell never starts: this prints why and exits 1. A
+sandbox that dies before it is released (a failed setup, never a session that ran) is started
+again, up to ``SETUP_ATTEMPTS`` times.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ from pathlib import Path
 
 READY_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1
+#: ``launch``'s answer when the sandbox died before the shell was released (never an exit
+#: status: those are 0-255).
+SETUP_FAILED = -1
+#: Tries of a setup that failed that way before the seat says so.
+SETUP_ATTEMPTS = 3
 
 
 def pasta_argv(
@@ -166,8 +173,18 @@ def launch(
             if announce:
                 with contextlib.suppress(OSError):
                     _announce(announce, pid)
-            os.write(block_w, b"1")
-            os.close(block_w)
+            try:
+                os.write(block_w, b"1")
+            except BrokenPipeError:
+                # The sandbox died before its release, i.e. before the shell: a failed setup
+                # (seen under load: bubblewrap's own loopback setup losing a race), not the
+                # learner's session ending. Clean up; the caller tries again.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                sandbox.wait()
+                return SETUP_FAILED
+            finally:
+                os.close(block_w)
             return _exit_code(sandbox.wait())
         finally:
             if announce:
@@ -202,7 +219,14 @@ def main(args: list[str]) -> int:
     if not pasta or not bwrap_argv or not all(0 < port < 65536 for port in forward):
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
-    return launch(pasta, forward, bwrap_argv, announce)
+    for _ in range(SETUP_ATTEMPTS):
+        code = launch(pasta, forward, bwrap_argv, announce)
+        if code != SETUP_FAILED:
+            return code
+    print(
+        "clarateach: the seat sandbox could not be started; reconnect to try again", file=sys.stderr
+    )
+    return 1
 
 
 if __name__ == "__main__":

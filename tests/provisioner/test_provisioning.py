@@ -374,7 +374,13 @@ def test_agent_configuration_carries_references_never_the_api_key(
 
         from tests.provisioner.conftest import STANDIN_MODULE
 
-        agents = [p for p in psutil.Process().children() if STANDIN_MODULE in " ".join(p.cmdline())]
+        def command_line(process: psutil.Process) -> str:
+            try:
+                return " ".join(process.cmdline())
+            except psutil.NoSuchProcess:  # another test's exited child (a zombie, or reaped)
+                return ""
+
+        agents = [p for p in psutil.Process().children() if STANDIN_MODULE in command_line(p)]
         assert len(agents) == 1
         metadata = agents[0].environ()
         assert "SECRETVALUE" not in str(metadata)

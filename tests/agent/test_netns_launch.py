@@ -18,7 +18,7 @@ LAUNCHER = Path(netns_launch.__file__)
 #: counted in $FAKE_COUNT; the first $FAKE_FAILURES attempts drop the block fd without waiting
 #: (as a sandbox that died during setup), later ones wait for the release and run the rest.
 FAKE_BWRAP = r"""#!/usr/bin/env python3
-import json, os, sys, time
+import json, os, signal, sys
 args = sys.argv[1:]
 info = int(args[args.index("--info-fd") + 1])
 block = int(args[args.index("--block-fd") + 1])
@@ -30,7 +30,7 @@ os.write(info, json.dumps({"child-pid": os.getpid()}).encode())
 os.close(info)
 if n <= int(os.environ["FAKE_FAILURES"]):
     os.close(block)
-    time.sleep(30)  # killed by the launcher
+    signal.pause()  # until the launcher kills it
     sys.exit(1)
 os.read(block, 1)
 os.execvp(rest[0], rest)
@@ -38,10 +38,10 @@ os.execvp(rest[0], rest)
 
 #: pasta stand-in: writes its PID file (pasta's "initialised" signal) and waits to be ended.
 FAKE_PASTA = r"""#!/usr/bin/env python3
-import os, sys, time
+import os, signal, sys
 args = sys.argv[1:]
 open(args[args.index("--pid") + 1], "w").write(str(os.getpid()))
-time.sleep(60)
+signal.pause()  # until the launcher terminates it
 """
 
 
